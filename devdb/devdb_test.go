@@ -1,0 +1,105 @@
+package devdb
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestStartReuseStop(t *testing.T) {
+	if _, err := FindBinDir(); err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	var s1 *Server
+	dir, err := os.MkdirTemp("", "devdb-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s1, err = Start(ctx, Options{Dir: dir, Throwaway: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Stop(ctx)
+
+	conn, err := pgx.Connect(ctx, s1.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+
+	if os.Geteuid() == 0 {
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(s1.Pid()) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "Uid:") && strings.Fields(line)[1] == "0" {
+				t.Fatalf("postgres runs as root: %s", line)
+			}
+		}
+	}
+
+	// A second start on the same directory while the first server runs reuses it, and does not own it.
+	s2, err := Start(ctx, Options{Dir: dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.URL != s1.URL || s2.Pid() != 0 {
+		t.Fatalf("second start did not reuse the running server: %s vs %s", s2.URL, s1.URL)
+	}
+	if err := s2.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s1.Exited():
+	default:
+		t.Fatal("server still running after Stop")
+	}
+
+	// A restart on the same directory keeps the data.
+	s3, err := Start(ctx, Options{Dir: dir, Throwaway: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Stop(ctx)
+	if s3.Pid() == 0 || s3.Pid() == s1.Pid() {
+		t.Fatalf("expected a fresh server process, got pid %d", s3.Pid())
+	}
+	conn, err = pgx.Connect(ctx, s3.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v int
+	if err := conn.QueryRow(ctx, "SELECT v FROM kept").Scan(&v); err != nil || v != 42 {
+		t.Fatalf("data not kept across restarts: %v %v", v, err)
+	}
+}
+
+func TestNoBinariesMessage(t *testing.T) {
+	t.Setenv("PG_BIN", t.TempDir())
+	_, err := FindBinDir()
+	if err == nil {
+		t.Fatal("expected an error for an empty PG_BIN")
+	}
+	for _, want := range []string{"apt-get install -y postgresql", "docker compose up -d db", "DATABASE_URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q: %v", want, err)
+		}
+	}
+}
