@@ -1,0 +1,102 @@
+package messagestore
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// VersionConflictError says a write's expected version did not match the stream's version.
+type VersionConflictError struct {
+	StreamName string
+	Expected   int64
+	Actual     int64 // -1 when the stream is empty
+}
+
+func (e *VersionConflictError) Error() string {
+	return fmt.Sprintf("version conflict on %s: expected version %d, stream version %d", e.StreamName, e.Expected, e.Actual)
+}
+
+// IsVersionConflict reports whether err is (or wraps) a version conflict.
+func IsVersionConflict(err error) bool {
+	var vc *VersionConflictError
+	return errors.As(err, &vc)
+}
+
+// ContractError says a writer tried to append to a category its contract neither owns nor sends to.
+type ContractError struct {
+	Owner      string
+	StreamName string
+}
+
+func (e *ContractError) Error() string {
+	return fmt.Sprintf("%s may not write to %s: category %q is outside its contract", e.Owner, e.StreamName, Category(e.StreamName))
+}
+
+// The store raises exactly this text (MESSAGE_STORE.md section 8); clients parse it.
+var wrongVersion = regexp.MustCompile(`^Wrong expected version: (-?\d+) \(Stream: (.*), Stream Version: (-?\d+)\)$`)
+
+func translate(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "P0001" {
+		if m := wrongVersion.FindStringSubmatch(pgErr.Message); m != nil {
+			ev, _ := strconv.ParseInt(m[1], 10, 64)
+			v, _ := strconv.ParseInt(m[3], 10, 64)
+			return &VersionConflictError{StreamName: m[2], Expected: ev, Actual: v}
+		}
+	}
+	return err
+}
+
+// transientError marks an error as worth retrying forever (the database went away, a deadlock, …).
+type transientError struct{ err error }
+
+func (e transientError) Error() string { return e.err.Error() }
+func (e transientError) Unwrap() error { return e.err }
+
+// Transient marks err as temporary: a subscription retries it with back-off for as long as it takes
+// instead of parking, because the cause (a database restart, a full disk) goes away by itself.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return transientError{err}
+}
+
+// IsTransient reports whether err is temporary: marked with Transient, a version conflict, a lost or
+// refused connection, a timeout, or a Postgres error class that means "try again".
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var te transientError
+	if errors.As(err, &te) || IsVersionConflict(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "40001", pgErr.Code == "40P01", pgErr.Code == "55P03": // serialization, deadlock, lock not available
+			return true
+		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "53" || pgErr.Code[:2] == "57"):
+			// connection exceptions, insufficient resources (disk full, out of memory, too many
+			// connections), operator intervention (shutdown, cancel)
+			return true
+		}
+		return false
+	}
+	if pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
+		return true
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	// Anything else that is not a server error (a broken socket mid-query, io.EOF, …) is a lost
+	// connection: the pool will reconnect.
+	var netErr interface{ Timeout() bool }
+	return errors.As(err, &netErr) || isConnectionLost(err)
+}

@@ -1,0 +1,166 @@
+package messagestore
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AllCategories is the signal key that fires for a write to any category (for store-wide readers).
+const AllCategories = "$all"
+
+// signals wakes waiting readers of a category. A reader takes the category's channel before it reads;
+// a write that commits after the read closes that channel, so no wake-up is ever lost between "read
+// found nothing" and "wait".
+type signals struct {
+	mu sync.Mutex
+	ch map[string]chan struct{}
+}
+
+func newSignals() *signals { return &signals{ch: map[string]chan struct{}{}} }
+
+func (s *signals) wait(category string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.ch[category]
+	if !ok {
+		c = make(chan struct{})
+		s.ch[category] = c
+	}
+	return c
+}
+
+func (s *signals) fire(category string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, key := range []string{category, AllCategories} {
+		if c, ok := s.ch[key]; ok {
+			close(c)
+			delete(s.ch, key)
+		}
+	}
+}
+
+// WaitFor returns a channel closed by the next write to category (AllCategories: to any category)
+// made by this process, or announced by another one through NOTIFY.
+func (s *Store) WaitFor(category string) <-chan struct{} { return s.signals.wait(category) }
+
+// notifyChannel is the LISTEN/NOTIFY channel; the payload is the category written to.
+const notifyChannel = "message_store"
+
+// notifier tells other processes about writes. Writers do not NOTIFY inside their own transaction:
+// Postgres serialises the commits of every transaction that notifies, which would throttle the very
+// writers the category lock already serialises. Instead categories are queued and one goroutine sends
+// them a moment later, coalesced, outside any writer's transaction.
+type notifier struct {
+	store   *Store
+	mu      sync.Mutex
+	pending map[string]struct{}
+	kick    chan struct{}
+	running bool
+}
+
+func newNotifier(s *Store) *notifier {
+	return &notifier{store: s, pending: map[string]struct{}{}, kick: make(chan struct{}, 1)}
+}
+
+func (n *notifier) queue(category string) {
+	n.mu.Lock()
+	if !n.running {
+		n.mu.Unlock()
+		return
+	}
+	n.pending[category] = struct{}{}
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (n *notifier) take() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]string, 0, len(n.pending))
+	for c := range n.pending {
+		out = append(out, c)
+	}
+	clear(n.pending)
+	return out
+}
+
+func (n *notifier) send(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.kick:
+		}
+		cats := n.take()
+		if len(cats) == 0 {
+			continue
+		}
+		// One statement for every category written since the last send.
+		_, err := n.store.pool.Exec(ctx, `SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c`, notifyChannel, cats)
+		if err != nil && ctx.Err() == nil {
+			n.store.log.Debug("notify failed; other processes will find the messages by polling", "err", err)
+		}
+	}
+}
+
+// Run forwards wake-ups between processes until ctx is done: it sends NOTIFYs for this process's writes
+// and LISTENs for other processes' writes, reconnecting with back-off. Polling stays the source of
+// truth, so a lost notification only delays a reader until its next poll.
+func (s *Store) Run(ctx context.Context) error {
+	s.notifier.mu.Lock()
+	s.notifier.running = true
+	s.notifier.mu.Unlock()
+	go s.notifier.send(ctx)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listen(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		s.log.Warn("message store LISTEN connection lost; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	return nil
+}
+
+func (s *Store) listen(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection carries LISTEN state, so it must not go back to the pool.
+	defer func() { conn.Hijack().Close(context.Background()) }()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{notifyChannel}.Sanitize()); err != nil {
+		return err
+	}
+	// Something may have been written while we were not listening: wake everyone to look.
+	s.signals.fireAll()
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		s.signals.fire(strings.TrimSpace(n.Payload))
+	}
+}
+
+func (s *signals) fireAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, c := range s.ch {
+		close(c)
+		delete(s.ch, k)
+	}
+}

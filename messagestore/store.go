@@ -1,0 +1,238 @@
+package messagestore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Expected-version arguments to Write.
+const (
+	// AnyVersion writes without a version check.
+	AnyVersion int64 = -2
+	// NoStream expects the stream to be empty.
+	NoStream int64 = -1
+)
+
+// DefaultBatchSize is how many messages a read returns when the caller does not say.
+const DefaultBatchSize = 1000
+
+// Store is the message store client. It is safe for concurrent use.
+type Store struct {
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	signals  *signals
+	observer Observer
+	notifier *notifier
+}
+
+// Observer is told about the store's work, for metrics. Every method must be cheap and safe for
+// concurrent use.
+type Observer interface {
+	MessagesWritten(category string, n int)
+	MessageHandled(subscriberID string, d time.Duration)
+	MessageFailed(subscriberID string)
+	SubscriptionPosition(subscriberID string, position, head int64)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) MessagesWritten(string, int)               {}
+func (nopObserver) MessageHandled(string, time.Duration)      {}
+func (nopObserver) MessageFailed(string)                      {}
+func (nopObserver) SubscriptionPosition(string, int64, int64) {}
+
+// Options configure a Store.
+type Options struct {
+	Logger   *slog.Logger
+	Observer Observer
+}
+
+// New returns a store on pool. Call Run to receive wake-ups from writes made by other processes.
+func New(pool *pgxpool.Pool, opts Options) *Store {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
+	s := &Store{pool: pool, log: opts.Logger, signals: newSignals(), observer: opts.Observer}
+	s.notifier = newNotifier(s)
+	return s
+}
+
+// Pool is the connection pool the store uses.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+const writeSQL = `SELECT message_store.write_message($1, $2, $3, $4::jsonb, $5::jsonb, $6)`
+
+// Write appends msgs to one stream in one transaction and returns the position of the last one.
+// expectedVersion is checked against the stream before the first message (AnyVersion: no check;
+// NoStream: the stream must be empty). A mismatch returns *VersionConflictError and writes nothing.
+func (s *Store) Write(ctx context.Context, streamName string, expectedVersion int64, msgs ...NewMessage) (int64, error) {
+	if len(msgs) == 0 {
+		return 0, errors.New("messagestore: write of no messages")
+	}
+	if streamName == "" {
+		return 0, errors.New("messagestore: write to an empty stream name")
+	}
+	batch := &pgx.Batch{}
+	for i, m := range msgs {
+		id, data, md, err := m.encode()
+		if err != nil {
+			return 0, err
+		}
+		var ev *int64
+		if i == 0 && expectedVersion != AnyVersion {
+			ev = &expectedVersion
+		}
+		batch.Queue(writeSQL, id, streamName, m.Type, string(data), string(md), ev)
+	}
+	// One round trip: a batch runs as one implicit transaction, so the messages land together or not
+	// at all, and the category lock taken by the first write_message is held until the end.
+	var last int64
+	br := s.pool.SendBatch(ctx, batch)
+	var err error
+	for range msgs {
+		if err = br.QueryRow().Scan(&last); err != nil {
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write %d message(s) to %s: %w", len(msgs), streamName, translate(err))
+	}
+	category := Category(streamName)
+	s.observer.MessagesWritten(category, len(msgs))
+	s.Signal(category)
+	return last, nil
+}
+
+// Signal wakes this process's subscriptions to category (and to the store-wide reader), and tells
+// other processes through NOTIFY.
+func (s *Store) Signal(category string) {
+	s.signals.fire(category)
+	s.notifier.queue(category)
+}
+
+const readStreamSQL = `SELECT id, stream_name, type, position, global_position, data, metadata, time
+FROM message_store.get_stream_messages($1, $2, $3)`
+
+// ReadStream returns up to batchSize messages of a stream from position on (inclusive).
+func (s *Store) ReadStream(ctx context.Context, streamName string, position int64, batchSize int) ([]Message, error) {
+	if batchSize == 0 {
+		batchSize = DefaultBatchSize
+	}
+	rows, err := s.pool.Query(ctx, readStreamSQL, streamName, position, int64(batchSize))
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s from %d: %w", streamName, position, translate(err))
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s from %d: %w", streamName, position, translate(err))
+	}
+	return msgs, nil
+}
+
+// CategoryRead narrows a category read.
+type CategoryRead struct {
+	// Correlation keeps only messages whose metadata correlationStreamName is in this category.
+	Correlation string
+	// ConsumerGroupSize > 0 splits the category by cardinal id; this reader is ConsumerGroupMember.
+	ConsumerGroupMember int64
+	ConsumerGroupSize   int64
+}
+
+const readCategorySQL = `SELECT id, stream_name, type, position, global_position, data, metadata, time
+FROM message_store.get_category_messages($1, $2, $3, $4, $5, $6)`
+
+// ReadCategory returns up to batchSize messages of a category from globalPosition on (inclusive).
+func (s *Store) ReadCategory(ctx context.Context, category string, globalPosition int64, batchSize int, opt CategoryRead) ([]Message, error) {
+	if batchSize == 0 {
+		batchSize = DefaultBatchSize
+	}
+	var corr *string
+	if opt.Correlation != "" {
+		corr = &opt.Correlation
+	}
+	var member, size *int64
+	if opt.ConsumerGroupSize > 0 {
+		member, size = &opt.ConsumerGroupMember, &opt.ConsumerGroupSize
+	}
+	rows, err := s.pool.Query(ctx, readCategorySQL, category, globalPosition, int64(batchSize), corr, member, size)
+	if err != nil {
+		return nil, fmt.Errorf("read category %s from %d: %w", category, globalPosition, translate(err))
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read category %s from %d: %w", category, globalPosition, translate(err))
+	}
+	return msgs, nil
+}
+
+const lastMessageSQL = `SELECT id, stream_name, type, position, global_position, data, metadata, time
+FROM message_store.get_last_stream_message($1, $2)`
+
+// LastMessage returns the last message of a stream (of type typ, when typ is not empty), or nil.
+func (s *Store) LastMessage(ctx context.Context, streamName, typ string) (*Message, error) {
+	var t *string
+	if typ != "" {
+		t = &typ
+	}
+	rows, err := s.pool.Query(ctx, lastMessageSQL, streamName, t)
+	if err != nil {
+		return nil, fmt.Errorf("last message of %s: %w", streamName, translate(err))
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("last message of %s: %w", streamName, translate(err))
+	}
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	return &msgs[0], nil
+}
+
+// StreamVersion returns the position of the last message of a stream, or -1 when it is empty.
+func (s *Store) StreamVersion(ctx context.Context, streamName string) (int64, error) {
+	var v *int64
+	if err := s.pool.QueryRow(ctx, `SELECT message_store.stream_version($1)`, streamName).Scan(&v); err != nil {
+		return 0, fmt.Errorf("stream version of %s: %w", streamName, translate(err))
+	}
+	if v == nil {
+		return -1, nil
+	}
+	return *v, nil
+}
+
+func scanMessages(rows pgx.Rows) ([]Message, error) {
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var data, md *string
+		if err := rows.Scan(&m.ID, &m.StreamName, &m.Type, &m.Position, &m.GlobalPosition, &data, &md, &m.Time); err != nil {
+			return nil, err
+		}
+		if data != nil {
+			m.Data = json.RawMessage(*data)
+		}
+		if md != nil && *md != "null" {
+			m.RawMetadata = json.RawMessage(*md)
+			// Foreign writers may put anything in metadata; a shape we do not know is not an error
+			// worth stopping a reader for, so unknown or mistyped fields are left out.
+			_ = json.Unmarshal([]byte(*md), &m.Metadata)
+		}
+		m.Time = m.Time.UTC()
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,432 @@
+package messagestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Handler handles one message. It must be idempotent: after a crash a message may be handed over again.
+type Handler func(ctx context.Context, m Message) error
+
+// BatchHandler handles every message of one read batch that passed the filter, in order, at once. It
+// lets an aggregator apply a whole batch in one transaction. It must be idempotent.
+type BatchHandler func(ctx context.Context, msgs []Message) error
+
+// SubscriptionConfig describes a subscription.
+type SubscriptionConfig struct {
+	SubscriberID string // fixed string: its position stream is subscriberPosition-<SubscriberID>
+	Category     string
+	// Handlers maps message types to handlers; messages of other types are skipped.
+	Handlers map[string]Handler
+	// HandleBatch, when set, is used instead of Handlers: it receives each read batch's messages of
+	// the types listed in BatchTypes (all types when BatchTypes is empty).
+	HandleBatch BatchHandler
+	BatchTypes  []string
+	// OriginCategory keeps only messages whose metadata originStreamName is in this category.
+	OriginCategory string
+	// Correlation is passed to the category read: only messages whose correlationStreamName is in
+	// this category are even read (filtered by the server).
+	Correlation string
+
+	BatchSize              int           // messages per read; default 500
+	PositionUpdateInterval int           // save the position after this many messages; default 100
+	PositionUpdatePeriod   time.Duration // …or after this long with unsaved progress; default 1s
+	MinPollInterval        time.Duration // first idle poll delay; default 100ms
+	MaxPollInterval        time.Duration // idle polls back off up to this; default 5s
+	MaxAttempts            int           // failures of one message before parking; default 5
+	RetryBackoff           time.Duration // first retry delay, doubling; default 100ms
+	Logger                 *slog.Logger
+}
+
+// State is what a subscription is doing.
+type State string
+
+const (
+	StateStarting State = "starting"
+	StateStandby  State = "standby" // another process holds the lease
+	StateRunning  State = "running"
+	StateRetrying State = "retrying" // a message failed and is being retried
+	StateParked   State = "parked"   // a message kept failing; waiting for Retry
+	StateStopped  State = "stopped"
+)
+
+// Status is a snapshot of a subscription, for /readyz, metrics and the admin portal.
+type Status struct {
+	SubscriberID  string
+	Category      string
+	State         State
+	Position      int64 // global position of the last message dealt with
+	SavedPosition int64
+	Handled       uint64
+	Failed        uint64
+	LastError     string
+	FailingSince  time.Time
+	Attempts      int
+	// FailingMessage is the message being retried or parked on.
+	FailingMessage *Message
+}
+
+// Subscription reads a category and hands its messages to handlers. See the package doc for the rules.
+type Subscription struct {
+	cfg    SubscriptionConfig
+	store  *Store
+	leases *Leases
+	log    *slog.Logger
+	types  map[string]bool
+
+	mu     sync.Mutex
+	status Status
+	retry  chan struct{}
+}
+
+// Subscribe creates a subscription; Run starts it. leases may be nil (no coordination between
+// processes: only for tests and tools).
+func (s *Store) Subscribe(cfg SubscriptionConfig, leases *Leases) (*Subscription, error) {
+	if cfg.SubscriberID == "" || cfg.Category == "" {
+		return nil, errors.New("messagestore: a subscription needs a subscriber id and a category")
+	}
+	if cfg.Category != AllCategories && !IsCategory(cfg.Category) {
+		return nil, fmt.Errorf("messagestore: subscription %s: %q is not a category", cfg.SubscriberID, cfg.Category)
+	}
+	if (cfg.HandleBatch == nil) == (len(cfg.Handlers) == 0) {
+		return nil, fmt.Errorf("messagestore: subscription %s needs either Handlers or HandleBatch", cfg.SubscriberID)
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&cfg.BatchSize, 500)
+	def(&cfg.PositionUpdateInterval, 100)
+	def(&cfg.MaxAttempts, 5)
+	defd(&cfg.PositionUpdatePeriod, time.Second)
+	defd(&cfg.MinPollInterval, 100*time.Millisecond)
+	defd(&cfg.MaxPollInterval, 5*time.Second)
+	defd(&cfg.RetryBackoff, 100*time.Millisecond)
+	log := cfg.Logger
+	if log == nil {
+		log = s.log
+	}
+	types := map[string]bool{}
+	for t := range cfg.Handlers {
+		types[t] = true
+	}
+	for _, t := range cfg.BatchTypes {
+		types[t] = true
+	}
+	return &Subscription{
+		cfg: cfg, store: s, leases: leases, types: types,
+		log:    log.With("subscriber", cfg.SubscriberID, "category", cfg.Category),
+		status: Status{SubscriberID: cfg.SubscriberID, Category: cfg.Category, State: StateStarting},
+		retry:  make(chan struct{}, 1),
+	}, nil
+}
+
+// PositionStreamName is where a subscriber's position is kept (book compatible).
+func PositionStreamName(subscriberID string) string {
+	return StreamName("subscriberPosition", subscriberID)
+}
+
+// Read is the message a subscription writes to record its position.
+type Read struct {
+	Position int64 `json:"position"`
+}
+
+// SubscriberID returns the subscription's id.
+func (s *Subscription) SubscriberID() string { return s.cfg.SubscriberID }
+
+// Category returns the subscribed category.
+func (s *Subscription) Category() string { return s.cfg.Category }
+
+// Status returns a snapshot of the subscription.
+func (s *Subscription) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	if st.FailingMessage != nil {
+		m := *st.FailingMessage
+		st.FailingMessage = &m
+	}
+	return st
+}
+
+// Retry wakes a parked subscription to try its failing message again.
+func (s *Subscription) Retry() {
+	select {
+	case s.retry <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Subscription) update(f func(*Status)) {
+	s.mu.Lock()
+	f(&s.status)
+	s.mu.Unlock()
+}
+
+// Run runs the subscription until ctx is done. It returns nil on shutdown; it never gives up on its
+// own: read errors are retried with back-off, and a message that keeps failing parks the subscription
+// until Retry is called.
+func (s *Subscription) Run(ctx context.Context) error {
+	defer s.update(func(st *Status) { st.State = StateStopped })
+	for ctx.Err() == nil {
+		runCtx := ctx
+		release := func() {}
+		if s.leases != nil {
+			s.update(func(st *Status) { st.State = StateStandby })
+			lctx, rel, err := s.leases.Acquire(ctx, s.cfg.SubscriberID)
+			if err != nil {
+				return nil // ctx done
+			}
+			runCtx, release = lctx, rel
+		}
+		s.update(func(st *Status) { st.State = StateRunning })
+		s.log.Debug("subscription started")
+		s.run(runCtx)
+		release()
+		if ctx.Err() == nil {
+			s.log.Warn("subscription lease lost; waiting to take it back")
+		}
+	}
+	return nil
+}
+
+// run reads and handles until ctx is done; it saves the position on the way out.
+func (s *Subscription) run(ctx context.Context) {
+	position, ok := s.loadPosition(ctx)
+	if !ok {
+		return
+	}
+	saved := position
+	lastSave := time.Now()
+	s.update(func(st *Status) { st.Position, st.SavedPosition = position, saved })
+	save := func(c context.Context) {
+		if position == saved {
+			return
+		}
+		if err := s.savePosition(c, position); err != nil {
+			if c.Err() == nil {
+				s.log.Warn("saving position failed; will try again", "position", position, "err", err)
+			}
+			return
+		}
+		saved, lastSave = position, time.Now()
+		s.update(func(st *Status) { st.SavedPosition = saved })
+	}
+	defer func() {
+		// On shutdown (or a lost lease) the position is saved with a context of its own, so that the
+		// work done since the last save is not done again after a restart.
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		save(c)
+		cancel()
+	}()
+
+	poll := s.cfg.MinPollInterval
+	readBackoff := s.cfg.RetryBackoff
+	sinceSave := 0
+	for ctx.Err() == nil {
+		wake := s.store.WaitFor(s.cfg.Category)
+		msgs, err := s.read(ctx, position+1)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("reading failed; retrying", "position", position+1, "err", err, "in", readBackoff)
+			sleep(ctx, readBackoff)
+			readBackoff = min(readBackoff*2, s.cfg.MaxPollInterval)
+			continue
+		}
+		readBackoff = s.cfg.RetryBackoff
+		if len(msgs) == 0 {
+			if time.Since(lastSave) >= s.cfg.PositionUpdatePeriod {
+				save(ctx)
+				sinceSave = 0
+			}
+			timer := time.NewTimer(poll)
+			select {
+			case <-ctx.Done():
+			case <-wake:
+				poll = s.cfg.MinPollInterval
+			case <-timer.C:
+				poll = min(poll*2, s.cfg.MaxPollInterval)
+			}
+			timer.Stop()
+			continue
+		}
+		poll = s.cfg.MinPollInterval
+
+		if s.cfg.HandleBatch != nil {
+			var keep []Message
+			for _, m := range msgs {
+				if s.wants(m) {
+					keep = append(keep, m)
+				}
+			}
+			if len(keep) > 0 {
+				if !s.handle(ctx, keep[0], func(c context.Context) error { return s.cfg.HandleBatch(c, keep) }, len(keep)) {
+					return
+				}
+			}
+			position = msgs[len(msgs)-1].GlobalPosition
+			sinceSave += len(msgs)
+		} else {
+			for _, m := range msgs {
+				if s.wants(m) {
+					h := s.cfg.Handlers[m.Type]
+					if !s.handle(ctx, m, func(c context.Context) error { return h(c, m) }, 1) {
+						return
+					}
+				}
+				// Filtered and unhandled messages advance the position too: a subscription never
+				// stalls on messages that are not for it.
+				position = m.GlobalPosition
+				sinceSave++
+				if sinceSave >= s.cfg.PositionUpdateInterval {
+					s.update(func(st *Status) { st.Position = position })
+					save(ctx)
+					sinceSave = 0
+				}
+			}
+		}
+		s.update(func(st *Status) { st.Position = position })
+		if sinceSave >= s.cfg.PositionUpdateInterval || time.Since(lastSave) >= s.cfg.PositionUpdatePeriod {
+			save(ctx)
+			sinceSave = 0
+		}
+	}
+}
+
+func (s *Subscription) read(ctx context.Context, from int64) ([]Message, error) {
+	if s.cfg.Category == AllCategories {
+		return nil, errors.New("store-wide subscriptions use AllSubscription")
+	}
+	return s.store.ReadCategory(ctx, s.cfg.Category, from, s.cfg.BatchSize, CategoryRead{Correlation: s.cfg.Correlation})
+}
+
+func (s *Subscription) wants(m Message) bool {
+	if s.cfg.OriginCategory != "" && Category(m.Metadata.OriginStreamName) != s.cfg.OriginCategory {
+		return false
+	}
+	if s.cfg.HandleBatch != nil && len(s.cfg.BatchTypes) == 0 {
+		return true
+	}
+	return s.types[m.Type]
+}
+
+// handle runs fn until it succeeds. Transient errors are retried for as long as it takes; any other
+// error is retried MaxAttempts times and then parks the subscription until Retry. It returns false
+// only when ctx is done.
+func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Context) error, n int) bool {
+	attempts := 0
+	backoff := s.cfg.RetryBackoff
+	for {
+		start := time.Now()
+		err := fn(ctx)
+		if err == nil {
+			d := time.Since(start)
+			for range n {
+				s.store.observer.MessageHandled(s.cfg.SubscriberID, d/time.Duration(n))
+			}
+			s.update(func(st *Status) {
+				st.Handled += uint64(n)
+				if st.State != StateRunning {
+					st.State, st.LastError, st.Attempts, st.FailingMessage = StateRunning, "", 0, nil
+					st.FailingSince = time.Time{}
+				}
+			})
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		attempts++
+		s.store.observer.MessageFailed(s.cfg.SubscriberID)
+		transient := IsTransient(err)
+		log := s.log.With("stream", m.StreamName, "globalPosition", m.GlobalPosition, "type", m.Type,
+			"traceId", m.Metadata.TraceID, "attempt", attempts, "err", err)
+		parked := !transient && attempts >= s.cfg.MaxAttempts
+		s.update(func(st *Status) {
+			st.Failed++
+			st.LastError = err.Error()
+			st.Attempts = attempts
+			if st.FailingMessage == nil || st.FailingMessage.GlobalPosition != m.GlobalPosition {
+				mm := m
+				st.FailingMessage = &mm
+				st.FailingSince = time.Now()
+			}
+			st.State = StateRetrying
+			if parked {
+				st.State = StateParked
+			}
+		})
+		if parked {
+			log.Error("message keeps failing: subscription parked until retried")
+			select {
+			case <-ctx.Done():
+				return false
+			case <-s.retry:
+			}
+			log.Info("retrying parked message")
+			attempts, backoff = 0, s.cfg.RetryBackoff
+			continue
+		}
+		if IsVersionConflict(err) {
+			// Someone wrote to the entity's stream between our fetch and our write: fetch again now.
+			continue
+		}
+		log.Warn("handler failed; retrying", "in", backoff, "transient", transient)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-s.retry:
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+func (s *Subscription) loadPosition(ctx context.Context) (int64, bool) {
+	backoff := s.cfg.RetryBackoff
+	for {
+		m, err := s.store.LastMessage(ctx, PositionStreamName(s.cfg.SubscriberID), "Read")
+		if err == nil {
+			if m == nil {
+				return 0, true
+			}
+			var r Read
+			if err = m.Decode(&r); err == nil {
+				return r.Position, true
+			}
+		}
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		s.log.Warn("loading position failed; retrying", "err", err, "in", backoff)
+		sleep(ctx, backoff)
+		backoff = min(backoff*2, s.cfg.MaxPollInterval)
+	}
+}
+
+func (s *Subscription) savePosition(ctx context.Context, position int64) error {
+	_, err := s.store.Write(ctx, PositionStreamName(s.cfg.SubscriberID), AnyVersion,
+		NewMessage{Type: "Read", Data: Read{Position: position}})
+	return err
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

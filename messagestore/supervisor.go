@@ -1,0 +1,61 @@
+package messagestore
+
+import (
+	"context"
+	"sort"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Supervisor runs a process's subscriptions, the lease holder and the store's wake-up forwarding, and
+// answers for their health.
+type Supervisor struct {
+	store  *Store
+	leases *Leases
+	subs   []*Subscription
+}
+
+// NewSupervisor returns a supervisor for subs. leases may be nil for a single-process tool.
+func NewSupervisor(store *Store, leases *Leases, subs ...*Subscription) *Supervisor {
+	return &Supervisor{store: store, leases: leases, subs: subs}
+}
+
+// Run runs everything until ctx is done. Subscriptions save their positions on the way out.
+func (s *Supervisor) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	if s.leases != nil {
+		g.Go(func() error { return s.leases.Run(ctx) })
+	}
+	for _, sub := range s.subs {
+		g.Go(func() error { return sub.Run(ctx) })
+	}
+	return g.Wait()
+}
+
+// Subscriptions returns every subscription, sorted by subscriber id.
+func (s *Supervisor) Subscriptions() []*Subscription {
+	out := append([]*Subscription(nil), s.subs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].SubscriberID() < out[j].SubscriberID() })
+	return out
+}
+
+// Subscription returns the subscription with the given id, or nil.
+func (s *Supervisor) Subscription(id string) *Subscription {
+	for _, sub := range s.subs {
+		if sub.SubscriberID() == id {
+			return sub
+		}
+	}
+	return nil
+}
+
+// Parked returns the statuses of parked subscriptions.
+func (s *Supervisor) Parked() []Status {
+	var out []Status
+	for _, sub := range s.subs {
+		if st := sub.Status(); st.State == StateParked {
+			out = append(out, st)
+		}
+	}
+	return out
+}
