@@ -1,0 +1,269 @@
+package messagestore_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"videotutorials/messagestore"
+)
+
+// eventually polls cond until it holds or the deadline passes. It is a wait, not a timing assertion:
+// the deadlines are generous and only a broken feature misses them.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func writeN(t *testing.T, s *messagestore.Store, category string, n int, md messagestore.Metadata) []int64 {
+	t.Helper()
+	var gps []int64
+	for range n {
+		stream := messagestore.StreamName(category, uuid.NewString())
+		if _, err := s.Write(context.Background(), stream, messagestore.AnyVersion, messagestore.NewEvent(Deposited{"a", 1}, md)); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := s.LastMessage(context.Background(), stream, "")
+		gps = append(gps, m.GlobalPosition)
+	}
+	return gps
+}
+
+type recorder struct {
+	mu  sync.Mutex
+	gps []int64
+}
+
+func (r *recorder) handle(_ context.Context, m messagestore.Message) error {
+	r.mu.Lock()
+	r.gps = append(r.gps, m.GlobalPosition)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.gps)
+}
+
+func run(t *testing.T, sub *messagestore.Subscription) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sub.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+func TestSubscriptionResumesFromSavedPositionAndSavesOnShutdown(t *testing.T) {
+	s := newStore(t)
+	cat := fresh("sub")
+	id := "test:" + uuid.NewString()
+	first := writeN(t, s, cat, 5, messagestore.Metadata{})
+
+	rec := &recorder{}
+	cfg := messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
+		Handlers:             map[string]messagestore.Handler{"Deposited": rec.handle},
+		PositionUpdatePeriod: time.Hour, PositionUpdateInterval: 1000} // only the shutdown save can record it
+	sub, err := s.Subscribe(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, sub)
+	eventually(t, 10*time.Second, "5 messages", func() bool { return rec.count() == 5 })
+	stop()
+
+	last, err := s.LastMessage(context.Background(), messagestore.PositionStreamName(id), "Read")
+	if err != nil || last == nil {
+		t.Fatalf("no position saved at shutdown: %v", err)
+	}
+	var r messagestore.Read
+	if err := last.Decode(&r); err != nil || r.Position != first[4] {
+		t.Fatalf("saved position %d, want %d (%v)", r.Position, first[4], err)
+	}
+
+	second := writeN(t, s, cat, 3, messagestore.Metadata{})
+	rec2 := &recorder{}
+	cfg.Handlers = map[string]messagestore.Handler{"Deposited": rec2.handle}
+	sub2, _ := s.Subscribe(cfg, nil)
+	stop = run(t, sub2)
+	defer stop()
+	eventually(t, 10*time.Second, "3 new messages", func() bool { return rec2.count() == 3 })
+	time.Sleep(100 * time.Millisecond)
+	rec2.mu.Lock()
+	defer rec2.mu.Unlock()
+	if len(rec2.gps) != 3 || rec2.gps[0] != second[0] {
+		t.Fatalf("resumed run handled %v, want %v", rec2.gps, second)
+	}
+}
+
+func TestSubscriptionAdvancesPastFilteredMessages(t *testing.T) {
+	s := newStore(t)
+	cat := fresh("sub")
+	// 150 messages from another origin: the book's origin filter stalled on a batch of such messages.
+	writeN(t, s, cat, 150, messagestore.Metadata{OriginStreamName: "somebodyElse-1"})
+	mine := writeN(t, s, cat, 1, messagestore.Metadata{OriginStreamName: "identity-42"})
+	rec := &recorder{}
+	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+		Handlers: map[string]messagestore.Handler{"Deposited": rec.handle}, OriginCategory: "identity", BatchSize: 100}, nil)
+	stop := run(t, sub)
+	defer stop()
+	eventually(t, 10*time.Second, "the matching message", func() bool { return rec.count() == 1 })
+	eventually(t, 5*time.Second, "position at head", func() bool { return sub.Status().Position == mine[0] })
+	if rec.gps[0] != mine[0] {
+		t.Fatalf("handled %v", rec.gps)
+	}
+}
+
+func TestPoisonMessageParksThenRetryResumes(t *testing.T) {
+	s := newStore(t)
+	cat := fresh("sub")
+	gps := writeN(t, s, cat, 3, messagestore.Metadata{})
+	var broken atomic.Bool
+	broken.Store(true)
+	rec := &recorder{}
+	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+		Handlers: map[string]messagestore.Handler{"Deposited": func(ctx context.Context, m messagestore.Message) error {
+			if m.GlobalPosition == gps[1] && broken.Load() {
+				return errors.New("cannot handle this one")
+			}
+			return rec.handle(ctx, m)
+		}},
+		MaxAttempts: 3, RetryBackoff: time.Millisecond}, nil)
+
+	// Another subscription in the same process keeps going while the first is parked.
+	other := &recorder{}
+	otherSub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+		Handlers: map[string]messagestore.Handler{"Deposited": other.handle}}, nil)
+	sup := messagestore.NewSupervisor(s, nil, sub, otherSub)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- sup.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	eventually(t, 10*time.Second, "parked", func() bool { return sub.Status().State == messagestore.StateParked })
+	st := sub.Status()
+	if st.FailingMessage == nil || st.FailingMessage.GlobalPosition != gps[1] || st.LastError == "" || st.Attempts != 3 {
+		t.Fatalf("parked status %+v", st)
+	}
+	if len(sup.Parked()) != 1 {
+		t.Fatalf("supervisor reports %d parked", len(sup.Parked()))
+	}
+	eventually(t, 10*time.Second, "other subscription unaffected", func() bool { return other.count() == 3 })
+	if rec.count() != 1 {
+		t.Fatalf("parked subscription went past its failing message: %v", rec.gps)
+	}
+
+	broken.Store(false)
+	sub.Retry()
+	eventually(t, 10*time.Second, "resumed", func() bool { return rec.count() == 3 })
+	if st := sub.Status(); st.State != messagestore.StateRunning || st.FailingMessage != nil {
+		t.Fatalf("status after retry %+v", st)
+	}
+	if len(sup.Parked()) != 0 {
+		t.Fatal("still reported parked")
+	}
+}
+
+func TestTransientErrorsNeverPark(t *testing.T) {
+	s := newStore(t)
+	cat := fresh("sub")
+	writeN(t, s, cat, 1, messagestore.Metadata{})
+	var calls atomic.Int32
+	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+		Handlers: map[string]messagestore.Handler{"Deposited": func(context.Context, messagestore.Message) error {
+			if calls.Add(1) < 6 {
+				return messagestore.Transient(errors.New("disk full"))
+			}
+			return nil
+		}},
+		MaxAttempts: 2, RetryBackoff: time.Millisecond}, nil)
+	stop := run(t, sub)
+	defer stop()
+	eventually(t, 10*time.Second, "handled after transient failures", func() bool { return sub.Status().Handled == 1 })
+	if calls.Load() != 6 {
+		t.Fatalf("calls %d", calls.Load())
+	}
+}
+
+func TestWritesWakeSubscriptionsAcrossProcesses(t *testing.T) {
+	writer, reader := newStore(t), newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go writer.Run(ctx)
+	go reader.Run(ctx)
+	cat := fresh("sub")
+	rec := &recorder{}
+	// Polls are an hour apart: only a wake-up can deliver the messages in time.
+	cfg := messagestore.SubscriptionConfig{Category: cat,
+		Handlers:        map[string]messagestore.Handler{"Deposited": rec.handle},
+		MinPollInterval: time.Hour, MaxPollInterval: time.Hour}
+	cfg.SubscriberID = "test:" + uuid.NewString()
+	local, _ := writer.Subscribe(cfg, nil)
+	rec2 := &recorder{}
+	cfg.SubscriberID = "test:" + uuid.NewString()
+	cfg.Handlers = map[string]messagestore.Handler{"Deposited": rec2.handle}
+	remote, _ := reader.Subscribe(cfg, nil)
+	defer run(t, local)()
+	defer run(t, remote)()
+	time.Sleep(300 * time.Millisecond) // both are now waiting after an empty first read
+	writeN(t, writer, cat, 1, messagestore.Metadata{})
+	eventually(t, 5*time.Second, "in-process wake-up", func() bool { return rec.count() == 1 })
+	eventually(t, 5*time.Second, "LISTEN/NOTIFY wake-up", func() bool { return rec2.count() == 1 })
+}
+
+func TestOneRunnerPerSubscriberIDAcrossProcesses(t *testing.T) {
+	a, b := newStore(t), newStore(t)
+	cat := fresh("sub")
+	id := "test:" + uuid.NewString()
+	leasesA := messagestore.NewLeases(a.Pool(), quiet, 100*time.Millisecond)
+	leasesB := messagestore.NewLeases(b.Pool(), quiet, 100*time.Millisecond)
+	recA, recB := &recorder{}, &recorder{}
+	subA, _ := a.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
+		Handlers: map[string]messagestore.Handler{"Deposited": recA.handle}, MaxPollInterval: 100 * time.Millisecond}, leasesA)
+	subB, _ := b.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
+		Handlers: map[string]messagestore.Handler{"Deposited": recB.handle}, MaxPollInterval: 100 * time.Millisecond}, leasesB)
+
+	ctxA, cancelA := context.WithCancel(context.Background())
+	doneA := make(chan error)
+	go func() { doneA <- messagestore.NewSupervisor(a, leasesA, subA).Run(ctxA) }()
+	eventually(t, 10*time.Second, "A running", func() bool { return subA.Status().State == messagestore.StateRunning })
+
+	ctxB, cancelB := context.WithCancel(context.Background())
+	doneB := make(chan error)
+	go func() { doneB <- messagestore.NewSupervisor(b, leasesB, subB).Run(ctxB) }()
+	defer func() { cancelB(); <-doneB }()
+	eventually(t, 10*time.Second, "B in standby", func() bool { return subB.Status().State == messagestore.StateStandby })
+
+	writeN(t, a, cat, 10, messagestore.Metadata{})
+	eventually(t, 10*time.Second, "A handles everything", func() bool { return recA.count() == 10 })
+	time.Sleep(300 * time.Millisecond)
+	if recB.count() != 0 || subB.Status().State != messagestore.StateStandby {
+		t.Fatalf("B ran while A held the lease: %d handled, %s", recB.count(), subB.Status().State)
+	}
+
+	cancelA()
+	<-doneA
+	eventually(t, 10*time.Second, "B takes over", func() bool { return subB.Status().State == messagestore.StateRunning })
+	writeN(t, b, cat, 5, messagestore.Metadata{})
+	eventually(t, 10*time.Second, "B handles new messages", func() bool { return recB.count() >= 5 })
+	time.Sleep(200 * time.Millisecond)
+	if recB.count() != 5 {
+		t.Fatalf("B handled %d messages; it should resume from A's saved position and handle only the 5 new ones", recB.count())
+	}
+	if recA.count() != 10 {
+		t.Fatalf("A handled %d after stopping", recA.count())
+	}
+}
