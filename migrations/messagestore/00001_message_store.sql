@@ -461,45 +461,57 @@ BEGIN
     END IF;
 
     -- Static paths, one per filter combination, so that each keeps a simple cached plan.
+    --
+    -- The category equality is spelled as a closed range, and the order as (category, global_position),
+    -- on purpose. PL/pgSQL soon switches to a generic plan, which cannot see the category's frequency;
+    -- with a plain `=` the planner folds the category out of the ORDER BY and then often prefers walking
+    -- messages_pkey in global_position order while filtering on the category -- a scan of the whole
+    -- store for a rare category. Written this way only messages_category yields the requested order, so
+    -- every plan is an ordered range scan of that index that stops at the category's end and at LIMIT.
+    -- (Deterministic collations, the only kind a database default can be, make the range an equality.)
     IF get_category_messages.correlation IS NULL AND _member IS NULL THEN
         RETURN QUERY
             SELECT m.id::varchar, m.stream_name::varchar, m.type::varchar, m.position,
                    m.global_position, m.data::varchar, m.metadata::varchar, m.time
             FROM message_store.messages AS m
-            WHERE message_store.category(m.stream_name) = get_category_messages.category
+            WHERE message_store.category(m.stream_name) >= get_category_messages.category
+              AND message_store.category(m.stream_name) <= get_category_messages.category
               AND m.global_position >= _position
-            ORDER BY m.global_position
+            ORDER BY message_store.category(m.stream_name), m.global_position
             LIMIT _limit;
     ELSIF _member IS NULL THEN
         RETURN QUERY
             SELECT m.id::varchar, m.stream_name::varchar, m.type::varchar, m.position,
                    m.global_position, m.data::varchar, m.metadata::varchar, m.time
             FROM message_store.messages AS m
-            WHERE message_store.category(m.stream_name) = get_category_messages.category
+            WHERE message_store.category(m.stream_name) >= get_category_messages.category
+              AND message_store.category(m.stream_name) <= get_category_messages.category
               AND m.global_position >= _position
               AND message_store.category(m.metadata->>'correlationStreamName') = get_category_messages.correlation
-            ORDER BY m.global_position
+            ORDER BY message_store.category(m.stream_name), m.global_position
             LIMIT _limit;
     ELSIF get_category_messages.correlation IS NULL THEN
         RETURN QUERY
             SELECT m.id::varchar, m.stream_name::varchar, m.type::varchar, m.position,
                    m.global_position, m.data::varchar, m.metadata::varchar, m.time
             FROM message_store.messages AS m
-            WHERE message_store.category(m.stream_name) = get_category_messages.category
+            WHERE message_store.category(m.stream_name) >= get_category_messages.category
+              AND message_store.category(m.stream_name) <= get_category_messages.category
               AND m.global_position >= _position
               AND mod(abs(m.cardinal_id_hash), _size) = _member
-            ORDER BY m.global_position
+            ORDER BY message_store.category(m.stream_name), m.global_position
             LIMIT _limit;
     ELSE
         RETURN QUERY
             SELECT m.id::varchar, m.stream_name::varchar, m.type::varchar, m.position,
                    m.global_position, m.data::varchar, m.metadata::varchar, m.time
             FROM message_store.messages AS m
-            WHERE message_store.category(m.stream_name) = get_category_messages.category
+            WHERE message_store.category(m.stream_name) >= get_category_messages.category
+              AND message_store.category(m.stream_name) <= get_category_messages.category
               AND m.global_position >= _position
               AND message_store.category(m.metadata->>'correlationStreamName') = get_category_messages.correlation
               AND mod(abs(m.cardinal_id_hash), _size) = _member
-            ORDER BY m.global_position
+            ORDER BY message_store.category(m.stream_name), m.global_position
             LIMIT _limit;
     END IF;
 END;
