@@ -20,6 +20,9 @@ type Message struct {
 	Metadata       Metadata
 	RawMetadata    json.RawMessage // as stored, including keys Metadata does not know
 	Time           time.Time       // UTC, transaction start; operational data only
+	// TransactionID is the writing transaction's id, set only by the store-wide reader (ReadAll),
+	// whose order it is part of.
+	TransactionID uint64
 }
 
 // Decode unmarshals the message's data into v.

@@ -236,3 +236,23 @@ func scanMessages(rows pgx.Rows) ([]Message, error) {
 	}
 	return out, rows.Err()
 }
+
+// CategoryHead returns the global position of the newest message of a category (0 when empty). For
+// AllCategories it is the newest message of the store.
+func (s *Store) CategoryHead(ctx context.Context, category string) (int64, error) {
+	var head *int64
+	var err error
+	if category == AllCategories {
+		err = s.pool.QueryRow(ctx, `SELECT max(global_position) FROM message_store.messages`).Scan(&head)
+	} else {
+		err = s.pool.QueryRow(ctx, `SELECT max(global_position) FROM message_store.messages
+			WHERE message_store.category(stream_name) = $1`, category).Scan(&head)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("head of %s: %w", category, err)
+	}
+	if head == nil {
+		return 0, nil
+	}
+	return *head, nil
+}

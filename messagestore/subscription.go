@@ -139,6 +139,8 @@ func PositionStreamName(subscriberID string) string {
 // Read is the message a subscription writes to record its position.
 type Read struct {
 	Position int64 `json:"position"`
+	// TransactionID completes the position of a store-wide subscription (see ReadAll).
+	TransactionID uint64 `json:"transactionId,omitempty,string"`
 }
 
 // SubscriberID returns the subscription's id.
@@ -202,7 +204,7 @@ func (s *Subscription) Run(ctx context.Context) error {
 
 // run reads and handles until ctx is done; it saves the position on the way out.
 func (s *Subscription) run(ctx context.Context) {
-	position, ok := s.loadPosition(ctx)
+	position, txid, ok := s.loadPosition(ctx)
 	if !ok {
 		return
 	}
@@ -213,7 +215,7 @@ func (s *Subscription) run(ctx context.Context) {
 		if position == saved {
 			return
 		}
-		if err := s.savePosition(c, position); err != nil {
+		if err := s.savePosition(c, position, txid); err != nil {
 			if c.Err() == nil {
 				s.log.Warn("saving position failed; will try again", "position", position, "err", err)
 			}
@@ -235,7 +237,7 @@ func (s *Subscription) run(ctx context.Context) {
 	sinceSave := 0
 	for ctx.Err() == nil {
 		wake := s.store.WaitFor(s.cfg.Category)
-		msgs, err := s.read(ctx, position+1)
+		msgs, err := s.read(ctx, position, txid)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -276,7 +278,7 @@ func (s *Subscription) run(ctx context.Context) {
 					return
 				}
 			}
-			position = msgs[len(msgs)-1].GlobalPosition
+			position, txid = msgs[len(msgs)-1].GlobalPosition, msgs[len(msgs)-1].TransactionID
 			sinceSave += len(msgs)
 		} else {
 			for _, m := range msgs {
@@ -288,7 +290,7 @@ func (s *Subscription) run(ctx context.Context) {
 				}
 				// Filtered and unhandled messages advance the position too: a subscription never
 				// stalls on messages that are not for it.
-				position = m.GlobalPosition
+				position, txid = m.GlobalPosition, m.TransactionID
 				sinceSave++
 				if sinceSave >= s.cfg.PositionUpdateInterval {
 					s.update(func(st *Status) { st.Position = position })
@@ -305,11 +307,12 @@ func (s *Subscription) run(ctx context.Context) {
 	}
 }
 
-func (s *Subscription) read(ctx context.Context, from int64) ([]Message, error) {
+// read returns the messages after the position.
+func (s *Subscription) read(ctx context.Context, position int64, txid uint64) ([]Message, error) {
 	if s.cfg.Category == AllCategories {
-		return nil, errors.New("store-wide subscriptions use AllSubscription")
+		return s.store.ReadAll(ctx, txid, position, s.cfg.BatchSize)
 	}
-	return s.store.ReadCategory(ctx, s.cfg.Category, from, s.cfg.BatchSize, CategoryRead{Correlation: s.cfg.Correlation})
+	return s.store.ReadCategory(ctx, s.cfg.Category, position+1, s.cfg.BatchSize, CategoryRead{Correlation: s.cfg.Correlation})
 }
 
 func (s *Subscription) wants(m Message) bool {
@@ -394,21 +397,21 @@ func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Co
 	}
 }
 
-func (s *Subscription) loadPosition(ctx context.Context) (int64, bool) {
+func (s *Subscription) loadPosition(ctx context.Context) (int64, uint64, bool) {
 	backoff := s.cfg.RetryBackoff
 	for {
 		m, err := s.store.LastMessage(ctx, PositionStreamName(s.cfg.SubscriberID), "Read")
 		if err == nil {
 			if m == nil {
-				return 0, true
+				return 0, 0, true
 			}
 			var r Read
 			if err = m.Decode(&r); err == nil {
-				return r.Position, true
+				return r.Position, r.TransactionID, true
 			}
 		}
 		if ctx.Err() != nil {
-			return 0, false
+			return 0, 0, false
 		}
 		s.log.Warn("loading position failed; retrying", "err", err, "in", backoff)
 		sleep(ctx, backoff)
@@ -416,9 +419,9 @@ func (s *Subscription) loadPosition(ctx context.Context) (int64, bool) {
 	}
 }
 
-func (s *Subscription) savePosition(ctx context.Context, position int64) error {
+func (s *Subscription) savePosition(ctx context.Context, position int64, txid uint64) error {
 	_, err := s.store.Write(ctx, PositionStreamName(s.cfg.SubscriberID), AnyVersion,
-		NewMessage{Type: "Read", Data: Read{Position: position}})
+		NewMessage{Type: "Read", Data: Read{Position: position, TransactionID: txid}})
 	return err
 }
 

@@ -267,3 +267,41 @@ func TestOneRunnerPerSubscriberIDAcrossProcesses(t *testing.T) {
 		t.Fatalf("A handled %d after stopping", recA.count())
 	}
 }
+
+func TestStoreWideSubscriptionSeesEveryCategoryOnce(t *testing.T) {
+	s := newStore(t)
+	catA, catB := fresh("allA"), fresh("allB")
+	var mu sync.Mutex
+	seen := map[string]int{}
+	sub, err := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(),
+		Category: messagestore.AllCategories, BatchSize: 7,
+		HandleBatch: func(_ context.Context, msgs []messagestore.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range msgs {
+				if c := messagestore.Category(m.StreamName); c == catA || c == catB {
+					seen[m.ID]++
+				}
+			}
+			return nil
+		}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, sub)
+	defer stop()
+	writeN(t, s, catA, 20, messagestore.Metadata{})
+	writeN(t, s, catB, 20, messagestore.Metadata{})
+	eventually(t, 15*time.Second, "40 messages", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == 40
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("message %s handled %d times", id, n)
+		}
+	}
+}
