@@ -1,0 +1,190 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the program. Each one is a flag whose default comes from an environment
+// variable of the same name in upper snake case (PORT, DATABASE_URL, …); `-h` lists them all.
+type Config struct {
+	Host            string
+	Port            int
+	BaseURL         string
+	DatabaseURL     string
+	MessageStoreURL string
+	DevDataDir      string
+	SessionSecret   string
+	SecureCookies   bool
+	EmailDirectory  string
+	SMTPURL         string
+	SenderEmail     string
+	MediaDirectory  string
+	MaxUploadBytes  int64
+	AdminEmails     []string
+	Roles           []string
+	LogFormat       string
+	LogLevel        string
+	ShutdownTimeout time.Duration
+	LeaseInterval   time.Duration
+	DBMaxConns      int
+}
+
+// Roles a process can run.
+const (
+	RoleWeb         = "web"
+	RoleComponents  = "components"
+	RoleAggregators = "aggregators"
+)
+
+// Runs reports whether the process runs role.
+func (c Config) Runs(role string) bool { return slices.Contains(c.Roles, role) }
+
+// UsesDevDB reports whether the program starts its private PostgreSQL.
+func (c Config) UsesDevDB() bool { return c.DatabaseURL == "" }
+
+type setting struct {
+	env, usage string
+	set        func(string) error
+	def        string
+}
+
+// parseConfig reads flags (args, without the program name) over environment defaults (getenv).
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	var adminEmails, roles, port, maxUpload, secure, shutdown, lease, maxConns string
+	fs := flag.NewFlagSet("videotutorials", flag.ContinueOnError)
+	fs.SetOutput(out)
+	str := func(p *string, name, env, def, usage string) {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" [$"+env+"]")
+	}
+	str(&c.Host, "host", "HOST", "127.0.0.1", "interface to listen on (0.0.0.0 for all, as in the container)")
+	str(&port, "port", "PORT", "8080", "TCP port to listen on (0 picks a free one)")
+	str(&c.BaseURL, "base-url", "BASE_URL", "", "public URL of the site, used in emails (default http://localhost:PORT)")
+	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL for view data (and the message store); empty starts a private dev PostgreSQL")
+	str(&c.MessageStoreURL, "message-store-url", "MESSAGE_STORE_URL", "", "PostgreSQL URL of the message store when it lives in another database (default DATABASE_URL)")
+	str(&c.DevDataDir, "dev-data-dir", "DEV_DATA_DIR", ".devdata", "directory for the private PostgreSQL, dev secrets, emails and media")
+	str(&c.SessionSecret, "session-secret", "SESSION_SECRET", "", "secret (32+ characters) that signs session cookies; generated and kept in DEV_DATA_DIR for the dev database")
+	str(&secure, "secure-cookies", "SECURE_COOKIES", "false", "mark cookies Secure even when TLS ends at a proxy (true/false)")
+	str(&c.EmailDirectory, "email-directory", "EMAIL_DIRECTORY", "", "pickup directory for outgoing email as .eml files (default DEV_DATA_DIR/email)")
+	str(&c.SMTPURL, "smtp-url", "SMTP_URL", "", "send email through SMTP instead, e.g. smtp://user:pass@host:587")
+	str(&c.SenderEmail, "sender-email", "SYSTEM_SENDER_EMAIL_ADDRESS", "Video Tutorials <noreply@video-tutorials.local>", "From address of the system's emails")
+	str(&c.MediaDirectory, "media-directory", "MEDIA_DIRECTORY", "", "where uploaded and transcoded videos are kept (default DEV_DATA_DIR/media)")
+	str(&maxUpload, "max-upload-bytes", "MAX_UPLOAD_BYTES", strconv.Itoa(512<<20), "largest accepted video upload in bytes")
+	str(&adminEmails, "admin-emails", "ADMIN_EMAILS", "", "comma-separated emails of admin users (dev database: empty makes the first registered user the admin)")
+	str(&roles, "roles", "ROLES", "web,components,aggregators", "what this process runs: any of web, components, aggregators")
+	str(&c.LogFormat, "log-format", "LOG_FORMAT", "text", "log format: text or json")
+	str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	str(&shutdown, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take")
+	str(&lease, "lease-interval", "LEASE_INTERVAL", "2s", "how often a process tries to take over subscriptions another process held")
+	str(&maxConns, "db-max-conns", "DB_MAX_CONNS", "20", "database connections per pool")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	var errs []error
+	bad := func(env string, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, a...)))
+	}
+	var err error
+	if c.Port, err = strconv.Atoi(port); err != nil || c.Port < 0 || c.Port > 65535 {
+		bad("PORT", "%q is not a port number (0–65535)", port)
+	}
+	if c.MaxUploadBytes, err = strconv.ParseInt(maxUpload, 10, 64); err != nil || c.MaxUploadBytes < 1024 {
+		bad("MAX_UPLOAD_BYTES", "%q is not a byte count of at least 1024", maxUpload)
+	}
+	if c.SecureCookies, err = strconv.ParseBool(secure); err != nil {
+		bad("SECURE_COOKIES", "%q is not true or false", secure)
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT", "%q is not a positive duration such as 15s", shutdown)
+	}
+	if c.LeaseInterval, err = time.ParseDuration(lease); err != nil || c.LeaseInterval < 100*time.Millisecond {
+		bad("LEASE_INTERVAL", "%q is not a duration of at least 100ms", lease)
+	}
+	if c.DBMaxConns, err = strconv.Atoi(maxConns); err != nil || c.DBMaxConns < 4 {
+		bad("DB_MAX_CONNS", "%q is not a number of at least 4", maxConns)
+	}
+	for _, u := range []struct{ env, v string }{{"DATABASE_URL", c.DatabaseURL}, {"MESSAGE_STORE_URL", c.MessageStoreURL}} {
+		if u.v == "" {
+			continue
+		}
+		if p, err := url.Parse(u.v); err != nil || (p.Scheme != "postgres" && p.Scheme != "postgresql") {
+			bad(u.env, "not a postgres:// URL")
+		}
+	}
+	if c.MessageStoreURL != "" && c.DatabaseURL == "" {
+		bad("MESSAGE_STORE_URL", "needs DATABASE_URL too (the private dev database holds both)")
+	}
+	if c.SMTPURL != "" {
+		if p, err := url.Parse(c.SMTPURL); err != nil || (p.Scheme != "smtp" && p.Scheme != "smtps") || p.Host == "" {
+			bad("SMTP_URL", "not an smtp:// or smtps:// URL with a host")
+		}
+	}
+	if _, err := mail.ParseAddress(c.SenderEmail); err != nil {
+		bad("SYSTEM_SENDER_EMAIL_ADDRESS", "%q is not an email address", c.SenderEmail)
+	}
+	for _, e := range strings.Split(adminEmails, ",") {
+		if e = strings.ToLower(strings.TrimSpace(e)); e == "" {
+			continue
+		}
+		if _, err := mail.ParseAddress(e); err != nil {
+			bad("ADMIN_EMAILS", "%q is not an email address", e)
+		}
+		c.AdminEmails = append(c.AdminEmails, e)
+	}
+	for _, r := range strings.Split(roles, ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		if r != RoleWeb && r != RoleComponents && r != RoleAggregators {
+			bad("ROLES", "unknown role %q (use web, components, aggregators)", r)
+		}
+		if !slices.Contains(c.Roles, r) {
+			c.Roles = append(c.Roles, r)
+		}
+	}
+	if len(c.Roles) == 0 {
+		bad("ROLES", "no role given")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", "%q is not text or json", c.LogFormat)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		bad("LOG_LEVEL", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
+		bad("SESSION_SECRET", "must be at least 32 characters")
+	}
+	if c.EmailDirectory == "" {
+		c.EmailDirectory = filepath.Join(c.DevDataDir, "email")
+	}
+	if c.MediaDirectory == "" {
+		c.MediaDirectory = filepath.Join(c.DevDataDir, "media")
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://localhost:" + strconv.Itoa(c.Port)
+	} else if p, err := url.Parse(c.BaseURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		bad("BASE_URL", "%q is not an http(s) URL", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	return c, errors.Join(errs...)
+}
+
+func environ(key string) string { return os.Getenv(key) }

@@ -1,0 +1,239 @@
+// Command videotutorials is the Video Tutorials system of the book Practical Microservices as one
+// executable: the web applications, the components and the aggregators, on a PostgreSQL message store.
+//
+// main.go is the composition root: configuration → database (the private dev PostgreSQL or
+// DATABASE_URL) → migrations → message store → components, aggregators and web applications → run
+// until a signal. run() is a thin, testable core: an end-to-end test starts the whole program on port 0.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"videotutorials/devdb"
+	"videotutorials/messagestore"
+	"videotutorials/migrations"
+)
+
+func main() {
+	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
+		os.Exit(runTool(os.Args[1], os.Args[2:]))
+	}
+	cfg, err := parseConfig(os.Args[1:], environ, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "configuration error:\n%v\n", err)
+		os.Exit(2)
+	}
+	log := newLogger(cfg, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = run(ctx, cfg, log, func(addr net.Addr) {
+		url := fmt.Sprintf("http://localhost:%d/", addr.(*net.TCPAddr).Port)
+		log.Info("Video Tutorials is ready", "url", url, "roles", strings.Join(cfg.Roles, ","))
+		if cfg.Runs(RoleWeb) {
+			fmt.Fprintf(os.Stderr, "\n  Video Tutorials is running: open %s\n  (Ctrl-C stops it)\n\n", url)
+		}
+	})
+	if err != nil {
+		log.Error("stopped with an error", "err", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(cfg Config, w *os.File) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// databases are the pools the program runs on, and how to release them.
+type databases struct {
+	views    *pgxpool.Pool // view data (written by aggregators)
+	readonly *pgxpool.Pool // view data for the applications: read-only transactions
+	store    *pgxpool.Pool // the message store (the same database unless MESSAGE_STORE_URL is set)
+	devdb    *devdb.Server
+	secrets  string // where dev secrets are kept; empty when not on the dev database
+}
+
+func (d *databases) close(ctx context.Context) {
+	if d.store != nil && d.store != d.views {
+		d.store.Close()
+	}
+	if d.readonly != nil {
+		d.readonly.Close()
+	}
+	if d.views != nil {
+		d.views.Close()
+	}
+	if d.devdb != nil {
+		_ = d.devdb.Stop(ctx)
+	}
+}
+
+// openDatabases starts the private PostgreSQL when needed, connects and migrates.
+func openDatabases(ctx context.Context, cfg Config, log *slog.Logger) (*databases, error) {
+	d := &databases{}
+	viewURL, storeURL := cfg.DatabaseURL, cfg.MessageStoreURL
+	if cfg.UsesDevDB() {
+		srv, err := devdb.Start(ctx, devdb.Options{Dir: filepath.Join(cfg.DevDataDir, "postgres"), Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		d.devdb, d.secrets = srv, cfg.DevDataDir
+		viewURL = srv.URL
+	}
+	if storeURL == "" {
+		storeURL = viewURL
+	}
+	var err error
+	if d.views, err = newPool(ctx, viewURL, cfg.DBMaxConns); err != nil {
+		d.close(ctx)
+		return nil, fmt.Errorf("connect to DATABASE_URL: %w", err)
+	}
+	d.store = d.views
+	if storeURL != viewURL {
+		if d.store, err = newPool(ctx, storeURL, cfg.DBMaxConns); err != nil {
+			d.close(ctx)
+			return nil, fmt.Errorf("connect to MESSAGE_STORE_URL: %w", err)
+		}
+	}
+	if d.readonly, err = newReadOnlyPool(ctx, viewURL, cfg.DBMaxConns); err != nil {
+		d.close(ctx)
+		return nil, err
+	}
+	if err := migrations.MessageStore.Up(ctx, d.store, log); err != nil {
+		d.close(ctx)
+		return nil, err
+	}
+	if err := migrations.ViewData.Up(ctx, d.views, log); err != nil {
+		d.close(ctx)
+		return nil, err
+	}
+	return d, nil
+}
+
+func newPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	pc.MaxConns = int32(maxConns)
+	pc.HealthCheckPeriod = 5 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	// Wait for the database rather than fail at once: in compose the app may start first.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err = pool.Ping(ctx)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// sessionSecret returns SESSION_SECRET, or for the dev database one generated once and kept in
+// DEV_DATA_DIR (so sessions survive restarts), or else a random one for this process only.
+func sessionSecret(cfg Config, d *databases, log *slog.Logger) ([]byte, error) {
+	if cfg.SessionSecret != "" {
+		return []byte(cfg.SessionSecret), nil
+	}
+	if d.secrets != "" {
+		path := filepath.Join(d.secrets, "session-secret")
+		if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+			return b, nil
+		}
+		buf := make([]byte, 32)
+		_, _ = rand.Read(buf)
+		secret := []byte(hex.EncodeToString(buf))
+		if err := os.WriteFile(path, secret, 0o600); err != nil {
+			return nil, fmt.Errorf("keep the dev session secret: %w", err)
+		}
+		return secret, nil
+	}
+	log.Warn("SESSION_SECRET is not set: sessions end when this process stops and are not shared between processes")
+	buf := make([]byte, 32)
+	_, _ = rand.Read(buf)
+	return []byte(hex.EncodeToString(buf)), nil
+}
+
+// run runs the program until ctx is done, then shuts down in order: stop accepting requests and finish
+// those in flight, stop the subscriptions (which save their positions), close the pools, and stop the
+// private PostgreSQL last. ready is called with the listening address once everything runs.
+func run(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Addr)) error {
+	d, err := openDatabases(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		d.close(c)
+	}()
+
+	metrics := newMetrics()
+	store := messagestore.New(d.store, messagestore.Options{Logger: log, Observer: metrics})
+	leases := messagestore.NewLeases(d.store, log, cfg.LeaseInterval)
+	sys, err := assemble(ctx, cfg, log, d, store, metrics)
+	if err != nil {
+		return err
+	}
+	var subs []*messagestore.Subscription
+	for _, sc := range sys.subscriptions {
+		sub, err := store.Subscribe(sc, leases)
+		if err != nil {
+			return err
+		}
+		subs = append(subs, sub)
+	}
+	supervisor := messagestore.NewSupervisor(store, leases, subs...)
+	metrics.watch(supervisor, store, d)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return store.Run(gctx) })
+	g.Go(func() error { return supervisor.Run(gctx) })
+	for _, task := range sys.background {
+		g.Go(func() error { return task(gctx) })
+	}
+	if cfg.Runs(RoleWeb) {
+		web, err := newWeb(cfg, log, d, supervisor, metrics, sys)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error {
+			return web.Run(gctx, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)), ready)
+		})
+	} else {
+		ready(&net.TCPAddr{})
+	}
+	return g.Wait()
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+
+	"videotutorials/app"
+	"videotutorials/app/live"
+	"videotutorials/messagestore"
+)
+
+// application is a web application mounted on the shell.
+type application = app.Application
+
+// newWeb builds the web server: the shell, the operational endpoints and every application.
+func newWeb(cfg Config, log *slog.Logger, d *databases, sup *messagestore.Supervisor, m *metrics, sys *system) (*app.Server, error) {
+	secret, err := sessionSecret(cfg, d, log)
+	if err != nil {
+		return nil, err
+	}
+	srv := app.New(app.Deps{
+		Logger:        log,
+		SessionSecret: secret,
+		SecureCookies: cfg.SecureCookies,
+		Identify:      sys.identify,
+		Middleware:    []echo.MiddlewareFunc{m.middleware},
+		Timeouts:      app.Timeouts{Shutdown: cfg.ShutdownTimeout},
+	})
+	e := srv.Echo()
+	e.GET("/healthz", echo.WrapHandler(http.HandlerFunc(healthz)))
+	e.GET("/readyz", echo.WrapHandler(readiness{d: d, supervisor: sup}))
+	e.GET("/metrics", echo.WrapHandler(m.handler()))
+	srv.Mount(sys.apps...)
+	return srv, nil
+}
+
+// newReadOnlyPool returns a pool whose transactions are read-only: the applications read view data
+// through it, so a handler cannot write view data even by mistake.
+func newReadOnlyPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	pc.MaxConns = int32(maxConns)
+	pc.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	return pgxpool.NewWithConfig(ctx, pc)
+}
+
+// liveChannel carries live-page events from processes that run aggregators but no web server to the
+// processes that serve the pages (ROLES split across processes).
+const liveChannel = "videotutorials_live"
+
+type liveEvent struct {
+	Topic string `json:"t"`
+	Event string `json:"e"`
+	Data  string `json:"d"`
+}
+
+// liveBridge publishes live events to other processes with NOTIFY. Publishing never blocks an
+// aggregator: events are queued and sent by one goroutine; if the queue is full they are dropped
+// (pages catch up at their next event or reload).
+type liveBridge struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	q    chan liveEvent
+}
+
+func newLiveBridge(pool *pgxpool.Pool, log *slog.Logger) *liveBridge {
+	return &liveBridge{pool: pool, log: log, q: make(chan liveEvent, 1024)}
+}
+
+func (b *liveBridge) Publish(topic, event, data string) {
+	select {
+	case b.q <- liveEvent{topic, event, data}:
+	default:
+	}
+}
+
+func (b *liveBridge) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-b.q:
+			payload, _ := json.Marshal(ev)
+			if len(payload) > 7900 {
+				continue // NOTIFY payloads are limited to 8000 bytes
+			}
+			if _, err := b.pool.Exec(ctx, "SELECT pg_notify($1, $2)", liveChannel, string(payload)); err != nil && ctx.Err() == nil {
+				b.log.Debug("live event not forwarded", "err", err)
+			}
+		}
+	}
+}
+
+// listenLive forwards live events published by other processes into the local hub.
+func listenLive(ctx context.Context, pool *pgxpool.Pool, hub *live.Hub, log *slog.Logger) error {
+	for ctx.Err() == nil {
+		err := func() error {
+			c, err := pool.Acquire(ctx)
+			if err != nil {
+				return err
+			}
+			conn := c.Hijack()
+			defer conn.Close(context.Background())
+			if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{liveChannel}.Sanitize()); err != nil {
+				return err
+			}
+			for {
+				n, err := conn.WaitForNotification(ctx)
+				if err != nil {
+					return err
+				}
+				var ev liveEvent
+				if json.Unmarshal([]byte(n.Payload), &ev) == nil {
+					hub.Publish(ev.Topic, ev.Event, ev.Data)
+				}
+			}
+		}()
+		if ctx.Err() == nil {
+			log.Warn("live event listener lost its connection; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
