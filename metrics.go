@@ -63,7 +63,7 @@ func newMetrics() *metrics {
 	m.parked = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "videotutorials_subscriptions_parked", Help: "Subscriptions parked on a message that keeps failing."},
 		func() float64 { return m.parkedFn() })
-	m.reg.MustRegister(m.httpRequests, m.httpLatency, m.written, m.handled, m.failed, m.handlerLatency, m.position, m.lag, m.parked)
+	m.reg.MustRegister(m.httpRequests, m.httpLatency, m.written, m.handled, m.failed, m.handlerLatency, m.parked)
 	return m
 }
 

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := parseConfig(nil, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.Host != "127.0.0.1" || !c.UsesDevDB() || c.LogFormat != "text" ||
+		c.MaxUploadBytes != 512<<20 || len(c.Roles) != 3 || c.BaseURL != "http://localhost:8080" ||
+		c.EmailDirectory != ".devdata/email" || c.MediaDirectory != ".devdata/media" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestConfigFlagsOverrideEnvironment(t *testing.T) {
+	c, err := parseConfig([]string{"-port", "9000", "-roles", "web"},
+		env(map[string]string{"PORT": "7000", "ROLES": "components", "ADMIN_EMAILS": " A@x.org , b@y.org",
+			"DATABASE_URL": "postgres://u@h/db"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 9000 || !c.Runs(RoleWeb) || c.Runs(RoleComponents) || c.UsesDevDB() {
+		t.Fatalf("%+v", c)
+	}
+	if strings.Join(c.AdminEmails, ",") != "a@x.org,b@y.org" {
+		t.Fatalf("admin emails %v", c.AdminEmails)
+	}
+}
+
+func TestConfigBadValuesNameTheSetting(t *testing.T) {
+	cases := map[string]map[string]string{
+		"PORT":                        {"PORT": "eighty"},
+		"ROLES":                       {"ROLES": "web,cooking"},
+		"LOG_FORMAT":                  {"LOG_FORMAT": "xml"},
+		"DATABASE_URL":                {"DATABASE_URL": "mysql://x"},
+		"MESSAGE_STORE_URL":           {"MESSAGE_STORE_URL": "postgres://x/y"},
+		"SMTP_URL":                    {"SMTP_URL": "http://mail"},
+		"MAX_UPLOAD_BYTES":            {"MAX_UPLOAD_BYTES": "-1"},
+		"SESSION_SECRET":              {"SESSION_SECRET": "short"},
+		"ADMIN_EMAILS":                {"ADMIN_EMAILS": "not-an-email"},
+		"SYSTEM_SENDER_EMAIL_ADDRESS": {"SYSTEM_SENDER_EMAIL_ADDRESS": "nobody"},
+		"SHUTDOWN_TIMEOUT":            {"SHUTDOWN_TIMEOUT": "soon"},
+		"BASE_URL":                    {"BASE_URL": "ftp://x"},
+	}
+	for name, e := range cases {
+		_, err := parseConfig(nil, env(e), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), name+":") {
+			t.Errorf("%s: error %v does not name the setting", name, err)
+		}
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	_, err := parseConfig([]string{"-h"}, env(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("want ErrHelp, got %v", err)
+	}
+	for _, name := range []string{"PORT", "HOST", "DATABASE_URL", "MESSAGE_STORE_URL", "LOG_FORMAT", "ROLES",
+		"SESSION_SECRET", "EMAIL_DIRECTORY", "SMTP_URL", "SYSTEM_SENDER_EMAIL_ADDRESS", "MEDIA_DIRECTORY",
+		"MAX_UPLOAD_BYTES", "ADMIN_EMAILS", "DEV_DATA_DIR", "BASE_URL"} {
+		if !strings.Contains(out.String(), "$"+name) {
+			t.Errorf("-h does not list %s", name)
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"videotutorials/devdb"
+)
+
+var (
+	lifecycleDBOnce sync.Once
+	lifecycleDBURL  string
+	lifecycleDBErr  error
+)
+
+// lifecycleDatabase starts one throw-away database for this file's tests (or uses TEST_DATABASE_URL).
+// The server dies with the test binary.
+func lifecycleDatabase(t *testing.T) string {
+	t.Helper()
+	lifecycleDBOnce.Do(func() { lifecycleDBURL, _, lifecycleDBErr = devdb.ForTests() })
+	if lifecycleDBErr != nil {
+		t.Fatal(lifecycleDBErr)
+	}
+	return lifecycleDBURL
+}
+
+func TestProgramStartsServesHealthAndStopsCleanly(t *testing.T) {
+	dbURL := lifecycleDatabase(t)
+	dir := t.TempDir()
+	cfg, err := parseConfig([]string{"-port", "0"}, env(map[string]string{
+		"DATABASE_URL": dbURL, "DEV_DATA_DIR": dir, "SESSION_SECRET": strings.Repeat("s", 40)}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a net.Addr) { addrCh <- a })
+	}()
+	var base string
+	select {
+	case a := <-addrCh:
+		base = "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("run returned early: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("program did not start")
+	}
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("/healthz %d %q", code, body)
+	}
+	// Subscriptions need a moment to take their leases; readiness does not depend on that.
+	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, `"ready":true`) {
+		t.Fatalf("/readyz %d %q", code, body)
+	}
+	get("/no-such-page")
+	code, body := get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics %d", code)
+	}
+	for _, family := range []string{"videotutorials_http_requests_total", "videotutorials_http_request_duration_seconds",
+		"videotutorials_subscriptions_parked", "videotutorials_db_pool_connections", "go_goroutines"} {
+		if !strings.Contains(body, family) {
+			t.Errorf("/metrics lacks %s", family)
+		}
+	}
+	if !regexp.MustCompile(`videotutorials_http_requests_total\{method="GET",route="/healthz",status="200"\} [1-9]`).MatchString(body) {
+		t.Errorf("/healthz request not counted:\n%s", grep(body, "http_requests_total"))
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("program did not shut down")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
+	}
+}
+
+func grep(s, sub string) string {
+	var out bytes.Buffer
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out.WriteString(l + "\n")
+		}
+	}
+	return out.String()
+}
+
+func TestReadmeDocumentsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	parseConfig([]string{"-h"}, env(nil), &out)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`\[\$([A-Z_]+)\]`).FindAllStringSubmatch(out.String(), -1)
+	if len(names) < 15 {
+		t.Fatalf("found only %d settings in -h", len(names))
+	}
+	for _, m := range names {
+		if !strings.Contains(string(readme), "`"+m[1]+"`") {
+			t.Errorf("README does not document %s", m[1])
+		}
+	}
+}
