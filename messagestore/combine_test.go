@@ -1,0 +1,127 @@
+package messagestore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"videotutorials/messagestore"
+)
+
+func TestConcurrentWritesToOneCategoryAreCombinedWithoutLossOrReordering(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	cat := fresh("hot")
+	const writers, each = 32, 20
+	streams := make([]string, 4)
+	for i := range streams {
+		streams[i] = messagestore.StreamName(cat, uuid.NewString())
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stream := streams[w%len(streams)]
+			for i := range each {
+				// Each writer's own messages must come out in the order it wrote them.
+				_, err := s.Write(ctx, stream, messagestore.AnyVersion,
+					messagestore.NewMessage{Type: "Seq", Data: map[string]int{"writer": w, "seq": i}})
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, stream := range streams {
+		msgs, err := s.ReadStream(ctx, stream, 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := map[int]int{}
+		for i, m := range msgs {
+			if m.Position != int64(i) {
+				t.Fatalf("gap in %s at %d", stream, i)
+			}
+			var d struct{ Writer, Seq int }
+			if err := m.Decode(&d); err != nil {
+				t.Fatal(err)
+			}
+			if prev, ok := last[d.Writer]; ok && d.Seq != prev+1 {
+				t.Fatalf("writer %d: seq %d after %d", d.Writer, d.Seq, prev)
+			}
+			last[d.Writer] = d.Seq
+		}
+		total += len(msgs)
+	}
+	if total != writers*each {
+		t.Fatalf("wrote %d messages, want %d", total, writers*each)
+	}
+}
+
+func TestOneBadWriteDoesNotFailItsNeighbours(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	cat := fresh("hot")
+	dup := uuid.NewString()
+	if _, err := s.Write(ctx, messagestore.StreamName(cat, "x"), messagestore.AnyVersion, messagestore.NewMessage{ID: dup, Type: "T"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([]error, 40)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := messagestore.NewMessage{Type: "T"}
+			if i == 17 {
+				m.ID = dup // already used: this write must fail, alone
+			}
+			_, results[i] = s.Write(ctx, messagestore.StreamName(cat, fmt.Sprint(i)), messagestore.AnyVersion, m)
+		}()
+	}
+	wg.Wait()
+	for i, err := range results {
+		if (i == 17) != (err != nil) {
+			t.Errorf("write %d: err %v", i, err)
+		}
+	}
+}
+
+// BenchmarkHotCategoryWrites compares writes to one category from 64 goroutines with and without
+// combining. Run: go test ./messagestore -run '^$' -bench HotCategory -benchtime 3s
+func BenchmarkHotCategoryWrites(b *testing.B) {
+	for _, mode := range []struct {
+		name    string
+		noCombo bool
+	}{{"one-transaction-each", true}, {"combined", false}} {
+		b.Run(mode.name, func(b *testing.B) {
+			pool := newStore(b).Pool()
+			s := messagestore.New(pool, messagestore.Options{Logger: quiet, NoCombining: mode.noCombo})
+			cat := fresh("bench")
+			ctx := context.Background()
+			b.SetParallelism(32) // 2 cores × 32 = 64 concurrent writers
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.Write(ctx, messagestore.StreamName(cat, uuid.NewString()), messagestore.AnyVersion,
+						messagestore.NewMessage{Type: "VideoViewed", Data: map[string]string{"videoId": "x"}}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+		})
+	}
+}
