@@ -1,0 +1,223 @@
+package adminstreams_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"videotutorials/aggregators/adminstreams"
+	"videotutorials/devdb"
+	"videotutorials/messagestore"
+	"videotutorials/migrations"
+)
+
+var pool *pgxpool.Pool
+
+func TestMain(m *testing.M) {
+	url, stop, err := devdb.ForTests()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "test database:", err)
+		os.Exit(1)
+	}
+	ctx := context.Background()
+	pool, err = pgxpool.New(ctx, url)
+	if err == nil {
+		err = migrations.MessageStore.Up(ctx, pool, nil)
+	}
+	if err == nil {
+		err = migrations.ViewData.Up(ctx, pool, nil)
+	}
+	if err != nil {
+		stop()
+		fmt.Fprintln(os.Stderr, "migrate:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	pool.Close()
+	stop()
+	os.Exit(code)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type counts struct {
+	streams map[string]int64
+	cats    map[string]int64
+	index   int64
+}
+
+func snapshot(t *testing.T, cats []string) counts {
+	t.Helper()
+	ctx := context.Background()
+	c := counts{streams: map[string]int64{}, cats: map[string]int64{}}
+	for _, cat := range cats {
+		rows, err := pool.Query(ctx, `SELECT stream_name, message_count FROM admin_streams WHERE category = $1`, cat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			var n int64
+			if err := rows.Scan(&s, &n); err != nil {
+				t.Fatal(err)
+			}
+			c.streams[s] = n
+		}
+		rows.Close()
+		var n int64
+		_ = pool.QueryRow(ctx, `SELECT message_count FROM admin_categories WHERE category = $1`, cat).Scan(&n)
+		c.cats[cat] = n
+		var idx int64
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM admin_message_index WHERE category = $1`, cat).Scan(&idx); err != nil {
+			t.Fatal(err)
+		}
+		c.index += idx
+	}
+	return c
+}
+
+// Concurrent writers in several categories; the aggregator runs as a live store-wide subscription
+// while they write. Every message must be counted exactly once, per stream and per category.
+func TestCountsEveryMessageOnceUnderConcurrentWriters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	store := messagestore.New(pool, messagestore.Options{Logger: quiet})
+	go func() { _ = store.Run(ctx) }()
+	agg := adminstreams.New(adminstreams.Deps{DB: pool, Logger: quiet})
+	cfg := agg.Subscriptions()[0]
+	cfg.SubscriberID = "test:admin-streams-" + uuid.NewString()
+	cfg.BatchSize = 7
+	cfg.MinPollInterval = 5 * time.Millisecond
+	sub, err := store.Subscribe(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subCtx, stopSub := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = sub.Run(subCtx); close(done) }()
+
+	var cats []string
+	for i := range 4 {
+		cats = append(cats, fmt.Sprintf("adminStreamsTest%d%s", i, uuid.NewString()[:8]))
+	}
+	const writers, perWriter = 8, 25
+	want := map[string]int64{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				cat := cats[(w+i)%len(cats)]
+				stream := messagestore.StreamName(cat, fmt.Sprintf("s%d", i%3))
+				msgs := []messagestore.NewMessage{{Type: "Thing", Data: map[string]int{"i": i}}}
+				if i%5 == 0 {
+					msgs = append(msgs, messagestore.NewMessage{Type: "Other"})
+				}
+				if _, err := store.Write(ctx, stream, messagestore.AnyVersion, msgs...); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				want[cat] += int64(len(msgs))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var total int64
+	for _, n := range want {
+		total += n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var got counts
+	for time.Now().Before(deadline) {
+		got = snapshot(t, cats)
+		if got.index == total {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopSub()
+	<-done
+	for _, cat := range cats {
+		if got.cats[cat] != want[cat] {
+			t.Errorf("category %s: counted %d, want %d", cat, got.cats[cat], want[cat])
+		}
+		var sum int64
+		for s, n := range got.streams {
+			if messagestore.Category(s) == cat {
+				sum += n
+			}
+		}
+		if sum != want[cat] {
+			t.Errorf("category %s: streams sum %d, want %d", cat, sum, want[cat])
+		}
+	}
+	if got.index != total {
+		t.Errorf("indexed %d messages, want %d", got.index, total)
+	}
+
+	// Applying everything again, in reverse order and in odd batches, changes nothing.
+	all, err := store.ReadAll(ctx, 0, 0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []messagestore.Message
+	for i := len(all) - 1; i >= 0; i-- {
+		for _, c := range cats {
+			if messagestore.Category(all[i].StreamName) == c {
+				mine = append(mine, all[i])
+			}
+		}
+	}
+	for i := 0; i < len(mine); i += 13 {
+		if err := agg.HandleMessages(ctx, mine[i:min(i+13, len(mine))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := snapshot(t, cats)
+	if fmt.Sprint(again) != fmt.Sprint(got) {
+		t.Errorf("applying twice changed the view:\n%v\n%v", got, again)
+	}
+}
+
+// Out-of-order delivery within a stream (a later position first) still counts each message once and
+// keeps the newest message as the stream's last.
+func TestOutOfOrderWithinStream(t *testing.T) {
+	ctx := context.Background()
+	agg := adminstreams.New(adminstreams.Deps{DB: pool, Logger: quiet})
+	cat := "adminOrder" + uuid.NewString()[:8]
+	stream := cat + "-1"
+	mk := func(pos, gpos int64) messagestore.Message {
+		return messagestore.Message{ID: uuid.NewString(), StreamName: stream, Type: fmt.Sprintf("T%d", pos),
+			Position: pos, GlobalPosition: gpos, Time: time.Now().UTC()}
+	}
+	m0, m1, m2 := mk(0, 900000001), mk(1, 900000002), mk(2, 900000003)
+	for _, batch := range [][]messagestore.Message{{m1}, {m0}, {m2, m1}, {m0, m1, m2}} {
+		if err := agg.HandleMessages(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n, catN int64
+	var typ string
+	if err := pool.QueryRow(ctx, `SELECT message_count, last_message_type FROM admin_streams WHERE stream_name = $1`, stream).Scan(&n, &typ); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT message_count FROM admin_categories WHERE category = $1`, cat).Scan(&catN); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || catN != 3 || typ != "T2" {
+		t.Errorf("stream count %d, category count %d, last type %s; want 3, 3, T2", n, catN, typ)
+	}
+	_, _ = pool.Exec(ctx, `DELETE FROM admin_message_index WHERE global_position > 900000000`)
+}

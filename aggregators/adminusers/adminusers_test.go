@@ -1,0 +1,103 @@
+package adminusers_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"videotutorials/aggregators/adminusers"
+	"videotutorials/devdb"
+	"videotutorials/messagestore"
+	"videotutorials/migrations"
+)
+
+var pool *pgxpool.Pool
+
+func TestMain(m *testing.M) {
+	url, stop, err := devdb.ForTests()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "test database:", err)
+		os.Exit(1)
+	}
+	ctx := context.Background()
+	pool, err = pgxpool.New(ctx, url)
+	if err == nil {
+		err = migrations.MessageStore.Up(ctx, pool, nil)
+	}
+	if err == nil {
+		err = migrations.ViewData.Up(ctx, pool, nil)
+	}
+	if err != nil {
+		stop()
+		fmt.Fprintln(os.Stderr, "migrate:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	pool.Close()
+	stop()
+	os.Exit(code)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func msg(stream, typ string, gpos int64, data string) messagestore.Message {
+	return messagestore.Message{ID: uuid.NewString(), StreamName: stream, Type: typ, GlobalPosition: gpos,
+		Data: []byte(data), Time: time.Now().UTC()}
+}
+
+type row struct {
+	Email   string
+	Sent    bool
+	Failed  *string
+	Logins  int64
+	HasLast bool
+}
+
+func get(t *testing.T, id string) row {
+	t.Helper()
+	var r row
+	var last *time.Time
+	if err := pool.QueryRow(context.Background(), `SELECT coalesce(email, ''), registration_email_sent,
+		registration_email_failed_reason, login_count, last_login_at FROM admin_users WHERE id = $1`, id).
+		Scan(&r.Email, &r.Sent, &r.Failed, &r.Logins, &last); err != nil {
+		t.Fatal(err)
+	}
+	r.HasLast = last != nil
+	return r
+}
+
+// Events of two categories in any order, each applied twice, give the same row as once in order.
+func TestAppliedTwiceAndAcrossCategoriesChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	agg := adminusers.New(adminusers.Deps{DB: pool, Logger: quiet})
+	id := uuid.NewString()
+	d := fmt.Sprintf(`{"userId": %q, "email": "a@example.com", "passwordHash": "$2a$10$x", "emailId": "e", "reason": "boom"}`, id)
+	reg := msg("identity-"+id, "Registered", 10, d)
+	fail := msg("identity-"+id, "RegistrationEmailFailed", 11, d)
+	sent := msg("identity-"+id, "RegistrationEmailSent", 12, d)
+	l1 := msg("authentication-"+id, "UserLoggedIn", 5, d)
+	l2 := msg("authentication-"+id, "UserLoggedIn", 20, d)
+	for _, b := range [][]messagestore.Message{{l1}, {reg, fail}, {l1, l2}, {reg}, {fail}, {l2}} {
+		if err := agg.HandleMessages(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := get(t, id); got.Email != "a@example.com" || got.Sent || got.Failed == nil || *got.Failed != "boom" || got.Logins != 2 || !got.HasLast {
+		t.Fatalf("after failure: %+v", got)
+	}
+	for range 2 {
+		if err := agg.HandleMessages(ctx, []messagestore.Message{sent, fail, reg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := get(t, id); !got.Sent || got.Failed != nil || got.Logins != 2 {
+		t.Fatalf("after sent: %+v", got)
+	}
+}
