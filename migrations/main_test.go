@@ -33,7 +33,14 @@ func run(m *testing.M) int {
 	testURL = url
 
 	ctx := context.Background()
-	pool, err = pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "migrations tests:", err)
+		return 1
+	}
+	// Room for the parallel tests and their concurrent writers (the default is 4 on this machine).
+	cfg.MaxConns = 40
+	pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "migrations tests:", err)
 		return 1
