@@ -1,0 +1,13 @@
+// Package usercredentials is the user-credentials aggregator of the book: it turns identity's
+// Registered events into rows of user_credentials (id, email, password_hash), which the authenticate
+// application reads to log users in and the register-users application to say an email is taken.
+//
+// Rules: each read batch is applied in one transaction. Every row carries the global position of the
+// Registered event it comes from, which is its watermark: applying an event again finds its row and
+// changes nothing, and because the decision depends on positions, not on the order of arrival, events
+// applied in any order — and a rebuild from position 0 — give the same table. Identity keeps emails
+// unique, but the aggregator never gets stuck should two registrations ever claim one email (data
+// written by another client, a bug): the earliest registration keeps the email, the other is logged
+// and skipped. An event it cannot use (an id that is not a UUID, undecodable data) is logged and
+// skipped too: no message can stop the aggregator.
+package usercredentials

@@ -1,0 +1,194 @@
+package usercredentials
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"videotutorials/components/identity/identitymsg"
+	"videotutorials/messagestore"
+	"videotutorials/viewdata"
+)
+
+// SubscriberID is the user-credentials aggregator's subscriber id (persisted state).
+const SubscriberID = "aggregators:user-credentials"
+
+var registered = messagestore.TypeName(identitymsg.Registered{})
+
+// Contract declares what the aggregator reads; it writes no messages.
+var Contract = messagestore.Contract{
+	Name: "user-credentials",
+	Kind: "aggregator",
+	Subscribes: []messagestore.SubscriptionContract{
+		{SubscriberID: SubscriberID, Category: identitymsg.Category, Types: []string{registered}},
+	},
+}
+
+// Notifier publishes live-page events. The user-credentials view has no live page; the field exists so
+// that every aggregator is wired the same way.
+type Notifier interface {
+	Publish(topic, event, data string)
+}
+
+// Deps are what the aggregator needs.
+type Deps struct {
+	DB     *pgxpool.Pool // view data
+	Logger *slog.Logger
+	Live   Notifier // unused; may be nil
+}
+
+// Aggregator maintains the user_credentials view.
+type Aggregator struct {
+	db  *pgxpool.Pool
+	log *slog.Logger
+}
+
+// New returns the aggregator.
+func New(d Deps) *Aggregator {
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Aggregator{db: d.DB, log: log.With("aggregator", Contract.Name)}
+}
+
+// Subscriptions returns the aggregator's subscription; main runs it under a lease.
+func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
+	return []messagestore.SubscriptionConfig{{
+		SubscriberID: SubscriberID,
+		Category:     identitymsg.Category,
+		HandleBatch:  a.HandleRegistrations,
+		BatchTypes:   []string{registered},
+	}}
+}
+
+type row struct {
+	id, email, passwordHash string
+	position                int64
+	m                       messagestore.Message
+}
+
+const insertSQL = `INSERT INTO user_credentials (id, email, password_hash, position)
+VALUES ($1::uuid, $2, $3, $4) ON CONFLICT DO NOTHING`
+
+// HandleRegistrations applies the Registered events of one batch in one transaction. The common case
+// (new users) costs one round trip for the whole batch; only events whose insert found a conflict —
+// a replay, or an email claimed twice — are looked at one by one.
+func (a *Aggregator) HandleRegistrations(ctx context.Context, msgs []messagestore.Message) error {
+	rows := a.decode(msgs)
+	if len(rows) == 0 {
+		return nil
+	}
+	tx, err := a.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("user credentials: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+
+	batch := &pgx.Batch{}
+	for _, r := range rows {
+		batch.Queue(insertSQL, r.id, r.email, r.passwordHash, r.position)
+	}
+	br := tx.SendBatch(ctx, batch)
+	var conflicts []row
+	for _, r := range rows {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return fmt.Errorf("user credentials: insert %s: %w", r.id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			conflicts = append(conflicts, r)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("user credentials: insert: %w", err)
+	}
+	for _, r := range conflicts {
+		if err := a.resolve(ctx, tx, r); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("user credentials: commit: %w", err)
+	}
+	return nil
+}
+
+// decode keeps the events that can become rows and logs the others: they can never succeed, so
+// retrying them would only stop the aggregator.
+func (a *Aggregator) decode(msgs []messagestore.Message) []row {
+	rows := make([]row, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Type != registered {
+			continue
+		}
+		var e identitymsg.Registered
+		err := m.Decode(&e)
+		if err == nil {
+			_, err = uuid.Parse(e.UserID)
+		}
+		if err != nil {
+			a.log.Error("skipping a Registered event that cannot become credentials", "stream", m.StreamName,
+				"globalPosition", m.GlobalPosition, "err", err)
+			continue
+		}
+		rows = append(rows, row{id: e.UserID, email: viewdata.NormalizeEmail(e.Email), passwordHash: e.PasswordHash,
+			position: m.GlobalPosition, m: m})
+	}
+	return rows
+}
+
+// resolve decides an insert that found a row with the same id or email. The rule depends only on
+// positions, so any order of application ends with the same table: a row of the same user means the
+// event was applied already; another user's row keeps the email if it comes from an earlier event and
+// gives it up otherwise.
+func (a *Aggregator) resolve(ctx context.Context, tx pgx.Tx, r row) error {
+	q, err := tx.Query(ctx, `SELECT id::text, email, position FROM user_credentials
+		WHERE id = $1::uuid OR email = $2 FOR UPDATE`, r.id, r.email)
+	if err != nil {
+		return fmt.Errorf("user credentials: conflict of %s: %w", r.id, err)
+	}
+	type existing struct {
+		id, email string
+		position  int64
+	}
+	found, err := pgx.CollectRows(q, func(row pgx.CollectableRow) (existing, error) {
+		var e existing
+		return e, row.Scan(&e.id, &e.email, &e.position)
+	})
+	if err != nil {
+		return fmt.Errorf("user credentials: conflict of %s: %w", r.id, err)
+	}
+	log := a.log.With("userId", r.id, "email", r.email, "stream", r.m.StreamName, "globalPosition", r.position)
+	for _, e := range found {
+		switch {
+		case e.id == r.id && e.position == r.position:
+			return nil // applied before: nothing to do
+		case e.position < r.position && e.id == r.id:
+			log.Warn("user registered twice; the first registration is kept", "keptEmail", e.email, "keptPosition", e.position)
+			return nil
+		case e.position < r.position:
+			log.Warn("email already registered by another user; registration skipped", "ownerId", e.id, "ownerPosition", e.position)
+			return nil
+		}
+	}
+	// Every conflicting row comes from a later event than this one, which is being applied out of
+	// order: the earliest registration keeps the email (and the user keeps their first email), as a
+	// rebuild in position order decides.
+	for _, e := range found {
+		log.Warn("earlier registration applied after a conflicting later one; it takes the row over",
+			"replacedId", e.id, "replacedEmail", e.email, "replacedPosition", e.position)
+		if _, err := tx.Exec(ctx, `DELETE FROM user_credentials WHERE id = $1::uuid`, e.id); err != nil {
+			return fmt.Errorf("user credentials: replace %s: %w", e.id, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, insertSQL, r.id, r.email, r.passwordHash, r.position); err != nil {
+		return fmt.Errorf("user credentials: insert %s: %w", r.id, err)
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package usercredentials
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"videotutorials/components/identity/identitymsg"
+	"videotutorials/messagestore"
+	"videotutorials/viewdata"
+)
+
+func newAggregator() *Aggregator { return New(Deps{DB: db, Logger: quiet}) }
+
+func freshEmail() string { return "user-" + uuid.NewString()[:13] + "@example.com" }
+
+// registration returns a Registered event at a global position.
+func registration(userID, email string, gp int64) messagestore.Message {
+	data, _ := json.Marshal(identitymsg.Registered{UserID: userID, Email: email, PasswordHash: "$2a$10$" + userID[:8]})
+	return messagestore.Message{ID: uuid.NewString(), StreamName: identitymsg.StreamName(userID), Type: "Registered",
+		GlobalPosition: gp, Data: data}
+}
+
+// rows returns the rows of the given emails and user ids, as "id email hash position", sorted.
+func rows(t *testing.T, emails []string, ids []string) []string {
+	t.Helper()
+	q, err := db.Query(ctx, `SELECT id::text || ' ' || email || ' ' || password_hash || ' ' || position FROM user_credentials
+		WHERE email = ANY($1) OR id::text = ANY($2) ORDER BY 1`, emails, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	var out []string
+	for q.Next() {
+		var s string
+		if err := q.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := q.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// forget deletes this test's rows (and only those), so that the next application starts afresh.
+func forget(t *testing.T, emails, ids []string) {
+	t.Helper()
+	if _, err := db.Exec(ctx, `DELETE FROM user_credentials WHERE email = ANY($1) OR id::text = ANY($2)`, emails, ids); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func apply(t *testing.T, a *Aggregator, batches ...[]messagestore.Message) {
+	t.Helper()
+	for _, b := range batches {
+		if err := a.HandleRegistrations(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestContract(t *testing.T) {
+	if err := Contract.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	subs := newAggregator().Subscriptions()
+	if len(subs) != 1 || subs[0].SubscriberID != "aggregators:user-credentials" || subs[0].Category != "identity" ||
+		subs[0].HandleBatch == nil || !slices.Equal(subs[0].BatchTypes, []string{"Registered"}) ||
+		Contract.Subscribes[0].SubscriberID != subs[0].SubscriberID {
+		t.Fatalf("subscriptions %+v", subs)
+	}
+}
+
+func TestRegisteredAppliedTwiceMakesOneRow(t *testing.T) {
+	a := newAggregator()
+	id, email := uuid.NewString(), freshEmail()
+	m := registration(id, "  "+strings.ToUpper(email), 100)
+	apply(t, a, []messagestore.Message{m}, []messagestore.Message{m})
+	if got := rows(t, []string{email}, []string{id}); !slices.Equal(got, []string{id + " " + email + " $2a$10$" + id[:8] + " 100"}) {
+		t.Fatalf("rows %v", got)
+	}
+
+	byEmail, err := viewdata.CredentialsByEmail(ctx, db, strings.ToUpper(email)+" ")
+	want := viewdata.UserCredentials{ID: id, Email: email, PasswordHash: "$2a$10$" + id[:8]}
+	if err != nil || byEmail != want {
+		t.Errorf("CredentialsByEmail %+v %v", byEmail, err)
+	}
+	byID, err := viewdata.CredentialsByID(ctx, db, id)
+	if err != nil || byID != want {
+		t.Errorf("CredentialsByID %+v %v", byID, err)
+	}
+	if taken, err := viewdata.EmailTaken(ctx, db, strings.ToUpper(email)); err != nil || !taken {
+		t.Errorf("EmailTaken %v %v", taken, err)
+	}
+}
+
+func TestMissingCredentials(t *testing.T) {
+	if _, err := viewdata.CredentialsByEmail(ctx, db, freshEmail()); !errors.Is(err, viewdata.ErrNotFound) {
+		t.Errorf("unknown email: %v", err)
+	}
+	for _, id := range []string{uuid.NewString(), "not-a-uuid", ""} {
+		if _, err := viewdata.CredentialsByID(ctx, db, id); !errors.Is(err, viewdata.ErrNotFound) {
+			t.Errorf("id %q: %v", id, err)
+		}
+	}
+	if taken, err := viewdata.EmailTaken(ctx, db, freshEmail()); err != nil || taken {
+		t.Errorf("EmailTaken %v %v", taken, err)
+	}
+}
+
+func TestAnyOrderGivesTheSameTable(t *testing.T) {
+	// Three users, one of whom (late) claims an email another already has: whatever the order and the
+	// cutting into batches, the table is the one a rebuild in position order produces.
+	a := newAggregator()
+	ids := []string{uuid.NewString(), uuid.NewString(), uuid.NewString()}
+	emails := []string{freshEmail(), freshEmail()}
+	first := registration(ids[0], emails[0], 200)
+	second := registration(ids[1], emails[1], 210)
+	late := registration(ids[2], emails[0], 220) // the email of the first user
+	orders := [][][]messagestore.Message{
+		{{first, second, late}},         // a rebuild from position 0
+		{{late, second, first}},         // reversed, one batch
+		{{late}, {second}, {first}},     // reversed, batch by batch
+		{{second, late}, {first, late}}, // replays mixed in
+	}
+	var want []string
+	for i, order := range orders {
+		forget(t, emails, ids)
+		apply(t, a, order...)
+		got := rows(t, emails, ids)
+		if i == 0 {
+			want = got
+			if len(want) != 2 || !strings.HasPrefix(want[0], ids[0]) && !strings.HasPrefix(want[1], ids[0]) {
+				t.Fatalf("rebuild: %v", want)
+			}
+			continue
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("order %d: %v, want %v", i, got, want)
+		}
+	}
+	forget(t, emails, ids)
+}
+
+func TestDuplicateEmailDoesNotStopTheAggregator(t *testing.T) {
+	a := newAggregator()
+	owner, intruder, next := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	email, other := freshEmail(), freshEmail()
+	apply(t, a, []messagestore.Message{
+		registration(owner, email, 300),
+		registration(intruder, strings.ToUpper(email), 310), // never happens with identity; must not stop us
+		registration(next, other, 320),                      // later events in the same batch still count
+	})
+	c, err := viewdata.CredentialsByEmail(ctx, db, email)
+	if err != nil || c.ID != owner {
+		t.Errorf("%s belongs to %+v (%v), want %s", email, c, err, owner)
+	}
+	if _, err := viewdata.CredentialsByID(ctx, db, intruder); !errors.Is(err, viewdata.ErrNotFound) {
+		t.Errorf("the second claim got a row: %v", err)
+	}
+	if c, err := viewdata.CredentialsByEmail(ctx, db, other); err != nil || c.ID != next {
+		t.Errorf("%s: %+v %v", other, c, err)
+	}
+}
+
+func TestUnusableEventsAreSkipped(t *testing.T) {
+	a := newAggregator()
+	good, email := uuid.NewString(), freshEmail()
+	apply(t, a, []messagestore.Message{
+		{ID: uuid.NewString(), StreamName: "identity-x", Type: "Registered", GlobalPosition: 400, Data: json.RawMessage(`{"userId": "not-a-uuid", "email": "a@b.c"}`)},
+		{ID: uuid.NewString(), StreamName: "identity-y", Type: "Registered", GlobalPosition: 401, Data: json.RawMessage(`[1, 2]`)},
+		{ID: uuid.NewString(), StreamName: "identity-z", Type: "Registered", GlobalPosition: 402},
+		registration(good, email, 403),
+	})
+	if c, err := viewdata.CredentialsByEmail(ctx, db, email); err != nil || c.ID != good {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestSubscriptionAppliesRegistrations(t *testing.T) {
+	pool := db
+	s := messagestore.New(pool, messagestore.Options{Logger: quiet})
+	cfg := newAggregator().Subscriptions()[0]
+	cfg.SubscriberID = "test:" + cfg.SubscriberID + ":" + uuid.NewString()
+	head, err := s.CategoryHead(ctx, messagestore.AllCategories)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(ctx, messagestore.PositionStreamName(cfg.SubscriberID), messagestore.AnyVersion,
+		messagestore.NewMessage{Type: "Read", Data: messagestore.Read{Position: head}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Logger, cfg.MinPollInterval, cfg.MaxPollInterval = quiet, 10*time.Millisecond, 50*time.Millisecond
+	sub, err := s.Subscribe(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { sub.Run(runCtx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	id, email := uuid.NewString(), freshEmail()
+	if _, err := s.Write(ctx, identitymsg.StreamName(id), messagestore.AnyVersion, messagestore.NewEvent(
+		identitymsg.Registered{UserID: id, Email: email, PasswordHash: "h"}, messagestore.Metadata{})); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := viewdata.CredentialsByID(ctx, db, id)
+		if err == nil && c.Email == email {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no credentials for %s: %v", id, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,104 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+
+	"github.com/google/uuid"
+
+	"videotutorials/components/identity/identitymsg"
+	"videotutorials/messagestore"
+)
+
+// Reasons of RegistrationRejected.
+const (
+	ReasonEmailTaken      = "email already registered"
+	ReasonInvalidEmail    = "email is not a valid address"
+	ReasonMissingPassword = "password hash is missing"
+)
+
+// HandleRegister handles a Register command: it registers the user, or rejects the registration when
+// the email belongs to another user or the command is invalid. A user already registered or rejected
+// is left alone, so a command handled twice writes nothing the second time.
+func (c *Component) HandleRegister(ctx context.Context, m messagestore.Message) error {
+	var cmd identitymsg.Register
+	if err := m.Decode(&cmd); err != nil {
+		// Data that cannot be decoded never will be: retrying would only park the subscription.
+		c.log.Error("skipping an undecodable Register", "stream", m.StreamName, "globalPosition", m.GlobalPosition, "err", err)
+		return nil
+	}
+	if _, err := uuid.Parse(cmd.UserID); err != nil {
+		// Without a user id there is no identity stream to answer in.
+		c.log.Error("skipping a Register without a valid user id", "stream", m.StreamName,
+			"globalPosition", m.GlobalPosition, "userId", cmd.UserID)
+		return nil
+	}
+	log := c.log.With("userId", cmd.UserID, "traceId", m.Metadata.TraceID)
+	u, version, err := c.fetchUser(ctx, cmd.UserID)
+	if err != nil {
+		return err
+	}
+	if u.Registered || u.Rejected {
+		log.Debug("Register ignored: the registration was decided before")
+		return nil
+	}
+	md := m.FollowedFrom()
+	email := NormalizeEmail(cmd.Email)
+	reject := func(reason string) error {
+		log.Info("registration rejected", "email", email, "reason", reason)
+		_, err := c.writer.Write(ctx, identitymsg.StreamName(cmd.UserID), version, messagestore.NewEvent(
+			identitymsg.RegistrationRejected{UserID: cmd.UserID, Email: email, Reason: reason}, md))
+		return err
+	}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		// The application validates emails; this guards the store against other writers, and keeps a
+		// "Name <address>" form from reserving something else than the address.
+		return reject(ReasonInvalidEmail)
+	}
+	if cmd.PasswordHash == "" {
+		return reject(ReasonMissingPassword)
+	}
+	owner, err := c.reserveEmail(ctx, email, cmd.UserID, md)
+	if err != nil {
+		return err
+	}
+	if owner != cmd.UserID {
+		return reject(ReasonEmailTaken)
+	}
+	if _, err := c.writer.Write(ctx, identitymsg.StreamName(cmd.UserID), version, messagestore.NewEvent(
+		identitymsg.Registered{UserID: cmd.UserID, Email: email, PasswordHash: cmd.PasswordHash}, md)); err != nil {
+		return err
+	}
+	log.Info("user registered", "email", email)
+	return nil
+}
+
+// reserveEmail claims email for userID unless someone holds it, and returns the owner. The claim is the
+// first message of the reservation stream, written with expected version NoStream: of two simultaneous
+// claims exactly one succeeds; the other gets a version conflict and reads the winner.
+func (c *Component) reserveEmail(ctx context.Context, email, userID string, md messagestore.Metadata) (string, error) {
+	stream := EmailReservationStreamName(email)
+	for attempt := 0; ; attempt++ {
+		r, version, err := messagestore.Fetch(ctx, c.store, stream, reservationProjection)
+		if err != nil {
+			return "", err
+		}
+		if r.UserID != "" {
+			return r.UserID, nil
+		}
+		if version != messagestore.NoStream {
+			// A stream with messages but no owner was not written by identity; do not guess.
+			return "", fmt.Errorf("email reservation %s has %d message(s) but no EmailReserved", stream, version+1)
+		}
+		_, err = c.writer.Write(ctx, stream, messagestore.NoStream, messagestore.NewEvent(
+			identitymsg.EmailReserved{UserID: userID, Email: email}, md))
+		if err == nil {
+			return userID, nil
+		}
+		if !messagestore.IsVersionConflict(err) || attempt > 0 {
+			return "", err
+		}
+		// Someone claimed it between our read and our write: read who.
+	}
+}
