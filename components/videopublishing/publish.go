@@ -1,0 +1,122 @@
+package videopublishing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/google/uuid"
+
+	"videotutorials/components/videopublishing/videopublishingmsg"
+	"videotutorials/messagestore"
+)
+
+// Reasons of VideoPublishingFailed that are not a transcoder's verdict.
+const (
+	ReasonUnreadableCommand = "The publish request could not be read."
+	ReasonWrongVideoID      = "The publish request names another video than its stream."
+	ReasonInvalidOwner      = "The publish request has no valid owner."
+	ReasonInvalidSource     = "The upload's location is not valid."
+	ReasonSourceMissing     = "The uploaded file is missing."
+)
+
+// HandlePublishVideo handles a PublishVideo command: at most once per video, it transcodes the upload
+// and writes VideoPublished, or VideoPublishingFailed when the upload cannot be published. A video
+// already published or failed is left alone, so a command handled twice — or a second PublishVideo for
+// the same video — writes nothing.
+func (c *Component) HandlePublishVideo(ctx context.Context, m messagestore.Message) error {
+	videoID, ok := c.commandVideoID(m)
+	if !ok {
+		c.skip(m, "the stream id is not a video id")
+		return nil
+	}
+	v, version, err := c.fetchVideo(ctx, videoID)
+	if err != nil {
+		return err
+	}
+	if v.handled(m.GlobalPosition) || v.Published || v.Failed {
+		c.log.Debug("PublishVideo ignored: the video was published or failed before", "videoId", videoID,
+			"globalPosition", m.GlobalPosition)
+		return nil
+	}
+	md := m.FollowedFrom()
+	log := c.log.With("videoId", videoID, "traceId", m.Metadata.TraceID)
+
+	var cmd videopublishingmsg.PublishVideo
+	decodeErr := m.Decode(&cmd)
+	fail := func(reason string) error {
+		log.Info("video publishing failed", "reason", reason, "sourceUri", cmd.SourceURI)
+		return c.write(ctx, videoID, version, videopublishingmsg.VideoPublishingFailed{
+			OwnerID: cmd.OwnerID, SourceURI: cmd.SourceURI, VideoID: videoID, Reason: reason}, md)
+	}
+	switch {
+	case decodeErr != nil:
+		return fail(ReasonUnreadableCommand)
+	case cmd.VideoID != videoID:
+		return fail(ReasonWrongVideoID)
+	case !isUUID(cmd.OwnerID):
+		return fail(ReasonInvalidOwner)
+	}
+	source, err := ResolveMediaURI(c.mediaDir, cmd.SourceURI)
+	if err != nil {
+		return fail(ReasonInvalidSource)
+	}
+	if st, err := os.Stat(source); errors.Is(err, fs.ErrNotExist) || (err == nil && !st.Mode().IsRegular()) {
+		return fail(ReasonSourceMissing)
+	} else if err != nil {
+		return messagestore.Transient(fmt.Errorf("publish %s: %w", videoID, err))
+	}
+
+	published := videopublishingmsg.VideoPublished{
+		OwnerID: cmd.OwnerID, SourceURI: cmd.SourceURI, TranscodedURI: cmd.SourceURI, VideoID: videoID}
+	out, err := c.transcode(ctx, videoID, source)
+	var rejected *RejectedError
+	switch {
+	case errors.As(err, &rejected):
+		return fail(rejected.Reason)
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		// Disk full, media directory not writable, ffmpeg missing or killed: none of it is the upload's
+		// fault, and all of it can be fixed — retry rather than fail the video for good.
+		log.Warn("transcoding failed for a reason that should pass; will retry", "err", err)
+		return messagestore.Transient(fmt.Errorf("publish %s: %w", videoID, err))
+	}
+	if out.Video {
+		published.TranscodedURI = TranscodedURI(videoID)
+	}
+	if out.Poster {
+		published.PosterURI = PosterURI(videoID)
+	}
+	if err := c.write(ctx, videoID, version, published, md); err != nil {
+		return err
+	}
+	log.Info("video published", "transcodedUri", published.TranscodedURI, "posterUri", published.PosterURI)
+	return nil
+}
+
+// transcode prepares the output directories and runs the transcoder.
+func (c *Component) transcode(ctx context.Context, videoID, source string) (Outputs, error) {
+	video, err := ResolveMediaURI(c.mediaDir, TranscodedURI(videoID))
+	if err != nil {
+		return Outputs{}, err
+	}
+	poster, err := ResolveMediaURI(c.mediaDir, PosterURI(videoID))
+	if err != nil {
+		return Outputs{}, err
+	}
+	for _, dir := range []string{filepath.Dir(video), filepath.Dir(poster)} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return Outputs{}, err
+		}
+	}
+	return c.transcoder.Transcode(ctx, source, video, poster)
+}
+
+func isUUID(s string) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
+}

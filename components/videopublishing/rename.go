@@ -1,0 +1,137 @@
+package videopublishing
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"videotutorials/components/videopublishing/videopublishingmsg"
+	"videotutorials/messagestore"
+)
+
+// Reasons of VideoNameRejected and VideoDescriptionRejected, shown to the creator on the operation
+// page. The limits come from the contract so that no view can overflow.
+var (
+	ReasonNameBlank          = "The name is blank."
+	ReasonNameTooLong        = fmt.Sprintf("The name is longer than %d characters.", videopublishingmsg.MaxNameLength)
+	ReasonNameNotText        = "The name must be a single line of text."
+	ReasonDescriptionBlank   = "The description is blank."
+	ReasonDescriptionTooLong = fmt.Sprintf("The description is longer than %d characters.", videopublishingmsg.MaxDescriptionLength)
+	ReasonDescriptionNotText = "The description contains characters that are not text."
+	ReasonNoSuchVideo        = "There is no such video."
+	ReasonVideoFailed        = "The video could not be published, so it cannot be changed."
+	ReasonNotOwner           = "Only the video's owner can change it."
+	ReasonWrongCommandVideo  = "The request names another video than its stream."
+	ReasonUnreadable         = "The request could not be read."
+)
+
+// HandleNameVideo handles a NameVideo command: VideoNamed with the trimmed name, or VideoNameRejected
+// with the reason. A command handled before (at or below the video's last command position) is
+// skipped; a later one is always answered, so two renames queued together both get an outcome and the
+// later name wins.
+func (c *Component) HandleNameVideo(ctx context.Context, m messagestore.Message) error {
+	var cmd videopublishingmsg.NameVideo
+	return c.handleChange(ctx, m, &cmd, func(v video, decodeErr error) (any, string) {
+		name := strings.TrimSpace(cmd.Name)
+		reason := c.check(m, v, decodeErr, cmd.VideoID)
+		if reason == "" {
+			reason = checkText(name, videopublishingmsg.MaxNameLength, false,
+				ReasonNameBlank, ReasonNameTooLong, ReasonNameNotText)
+		}
+		if reason != "" {
+			return videopublishingmsg.VideoNameRejected{Name: cmd.Name, VideoID: v.ID, Reason: reason}, reason
+		}
+		return videopublishingmsg.VideoNamed{Name: name, VideoID: v.ID}, ""
+	})
+}
+
+// HandleDescribeVideo handles a DescribeVideo command like HandleNameVideo: VideoDescribed with the
+// trimmed description, or VideoDescriptionRejected. Line breaks are allowed in a description.
+func (c *Component) HandleDescribeVideo(ctx context.Context, m messagestore.Message) error {
+	var cmd videopublishingmsg.DescribeVideo
+	return c.handleChange(ctx, m, &cmd, func(v video, decodeErr error) (any, string) {
+		description := strings.TrimSpace(cmd.Description)
+		reason := c.check(m, v, decodeErr, cmd.VideoID)
+		if reason == "" {
+			reason = checkText(description, videopublishingmsg.MaxDescriptionLength, true,
+				ReasonDescriptionBlank, ReasonDescriptionTooLong, ReasonDescriptionNotText)
+		}
+		if reason != "" {
+			return videopublishingmsg.VideoDescriptionRejected{Description: cmd.Description, VideoID: v.ID, Reason: reason}, reason
+		}
+		return videopublishingmsg.VideoDescribed{Description: description, VideoID: v.ID}, ""
+	})
+}
+
+// handleChange is the shape of both metadata commands: fetch, skip if handled, decide, write.
+func (c *Component) handleChange(ctx context.Context, m messagestore.Message, cmd any,
+	decide func(v video, decodeErr error) (event any, reason string)) error {
+	videoID, ok := c.commandVideoID(m)
+	if !ok {
+		c.skip(m, "the stream id is not a video id")
+		return nil
+	}
+	v, version, err := c.fetchVideo(ctx, videoID)
+	if err != nil {
+		return err
+	}
+	if v.handled(m.GlobalPosition) {
+		c.log.Debug(m.Type+" ignored: handled before", "videoId", videoID, "globalPosition", m.GlobalPosition,
+			"lastCommandPosition", v.LastCommandPosition)
+		return nil
+	}
+	v.ID = videoID
+	event, reason := decide(v, m.Decode(cmd))
+	if err := c.write(ctx, videoID, version, event, m.FollowedFrom()); err != nil {
+		return err
+	}
+	log := c.log.With("videoId", videoID, "traceId", m.Metadata.TraceID, "userId", m.Metadata.UserID)
+	if reason != "" {
+		log.Info(m.Type+" rejected", "reason", reason)
+	} else {
+		log.Info(m.Type + " done")
+	}
+	return nil
+}
+
+// check returns why a change of v is refused regardless of the new text, or "".
+func (c *Component) check(m messagestore.Message, v video, decodeErr error, cmdVideoID string) string {
+	switch {
+	case decodeErr != nil:
+		return ReasonUnreadable
+	case cmdVideoID != v.ID:
+		return ReasonWrongCommandVideo
+	case v.Failed:
+		return ReasonVideoFailed
+	case !v.Published:
+		return ReasonNoSuchVideo
+	case m.Metadata.UserID == "" || m.Metadata.UserID != v.OwnerID:
+		return ReasonNotOwner
+	}
+	return ""
+}
+
+// checkText validates a trimmed name or description: not blank, at most limit characters (runes, as a
+// person counts them), valid UTF-8 without control characters (line breaks and tabs allowed only when
+// multiline).
+func checkText(s string, limit int, multiline bool, blank, tooLong, notText string) string {
+	switch {
+	case s == "":
+		return blank
+	case !utf8.ValidString(s):
+		return notText
+	case utf8.RuneCountInString(s) > limit:
+		return tooLong
+	}
+	for _, r := range s {
+		if multiline && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return notText
+		}
+	}
+	return ""
+}
