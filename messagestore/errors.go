@@ -100,3 +100,11 @@ func IsTransient(err error) bool {
 	var netErr interface{ Timeout() bool }
 	return errors.As(err, &netErr) || isConnectionLost(err)
 }
+
+// IsDuplicateMessage reports whether err says a message with the same id was already written (the
+// store's unique index on id). Writers that choose deterministic ids use it to make a retried write a
+// no-op.
+func IsDuplicateMessage(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "messages_id"
+}

@@ -53,7 +53,10 @@ func (s Set) provider(pool *pgxpool.Pool, log *slog.Logger) (*goose.Provider, fu
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := []goose.ProviderOption{goose.WithStore(store), goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true)}
+	// Out-of-order files are allowed: migrations written in parallel may land with a lower number after
+	// a higher one was applied somewhere; each file is applied once, whatever its number.
+	opts := []goose.ProviderOption{goose.WithStore(store), goose.WithSessionLocker(locker),
+		goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true)}
 	if log != nil {
 		opts = append(opts, goose.WithSlog(log))
 	}
