@@ -216,6 +216,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Addr)
 		subs = append(subs, sub)
 	}
 	supervisor := messagestore.NewSupervisor(store, leases, subs...)
+	sys.handSupervisor(supervisor) // admin portal: its subscriber health page shows this supervisor
 	metrics.watch(supervisor, store, d)
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -8,7 +8,7 @@
 -- at or below its category's watermark was applied already.
 CREATE TABLE IF NOT EXISTS admin_users (
     id                               uuid PRIMARY KEY,
-    email                            text,
+    email                            text NOT NULL DEFAULT '',
     registered_at                    timestamptz,
     registration_email_sent          boolean NOT NULL DEFAULT false,
     registration_email_failed_reason text,

@@ -1,0 +1,308 @@
+package admin_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+
+	"videotutorials/aggregators/adminstreams"
+	"videotutorials/aggregators/adminsubscriberpositions"
+	"videotutorials/aggregators/adminusers"
+	"videotutorials/app"
+	"videotutorials/app/admin"
+	"videotutorials/devdb"
+	"videotutorials/messagestore"
+	"videotutorials/migrations"
+)
+
+var pool *pgxpool.Pool
+
+func TestMain(m *testing.M) {
+	url, stop, err := devdb.ForTests()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "test database:", err)
+		os.Exit(1)
+	}
+	ctx := context.Background()
+	pool, err = pgxpool.New(ctx, url)
+	if err == nil {
+		err = migrations.MessageStore.Up(ctx, pool, nil)
+	}
+	if err == nil {
+		err = migrations.ViewData.Up(ctx, pool, nil)
+	}
+	if err != nil {
+		stop()
+		fmt.Fprintln(os.Stderr, "migrate:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	pool.Close()
+	stop()
+	os.Exit(code)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+const (
+	secretBody = "Welcome-secret-body-text-7f3a"
+	secretHTML = "<p>secret-html-body-9c1d</p>"
+	hash       = "$2a$10$abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
+)
+
+type fixture struct {
+	srv                     *httptest.Server
+	adminID, userID         string
+	traceID, gpRegistered   string
+	stream, category, typ   string
+	store                   *messagestore.Store
+	sup                     *messagestore.Supervisor
+	sendGlobalPositionValue int64
+}
+
+// setup writes a small history (registration with a password hash, an email with a body, a login, a
+// viewing), applies the admin aggregators and serves the shell with the admin portal.
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	store := messagestore.New(pool, messagestore.Options{Logger: quiet})
+	f := &fixture{adminID: uuid.NewString(), userID: uuid.NewString(), traceID: uuid.NewString(), store: store}
+	md := messagestore.Metadata{TraceID: f.traceID, UserID: f.userID}
+	write := func(stream, typ string, data any) int64 {
+		if _, err := store.Write(ctx, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: typ, Data: data, Metadata: md}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := store.LastMessage(ctx, stream, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.GlobalPosition
+	}
+	email := "user-" + f.userID[:8] + "@example.com"
+	write("identity:command-"+f.userID, "Register", map[string]string{"userId": f.userID, "email": email, "passwordHash": hash})
+	f.gpRegistered = fmt.Sprint(write("identity-"+f.userID, "Registered", map[string]string{"userId": f.userID, "email": email, "passwordHash": hash}))
+	emailID := uuid.NewString()
+	f.sendGlobalPositionValue = write("sendEmail:command-"+emailID, "Send", map[string]string{"emailId": emailID, "to": email, "subject": "Hi", "text": secretBody, "html": secretHTML})
+	write("sendEmail-"+emailID, "Sent", map[string]string{"emailId": emailID, "to": email, "subject": "Hi", "text": secretBody, "html": secretHTML})
+	write("identity-"+f.userID, "RegistrationEmailSent", map[string]string{"userId": f.userID, "emailId": emailID})
+	write("authentication-"+f.userID, "UserLoggedIn", map[string]string{"userId": f.userID})
+	videoID := uuid.NewString()
+	write("viewing-"+videoID, "VideoViewed", map[string]string{"userId": f.userID, "videoId": videoID})
+	f.stream, f.category, f.typ = "viewing-"+videoID, "viewing", "VideoViewed"
+
+	all, err := store.ReadAll(ctx, 0, 0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := adminusers.New(adminusers.Deps{DB: pool, Logger: quiet})
+	streams := adminstreams.New(adminstreams.Deps{DB: pool, Logger: quiet})
+	positions := adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: pool, Logger: quiet})
+	for _, h := range []func(context.Context, []messagestore.Message) error{users.HandleMessages, streams.HandleMessages, positions.HandleReads} {
+		if err := h(ctx, all); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A parked-looking subscription is not needed; a real (not running) one shows the page's rows.
+	sub, err := store.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:admin-page", Category: "viewing",
+		HandleBatch: func(context.Context, []messagestore.Message) error { return nil }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sup = messagestore.NewSupervisor(store, nil, sub)
+
+	srv := app.New(app.Deps{
+		Logger:        quiet,
+		SessionSecret: []byte("0123456789abcdef0123456789abcdef-admin-test"),
+		Identify: func(_ context.Context, id string) (app.Identity, error) {
+			return app.Identity{Email: id + "@example.com", IsAdmin: id == f.adminID}, nil
+		},
+	})
+	a := admin.New(admin.Deps{Views: pool, Store: pool, Head: store.CategoryHead,
+		Contracts: func() []messagestore.Contract {
+			return []messagestore.Contract{adminstreams.Contract, adminusers.Contract}
+		}})
+	a.SetSupervisor(f.sup)
+	srv.Mount(a, app.ApplicationFunc(func(r app.Router) {
+		// Test-only sign-in.
+		r.GET("/test/sign-in/:id", func(c echo.Context) error {
+			if err := app.SignIn(c, c.Param("id")); err != nil {
+				return err
+			}
+			return c.NoContent(http.StatusNoContent)
+		})
+	}))
+	f.srv = httptest.NewServer(srv.Echo())
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) client(t *testing.T, userID string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if userID != "" {
+		res, err := c.Get(f.srv.URL + "/test/sign-in/" + userID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	return c
+}
+
+func get(t *testing.T, c *http.Client, u string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Accept", "text/html")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), res.Header
+}
+
+func (f *fixture) routes() []string {
+	return []string{
+		"/admin", "/admin/users", "/admin/users/" + f.userID, "/admin/messages",
+		"/admin/messages?type=Sent", "/admin/messages?category=sendEmail", "/admin/messages?stream=" + url.QueryEscape(f.stream),
+		"/admin/messages?trace=" + f.traceID, "/admin/messages?user=" + f.userID,
+		"/admin/messages/" + f.gpRegistered, "/admin/messages/" + fmt.Sprint(f.sendGlobalPositionValue),
+		"/admin/streams", "/admin/streams/" + url.PathEscape("identity-"+f.userID),
+		"/admin/categories", "/admin/categories/sendEmail", "/admin/types/Send", "/admin/types/Registered",
+		"/admin/traces/" + f.traceID, "/admin/subscriber-positions", "/admin/subscriptions", "/admin/system",
+	}
+}
+
+func TestAuthorisationOnEveryRoute(t *testing.T) {
+	f := setup(t)
+	anon, user, adm := f.client(t, ""), f.client(t, f.userID), f.client(t, f.adminID)
+	for _, r := range f.routes() {
+		if st, _, h := get(t, anon, f.srv.URL+r); st != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/auth/log-in") {
+			t.Errorf("anonymous %s: %d %s, want a redirect to the log-in page", r, st, h.Get("Location"))
+		}
+		if st, _, _ := get(t, user, f.srv.URL+r); st != http.StatusForbidden {
+			t.Errorf("ordinary user %s: %d, want 403", r, st)
+		}
+		if st, body, _ := get(t, adm, f.srv.URL+r); st != http.StatusOK {
+			t.Errorf("admin %s: %d, want 200\n%.400s", r, st, body)
+		}
+	}
+	// The retry action: POST without a CSRF token is refused, for admins too.
+	res, err := adm.PostForm(f.srv.URL+"/admin/subscriptions/test:admin-page/retry", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("retry without CSRF: %d, want 403", res.StatusCode)
+	}
+	res, err = user.PostForm(f.srv.URL+"/admin/subscriptions/test:admin-page/retry", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("retry by a user: %d, want 403", res.StatusCode)
+	}
+}
+
+func TestRetryWithCSRF(t *testing.T) {
+	f := setup(t)
+	adm := f.client(t, f.adminID)
+	_, body, _ := get(t, adm, f.srv.URL+"/admin/system")
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF token on the page")
+	}
+	res, err := adm.PostForm(f.srv.URL+"/admin/subscriptions/test:admin-page/retry", url.Values{"_csrf": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Errorf("retry: %d, want 303", res.StatusCode)
+	}
+	res, err = adm.PostForm(f.srv.URL+"/admin/subscriptions/nope/retry", url.Values{"_csrf": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("retry of an unknown subscription: %d, want 404", res.StatusCode)
+	}
+}
+
+func TestRedaction(t *testing.T) {
+	f := setup(t)
+	adm := f.client(t, f.adminID)
+	for _, r := range f.routes() {
+		st, body, _ := get(t, adm, f.srv.URL+r)
+		if st != http.StatusOK {
+			t.Errorf("%s: %d", r, st)
+		}
+		for _, secret := range []string{"$2a$", "$2b$", secretBody, "secret-html-body"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("%s shows %q", r, secret)
+			}
+		}
+	}
+	_, body, _ := get(t, adm, f.srv.URL+"/admin/messages/"+f.gpRegistered)
+	if !strings.Contains(body, "[redacted]") {
+		t.Error("the Registered message does not say its hash was redacted")
+	}
+}
+
+func TestPaginationBounds(t *testing.T) {
+	f := setup(t)
+	adm := f.client(t, f.adminID)
+	bad := []string{
+		"/admin/messages?limit=0", "/admin/messages?limit=201", "/admin/messages?limit=x", "/admin/messages?before=abc",
+		"/admin/messages?before=-5", "/admin/users?after=%21%21", "/admin/users?after=" + url.QueryEscape("bm90LWEtdXNlcg"),
+		"/admin/streams?after=***", "/admin/categories?after=!!", "/admin/subscriber-positions?after=@@",
+		"/admin/traces/" + f.traceID + "?after=zz", "/admin/traces/not-a-uuid", "/admin/users/not-a-uuid",
+		"/admin/messages/abc", "/admin/messages?trace=xyz", "/admin/messages?category=a-b",
+		"/admin/streams/" + url.PathEscape("identity-"+f.userID) + "?before=q",
+	}
+	for _, r := range bad {
+		if st, _, _ := get(t, adm, f.srv.URL+r); st != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", r, st)
+		}
+	}
+	// Page size 1 walks the stream of the user's identity one message at a time.
+	next := "/admin/streams/" + url.PathEscape("identity-"+f.userID) + "?limit=1"
+	seen := 0
+	for next != "" && seen < 10 {
+		st, body, _ := get(t, adm, f.srv.URL+next)
+		if st != http.StatusOK {
+			t.Fatalf("%s: %d", next, st)
+		}
+		seen += strings.Count(body, `href="/admin/types/`)
+		m := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(body)
+		next = ""
+		if m != nil {
+			next = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	if seen != 2 {
+		t.Errorf("walked %d messages of the identity stream one per page, want 2", seen)
+	}
+	if st, _, _ := get(t, adm, f.srv.URL+"/admin/messages/999999999"); st != http.StatusNotFound {
+		t.Errorf("unknown message: %d, want 404", st)
+	}
+}
