@@ -158,19 +158,19 @@ func BenchmarkWriteMessage(b *testing.B) {
 }
 
 // BenchmarkWriteMessageBatch writes batches to one stream in one transaction each, the way a client
-// appends several events atomically (one round trip per batch via pgx.Batch).
+// appends several events atomically: one write_message call per message, all pipelined in one round
+// trip (pgx.Batch, an implicit transaction).
 func BenchmarkWriteMessageBatch(b *testing.B) {
 	for _, size := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
 			runWriters(b, 1, size, func(ctx context.Context, c *pgxpool.Conn, w, i int) error {
 				stream := "benchBatch-" + uuid.NewString()
-				return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-					var batch pgx.Batch
-					for j := 0; j < size; j++ {
-						batch.Queue(writeSQL, uuid.NewString(), stream, "Viewed", benchData, benchMetadata)
-					}
-					return tx.SendBatch(ctx, &batch).Close()
-				})
+				var batch pgx.Batch
+				for j := 0; j < size; j++ {
+					batch.Queue(writeSQL, uuid.NewString(), stream, "Viewed", benchData, benchMetadata)
+				}
+				// Sent in one go and run as one implicit transaction, like messagestore.Store.Write.
+				return c.SendBatch(ctx, &batch).Close()
 			})
 		})
 	}
@@ -208,6 +208,10 @@ type readFixture struct {
 const (
 	readCategorySize = 40000
 	readStreamSize   = 10000
+	// One category message in correlationEvery is correlated to the category benchReply: a
+	// component's replies among everything else.
+	correlationEvery   = 40
+	correlatedMetadata = `{"correlationStreamName": "benchReply-1", "traceId": "4f1c3b0e-8d3e-4c84-9a8e-6b2f6b0b7c11"}`
 )
 
 var (
@@ -227,9 +231,10 @@ func loadReadFixture(b *testing.B) readFixture {
 		other := "benchOther" + strings.ReplaceAll(uuid.NewString(), "-", "")
 		_, err := benchPool(b).Exec(ctx, `
 			INSERT INTO message_store.messages (stream_name, position, type, data, metadata)
-			SELECT CASE WHEN g % 2 = 0 THEN $1 ELSE $2 END || '-' || (g / 2 % 1000), g / 2000, 'Viewed', $3, $4
+			SELECT CASE WHEN g % 2 = 0 THEN $1 ELSE $2 END || '-' || (g / 2 % 1000), g / 2000, 'Viewed', $3,
+			       CASE WHEN g % (2 * $6) = 0 THEN $7 ELSE $4 END::jsonb
 			FROM generate_series(0, $5 * 2 - 1) AS g`,
-			f.category, other, benchData, benchMetadata, readCategorySize)
+			f.category, other, benchData, benchMetadata, readCategorySize, correlationEvery, correlatedMetadata)
 		if err == nil {
 			_, err = benchPool(b).Exec(ctx, `
 				INSERT INTO message_store.messages (stream_name, position, type, data, metadata)
@@ -302,6 +307,12 @@ func BenchmarkRead(b *testing.B) {
 			// Category rows are every other global position: a batch spans 2000 positions.
 			from := f.first + int64(i%(readCategorySize/batch))*2*batch
 			return c.Query(ctx, `SELECT * FROM message_store.get_category_messages($1, $2, $3)`, f.category, from, batch)
+		})
+	})
+	b.Run("correlation=1in40/batch=1000", func(b *testing.B) {
+		f := loadReadFixture(b)
+		runReads(b, readCategorySize/correlationEvery, func(ctx context.Context, c *pgxpool.Conn, i int) (pgx.Rows, error) {
+			return c.Query(ctx, `SELECT * FROM message_store.get_category_messages($1, $2, $3, 'benchReply')`, f.category, f.first, batch)
 		})
 	})
 	b.Run("consumerGroup=0of4/batch=1000", func(b *testing.B) {

@@ -368,24 +368,48 @@ func TestHelpersAreInlined(t *testing.T) {
 		t.Fatalf("found %d helpers", n)
 	}
 
+	// The static queries of get_category_messages, as PL/pgSQL runs them once it uses a generic plan.
+	p := genericPlan(t, `
+		SELECT m.id::varchar, m.stream_name::varchar, m.type::varchar, m.position,
+		       m.global_position, m.data::varchar, m.metadata::varchar, m.time
+		FROM message_store.messages AS m
+		WHERE message_store.category(m.stream_name) >= $1
+		  AND message_store.category(m.stream_name) <= $1
+		  AND m.global_position >= $2
+		ORDER BY message_store.category(m.stream_name), m.global_position
+		LIMIT $3`, `'x', 1, 1000`)
+	if !strings.Contains(p, "Index Scan using messages_category on") || strings.Contains(p, "Sort") ||
+		!strings.Contains(p, "split_part") || strings.Contains(p, "category(") {
+		t.Fatalf("category read plan is not an inlined ordered scan of messages_category:\n%s", p)
+	}
+	p = genericPlan(t, `
+		SELECT m.id::varchar, m.stream_name::varchar, m.type::varchar, m.position,
+		       m.global_position, m.data::varchar, m.metadata::varchar, m.time
+		FROM message_store.messages AS m
+		WHERE message_store.category(m.stream_name) = $1
+		  AND message_store.category(m.metadata->>'correlationStreamName') = $2
+		  AND m.global_position >= $3
+		ORDER BY m.global_position
+		LIMIT $4`, `'x', 'y', 1, 1000`)
+	if !strings.Contains(p, "Index Scan using messages_category_correlation") || strings.Contains(p, "Sort") {
+		t.Fatalf("correlated category read plan is not an ordered scan of messages_category_correlation:\n%s", p)
+	}
+}
+
+// genericPlan returns EXPLAIN (VERBOSE) of query run with args under a generic plan.
+func genericPlan(t *testing.T, query, args string) string {
+	t.Helper()
+	ctx := testCtx(t)
 	var plan strings.Builder
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `
-			PREPARE category_read(varchar, bigint, bigint) AS
-			SELECT m.id::varchar, m.stream_name::varchar, m.type::varchar, m.position,
-			       m.global_position, m.data::varchar, m.metadata::varchar, m.time
-			FROM message_store.messages AS m
-			WHERE message_store.category(m.stream_name) >= $1
-			  AND message_store.category(m.stream_name) <= $1
-			  AND m.global_position >= $2
-			ORDER BY message_store.category(m.stream_name), m.global_position
-			LIMIT $3`); err != nil {
+		if _, err := tx.Exec(ctx, `PREPARE generic_plan_probe AS `+query); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `EXPLAIN (VERBOSE) EXECUTE category_read('x', 1, 1000)`)
+		defer tx.Exec(ctx, `DEALLOCATE generic_plan_probe`)
+		rows, err := tx.Query(ctx, `EXPLAIN (VERBOSE) EXECUTE generic_plan_probe(`+args+`)`)
 		if err != nil {
 			return err
 		}
@@ -397,20 +421,12 @@ func TestHelpersAreInlined(t *testing.T) {
 			}
 			plan.WriteString(line + "\n")
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `DEALLOCATE category_read`)
-		return err
+		return rows.Err()
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := plan.String()
-	if !strings.Contains(p, "Index Scan using messages_category") || strings.Contains(p, "Sort") ||
-		!strings.Contains(p, "split_part") || strings.Contains(p, "category(") {
-		t.Fatalf("category read plan is not an inlined ordered scan of messages_category:\n%s", p)
-	}
+	return plan.String()
 }
 
 func TestRoleAndPrivileges(t *testing.T) {
