@@ -10,6 +10,8 @@ import (
 // runTool runs a subcommand of the binary (videotutorials <tool> …) and returns the exit code.
 func runTool(name string, args []string) int {
 	switch name {
+	case "print", "rebuild", "populate": // admin_tools.go
+		return runAdminTool(name, args)
 	case "healthcheck":
 		return healthcheck()
 	default:

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/crypto/bcrypt"
+
+	"videotutorials/aggregators/adminstreams"
+	"videotutorials/aggregators/adminsubscriberpositions"
+	"videotutorials/aggregators/adminusers"
+	"videotutorials/aggregators/homepage"
+	"videotutorials/aggregators/usercredentials"
+	"videotutorials/messagestore"
+	"videotutorials/viewdata"
+)
+
+// The tools of the binary: print, rebuild and populate (see runAdminTool).
+
+// runAdminTool runs print, rebuild or populate against the configured database (DATABASE_URL, or the
+// private dev PostgreSQL, migrated first) and returns the exit code.
+func runAdminTool(name string, args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := parseConfig(nil, environ, io.Discard)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "configuration error:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var run func(context.Context, *databases, *messagestore.Store, []string) error
+	switch name {
+	case "print":
+		run = toolPrint
+	case "rebuild":
+		run = toolRebuild
+	case "populate":
+		run = toolPopulate
+	}
+	d, err := openDatabases(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer d.close(context.Background())
+	store := messagestore.New(d.store, messagestore.Options{Logger: log})
+	if err := run(ctx, d, store, args); err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+var errUsage = errors.New("usage")
+
+// toolPrint prints the last n messages of a stream or a category, oldest first, password hashes and
+// email bodies redacted.
+func toolPrint(ctx context.Context, d *databases, _ *messagestore.Store, args []string) error {
+	fs := flag.NewFlagSet("print", flag.ContinueOnError)
+	n := fs.Int("n", 20, "how many messages")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *n < 1 {
+		fmt.Fprintln(os.Stderr, "usage: videotutorials print [-n 20] <stream-or-category>")
+		return errUsage
+	}
+	target := fs.Arg(0)
+	f := viewdata.MessageFilter{Stream: target}
+	if messagestore.IsCategory(target) {
+		f = viewdata.MessageFilter{Category: target}
+	}
+	ms, err := viewdata.AdminMessages(ctx, d.store, d.views, f, 0, false, *n)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(ms)
+	for _, m := range ms {
+		fmt.Printf("%d  %s  %s/%d  %s  %s\n", m.GlobalPosition, m.Time.Format(time.RFC3339Nano), m.StreamName, m.Position, m.Type, m.ID)
+		fmt.Printf("  data:     %s\n", compact(viewdata.RedactMessageJSON(m.Type, m.Data)))
+		fmt.Printf("  metadata: %s\n", compact(viewdata.RedactMessageJSON(m.Type, m.Metadata)))
+	}
+	if len(ms) == 0 {
+		fmt.Println("(no messages)")
+	}
+	return nil
+}
+
+func compact(b []byte) string {
+	var out strings.Builder
+	var v any
+	if json.Unmarshal(b, &v) == nil {
+		c, _ := json.Marshal(v)
+		return string(c)
+	}
+	out.Write(b)
+	return out.String()
+}
+
+// toolPopulate writes the book's example data: a few registrations (Register commands, which the
+// identity component turns into users when the system runs) and some viewings.
+func toolPopulate(ctx context.Context, _ *databases, store *messagestore.Store, args []string) error {
+	if len(args) != 0 {
+		fmt.Fprintln(os.Stderr, "usage: videotutorials populate")
+		return errUsage
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte("password123"), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	users := []string{"alice@example.com", "bob@example.com", "carol@example.com"}
+	var ids []string
+	for _, email := range users {
+		id := uuid.NewString()
+		ids = append(ids, id)
+		md := messagestore.Metadata{TraceID: uuid.NewString(), UserID: id}
+		if _, err := store.Write(ctx, "identity:command-"+id, messagestore.AnyVersion, messagestore.NewMessage{Type: "Register",
+			Data: map[string]string{"userId": id, "email": email, "passwordHash": string(hash)}, Metadata: md}); err != nil {
+			return err
+		}
+		fmt.Printf("Register %s (%s), password: password123\n", email, id)
+	}
+	videos := []string{uuid.NewString(), uuid.NewString()}
+	for i := range 7 {
+		videoID, userID := videos[i%len(videos)], ids[i%len(ids)]
+		md := messagestore.Metadata{TraceID: uuid.NewString(), UserID: userID}
+		if _, err := store.Write(ctx, "viewing-"+videoID, messagestore.AnyVersion, messagestore.NewMessage{Type: "VideoViewed",
+			Data: map[string]string{"userId": userID, "videoId": videoID}, Metadata: md}); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("7 viewings of videos %s\n", strings.Join(videos, ", "))
+	return nil
+}
+
+// rebuildable is an aggregator the rebuild tool knows: how to build it on a pool, and its tables.
+type rebuildable struct {
+	tables []string
+	// others, when set, is a condition selecting the rows of tables[0] that belong to other
+	// aggregators; they are copied over as they are just before the swap.
+	others string
+	build  func(pool *pgxpool.Pool, log *slog.Logger) subscriber
+}
+
+var rebuildables = map[string]rebuildable{
+	"home-page": {[]string{"pages"}, "page_name <> 'home'", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
+		return homepage.New(homepage.Deps{DB: p, Logger: l})
+	}},
+	"user-credentials": {[]string{"user_credentials"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
+		return usercredentials.New(usercredentials.Deps{DB: p, Logger: l})
+	}},
+	"admin-users": {[]string{"admin_users"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
+		return adminusers.New(adminusers.Deps{DB: p, Logger: l})
+	}},
+	"admin-streams": {[]string{"admin_streams", "admin_categories", "admin_message_index"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
+		return adminstreams.New(adminstreams.Deps{DB: p, Logger: l})
+	}},
+	"admin-subscriber-positions": {[]string{"admin_subscriber_positions"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
+		return adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: p, Logger: l})
+	}},
+}
+
+// toolRebuild rebuilds one aggregator's view from position 0 into shadow tables (a schema of their own
+// that the aggregator's unqualified table names resolve to), compares them with the live view, and
+// swaps them in within one transaction that locks the live tables and first lets the shadow catch up
+// with whatever was written meanwhile. The running program keeps serving; its aggregator re-applies
+// (idempotently) anything past its own position into the new tables.
+func toolRebuild(ctx context.Context, d *databases, store *messagestore.Store, args []string) error {
+	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
+	dry := fs.Bool("dry-run", false, "build and compare only; keep the live view")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, ok := rebuildables[fs.Arg(0)]
+	if fs.NArg() != 1 || !ok {
+		names := make([]string, 0, len(rebuildables))
+		for n := range rebuildables {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		fmt.Fprintf(os.Stderr, "usage: videotutorials rebuild [-dry-run] <%s>\n", strings.Join(names, "|"))
+		return errUsage
+	}
+	schema := "rebuild_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	qs := pgx.Identifier{schema}.Sanitize()
+	if _, err := d.views.Exec(ctx, "CREATE SCHEMA "+qs); err != nil {
+		return err
+	}
+	defer d.views.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+qs+" CASCADE") //nolint:errcheck
+	for _, t := range r.tables {
+		if _, err := d.views.Exec(ctx, fmt.Sprintf("CREATE TABLE %s.%s (LIKE public.%s INCLUDING ALL)", qs, t, t)); err != nil {
+			return err
+		}
+	}
+	pc := d.views.Config().Copy()
+	pc.ConnConfig.RuntimeParams["search_path"] = schema + ", public"
+	pc.MaxConns = 2
+	shadow, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return err
+	}
+	defer shadow.Close()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	agg := r.build(shadow, quiet)
+	var feeds []*feed
+	for _, sc := range agg.Subscriptions() {
+		feeds = append(feeds, &feed{cfg: sc, store: store})
+	}
+	n := 0
+	for _, f := range feeds {
+		k, err := f.catchUp(ctx)
+		if err != nil {
+			return err
+		}
+		n += k
+	}
+	fmt.Printf("rebuilt %s from %d messages into %s\n", fs.Arg(0), n, schema)
+
+	tx, err := d.views.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	for _, t := range r.tables {
+		if _, err := tx.Exec(ctx, "LOCK TABLE public."+t+" IN EXCLUSIVE MODE"); err != nil {
+			return err
+		}
+	}
+	for _, f := range feeds { // what was written while building
+		if _, err := f.catchUp(ctx); err != nil {
+			return err
+		}
+	}
+	if r.others != "" {
+		t := r.tables[0]
+		if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %[2]s.%[1]s WHERE %[3]s; INSERT INTO %[2]s.%[1]s SELECT * FROM public.%[1]s WHERE %[3]s",
+			t, qs, r.others)); err != nil {
+			return err
+		}
+	}
+	equal := true
+	for _, t := range r.tables {
+		var diff int64
+		if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM ((SELECT * FROM public.%[1]s EXCEPT ALL SELECT * FROM %[2]s.%[1]s)
+			UNION ALL (SELECT * FROM %[2]s.%[1]s EXCEPT ALL SELECT * FROM public.%[1]s)) d`, t, qs)).Scan(&diff); err != nil {
+			return err
+		}
+		if diff != 0 {
+			equal = false
+			fmt.Printf("%s: %d rows differ from the live view (the live aggregator may also just be behind)\n", t, diff)
+		}
+	}
+	if equal {
+		fmt.Println("the rebuilt view equals the live view")
+	}
+	if *dry {
+		fmt.Println("dry run: live view kept")
+		return nil
+	}
+	for _, t := range r.tables {
+		if _, err := tx.Exec(ctx, "DROP TABLE public."+t); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s SET SCHEMA public", qs, t)); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	fmt.Println("swapped the rebuilt view in")
+	return nil
+}
+
+// feed reads one subscription's messages from the store and applies them, as the subscription would,
+// without recording a position (so a rebuild writes no messages).
+type feed struct {
+	cfg   messagestore.SubscriptionConfig
+	store *messagestore.Store
+	pos   int64
+	txid  uint64
+}
+
+func (f *feed) catchUp(ctx context.Context) (int, error) {
+	n := 0
+	types := map[string]bool{}
+	for t := range f.cfg.Handlers {
+		types[t] = true
+	}
+	for _, t := range f.cfg.BatchTypes {
+		types[t] = true
+	}
+	for {
+		var msgs []messagestore.Message
+		var err error
+		if f.cfg.Category == messagestore.AllCategories {
+			msgs, err = f.store.ReadAll(ctx, f.txid, f.pos, 1000)
+		} else {
+			msgs, err = f.store.ReadCategory(ctx, f.cfg.Category, f.pos+1, 1000, messagestore.CategoryRead{Correlation: f.cfg.Correlation})
+		}
+		if err != nil || len(msgs) == 0 {
+			return n, err
+		}
+		var keep []messagestore.Message
+		for _, m := range msgs {
+			if f.cfg.OriginCategory != "" && messagestore.Category(m.Metadata.OriginStreamName) != f.cfg.OriginCategory {
+				continue
+			}
+			if len(types) > 0 && !types[m.Type] {
+				continue
+			}
+			keep = append(keep, m)
+		}
+		if f.cfg.HandleBatch != nil && len(keep) > 0 {
+			if err := f.cfg.HandleBatch(ctx, keep); err != nil {
+				return n, err
+			}
+		} else {
+			for _, m := range keep {
+				if err := f.cfg.Handlers[m.Type](ctx, m); err != nil {
+					return n, err
+				}
+			}
+		}
+		n += len(msgs)
+		last := msgs[len(msgs)-1]
+		f.pos, f.txid = last.GlobalPosition, last.TransactionID
+	}
+}
