@@ -1,0 +1,315 @@
+package creatorsvideos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"videotutorials/app/recordviewings/viewingmsg"
+	"videotutorials/components/videopublishing/videopublishingmsg"
+	"videotutorials/messagestore"
+	"videotutorials/viewdata"
+)
+
+// Subscriber ids of the aggregator (persisted state: their position streams).
+const (
+	SubscriberID         = "aggregators:creators-videos"
+	ViewingsSubscriberID = "aggregators:creators-videos:viewings"
+	UploadsSubscriberID  = "aggregators:creators-videos:uploads"
+)
+
+var (
+	publishVideo   = messagestore.TypeName(videopublishingmsg.PublishVideo{})
+	videoPublished = messagestore.TypeName(videopublishingmsg.VideoPublished{})
+	videoFailed    = messagestore.TypeName(videopublishingmsg.VideoPublishingFailed{})
+	videoNamed     = messagestore.TypeName(videopublishingmsg.VideoNamed{})
+	videoDescribed = messagestore.TypeName(videopublishingmsg.VideoDescribed{})
+	videoViewed    = messagestore.TypeName(viewingmsg.VideoViewed{})
+)
+
+var (
+	publishingTypes = []string{videoPublished, videoFailed, videoNamed, videoDescribed}
+	viewingTypes    = []string{videoViewed}
+	uploadTypes     = []string{publishVideo}
+)
+
+// Contract declares what the aggregator reads; it writes no messages.
+var Contract = messagestore.Contract{
+	Name: "creators-videos",
+	Kind: "aggregator",
+	Subscribes: []messagestore.SubscriptionContract{
+		{SubscriberID: SubscriberID, Category: videopublishingmsg.Category, Types: publishingTypes},
+		{SubscriberID: ViewingsSubscriberID, Category: viewingmsg.Category, Types: viewingTypes},
+		{SubscriberID: UploadsSubscriberID, Category: videopublishingmsg.CommandCategory, Types: uploadTypes},
+	},
+}
+
+// DashboardTopic is the live topic of one creator's dashboard (app/live.DashboardTopic spells the same).
+func DashboardTopic(ownerID string) string { return "dashboard:" + ownerID }
+
+// LiveEvent is the live event the aggregator publishes (live.js's "update").
+const LiveEvent = "update"
+
+// maxLiveEvent keeps each live event under the size the cross-process bridge carries (NOTIFY).
+const maxLiveEvent = 7000
+
+// Notifier publishes live-page events. It must not block.
+type Notifier interface {
+	Publish(topic, event, data string)
+}
+
+// Deps are what the aggregator needs.
+type Deps struct {
+	DB     *pgxpool.Pool // view data
+	Logger *slog.Logger
+	Live   Notifier // may be nil: no live updates
+}
+
+// Aggregator maintains creators_portal_videos.
+type Aggregator struct {
+	db   *pgxpool.Pool
+	log  *slog.Logger
+	live Notifier
+}
+
+// New returns the aggregator.
+func New(d Deps) *Aggregator {
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Aggregator{db: d.DB, log: log.With("aggregator", Contract.Name), live: d.Live}
+}
+
+// Subscriptions returns the three subscriptions; main runs them under leases.
+func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
+	return []messagestore.SubscriptionConfig{
+		{SubscriberID: SubscriberID, Category: videopublishingmsg.Category, HandleBatch: a.HandleMessages, BatchTypes: publishingTypes},
+		{SubscriberID: ViewingsSubscriberID, Category: viewingmsg.Category, HandleBatch: a.HandleMessages, BatchTypes: viewingTypes},
+		{SubscriberID: UploadsSubscriberID, Category: videopublishingmsg.CommandCategory, HandleBatch: a.HandleMessages, BatchTypes: uploadTypes},
+	}
+}
+
+// Every statement creates the row if needed and changes it only past its columns' watermark; it
+// returns the row when it changed it (nothing when the watermark said "applied already").
+const (
+	returning = ` RETURNING id::text, coalesce(owner_id::text, ''), name, views, status, coalesce(failure_reason, '')`
+
+	uploadSQL = `INSERT INTO creators_portal_videos AS v (id, owner_id, source_uri, status, uploaded_at, upload_position)
+VALUES ($1::uuid, $2::uuid, $3, 'processing', $4, $5)
+ON CONFLICT (id) DO UPDATE SET
+	owner_id = coalesce(v.owner_id, excluded.owner_id),
+	source_uri = coalesce(v.source_uri, excluded.source_uri),
+	status = CASE WHEN v.status_position = 0 THEN 'processing' ELSE v.status END,
+	uploaded_at = least(v.uploaded_at, excluded.uploaded_at),
+	upload_position = excluded.upload_position
+WHERE v.upload_position < excluded.upload_position` + returning
+
+	statusSQL = `INSERT INTO creators_portal_videos AS v (id, owner_id, source_uri, transcoded_uri, poster_uri, status,
+	failure_reason, uploaded_at, status_position, position)
+VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $9)
+ON CONFLICT (id) DO UPDATE SET
+	owner_id = excluded.owner_id, source_uri = excluded.source_uri, transcoded_uri = excluded.transcoded_uri,
+	poster_uri = excluded.poster_uri, status = excluded.status, failure_reason = excluded.failure_reason,
+	uploaded_at = least(v.uploaded_at, excluded.uploaded_at),
+	status_position = excluded.status_position, position = greatest(v.position, excluded.position)
+WHERE v.status_position < excluded.status_position` + returning
+
+	nameSQL = `INSERT INTO creators_portal_videos AS v (id, name, name_position, position)
+VALUES ($1::uuid, $2, $3, $3)
+ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_position = excluded.name_position,
+	position = greatest(v.position, excluded.position)
+WHERE v.name_position < excluded.name_position` + returning
+
+	describeSQL = `INSERT INTO creators_portal_videos AS v (id, description, description_position, position)
+VALUES ($1::uuid, $2, $3, $3)
+ON CONFLICT (id) DO UPDATE SET description = excluded.description, description_position = excluded.description_position,
+	position = greatest(v.position, excluded.position)
+WHERE v.description_position < excluded.description_position` + returning
+
+	viewedSQL = `INSERT INTO creators_portal_videos AS v (id, views, views_position)
+VALUES ($1::uuid, 1, $2)
+ON CONFLICT (id) DO UPDATE SET views = v.views + 1, views_position = excluded.views_position
+WHERE v.views_position < excluded.views_position` + returning
+)
+
+// changed is a row as a statement left it.
+type changed struct {
+	id, owner, name, status, reason string
+	views                           int64
+}
+
+// HandleMessages applies one batch (of any of the three categories) in one transaction: one
+// round trip for all the statements, then the commit, then the live updates.
+func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Message) error {
+	batch := &pgx.Batch{}
+	var applied []messagestore.Message
+	for _, m := range msgs {
+		sql, args, ok := a.statement(m)
+		if !ok {
+			continue
+		}
+		batch.Queue(sql, args...)
+		applied = append(applied, m)
+	}
+	if batch.Len() == 0 {
+		return nil
+	}
+	tx, err := a.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("creators videos: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+	br := tx.SendBatch(ctx, batch)
+	var rows []changed
+	for _, m := range applied {
+		var c changed
+		err := br.QueryRow().Scan(&c.id, &c.owner, &c.name, &c.views, &c.status, &c.reason)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // at or below the watermark: applied before
+		}
+		if err != nil {
+			br.Close()
+			return fmt.Errorf("creators videos: %s at %d: %w", m.Type, m.GlobalPosition, err)
+		}
+		rows = append(rows, c)
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("creators videos: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("creators videos: commit: %w", err)
+	}
+	a.notify(rows)
+	return nil
+}
+
+// statement returns the upsert for one message, or false for a message that cannot be applied (it
+// is logged: retrying would only stop the aggregator).
+func (a *Aggregator) statement(m messagestore.Message) (string, []any, bool) {
+	videoID, ok := messagestore.CardinalID(m.StreamName)
+	if ok {
+		ok = uuid.Validate(videoID) == nil
+	}
+	if !ok {
+		a.log.Error("skipping a message whose stream is not a video's", "stream", m.StreamName, "type", m.Type,
+			"globalPosition", m.GlobalPosition)
+		return "", nil, false
+	}
+	at := m.Time
+	if at.IsZero() {
+		at = time.Unix(0, 0).UTC()
+	}
+	var err error
+	switch m.Type {
+	case publishVideo:
+		var c videopublishingmsg.PublishVideo
+		if err = m.Decode(&c); err == nil {
+			return uploadSQL, []any{videoID, nullUUID(c.OwnerID), c.SourceURI, at, m.GlobalPosition}, true
+		}
+	case videoPublished:
+		var e videopublishingmsg.VideoPublished
+		if err = m.Decode(&e); err == nil {
+			return statusSQL, []any{videoID, nullUUID(e.OwnerID), e.SourceURI, e.TranscodedURI, nullText(e.PosterURI),
+				viewdata.VideoStatusPublished, nil, at, m.GlobalPosition}, true
+		}
+	case videoFailed:
+		var e videopublishingmsg.VideoPublishingFailed
+		if err = m.Decode(&e); err == nil {
+			return statusSQL, []any{videoID, nullUUID(e.OwnerID), e.SourceURI, nil, nil,
+				viewdata.VideoStatusFailed, e.Reason, at, m.GlobalPosition}, true
+		}
+	case videoNamed:
+		var e videopublishingmsg.VideoNamed
+		if err = m.Decode(&e); err == nil {
+			return nameSQL, []any{videoID, e.Name, m.GlobalPosition}, true
+		}
+	case videoDescribed:
+		var e videopublishingmsg.VideoDescribed
+		if err = m.Decode(&e); err == nil {
+			return describeSQL, []any{videoID, e.Description, m.GlobalPosition}, true
+		}
+	case videoViewed:
+		return viewedSQL, []any{videoID, m.GlobalPosition}, true
+	default:
+		return "", nil, false
+	}
+	a.log.Error("skipping a message that cannot be decoded", "stream", m.StreamName, "type", m.Type,
+		"globalPosition", m.GlobalPosition, "err", err)
+	return "", nil, false
+}
+
+// nullUUID passes a valid UUID on and anything else as NULL, so that a malformed owner id cannot stop
+// the aggregator.
+func nullUUID(s string) any {
+	if uuid.Validate(s) != nil {
+		return nil
+	}
+	return s
+}
+
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// notify tells each owner's dashboard the current fields of their videos that changed. Events are
+// best effort; a page that misses one shows the values on its next load.
+func (a *Aggregator) notify(rows []changed) {
+	if a.live == nil || len(rows) == 0 {
+		return
+	}
+	type fields = map[string]string
+	byOwner := map[string]fields{}
+	var owners []string
+	for _, c := range rows { // later statements left later values: they overwrite earlier ones
+		if c.owner == "" {
+			continue
+		}
+		f, ok := byOwner[c.owner]
+		if !ok {
+			f = fields{}
+			byOwner[c.owner] = f
+			owners = append(owners, c.owner)
+		}
+		v := viewdata.CreatorsVideo{ID: c.id, Name: c.name, Views: c.views, Status: c.status, FailureReason: c.reason}
+		f[c.id+".name"] = v.DisplayName()
+		f[c.id+".views"] = strconv.FormatInt(v.Views, 10)
+		f[c.id+".status"] = v.StatusLabel()
+		f[c.id+".reason"] = v.FailureReason
+	}
+	for _, owner := range owners {
+		part := fields{}
+		size := 0
+		flush := func() {
+			if len(part) == 0 {
+				return
+			}
+			data, _ := json.Marshal(part)
+			a.live.Publish(DashboardTopic(owner), LiveEvent, string(data))
+			part, size = fields{}, 0
+		}
+		for k, v := range byOwner[owner] {
+			n := len(k) + len(v) + 8
+			if size+n > maxLiveEvent {
+				flush()
+			}
+			if n > maxLiveEvent {
+				continue // a value too large to carry; the page shows it on its next load
+			}
+			part[k] = v
+			size += n
+		}
+		flush()
+	}
+}

@@ -1,0 +1,115 @@
+package videooperations
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"videotutorials/components/videopublishing/videopublishingmsg"
+	"videotutorials/messagestore"
+	"videotutorials/viewdata"
+)
+
+var ctx = context.Background()
+
+var positions atomic.Int64
+
+func init() { positions.Store(time.Now().UnixMilli()) }
+
+type event struct{ topic, name, data string }
+
+type recorder struct {
+	mu     sync.Mutex
+	events []event
+}
+
+func (r *recorder) Publish(topic, name, data string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, event{topic, name, data})
+}
+
+func newAggregator() (*Aggregator, *recorder) {
+	r := &recorder{}
+	return New(Deps{DB: testPool, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Live: r}), r
+}
+
+func outcome(t *testing.T, videoID, traceID string, data any) messagestore.Message {
+	t.Helper()
+	raw, err := json.Marshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return messagestore.Message{ID: uuid.NewString(), StreamName: videopublishingmsg.StreamName(videoID),
+		Type: messagestore.TypeName(data), GlobalPosition: positions.Add(1), Data: raw,
+		Metadata: messagestore.Metadata{TraceID: traceID, UserID: uuid.NewString()}}
+}
+
+func TestOutcomesAreRecordedOnceAndAnnounced(t *testing.T) {
+	a, live := newAggregator()
+	videoID := uuid.NewString()
+	named, rejected, described, descRejected := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
+	batch := []messagestore.Message{
+		outcome(t, videoID, named, videopublishingmsg.VideoNamed{Name: "A", VideoID: videoID}),
+		outcome(t, videoID, rejected, videopublishingmsg.VideoNameRejected{Name: "", VideoID: videoID, Reason: "The name is blank."}),
+		outcome(t, videoID, described, videopublishingmsg.VideoDescribed{Description: "D", VideoID: videoID}),
+		outcome(t, videoID, descRejected, videopublishingmsg.VideoDescriptionRejected{VideoID: videoID, Reason: "Only the video's owner can change it."}),
+	}
+	for range 2 {
+		if err := a.HandleMessages(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// in reverse order too: still recorded once
+	if err := a.HandleMessages(ctx, []messagestore.Message{batch[3], batch[0]}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]viewdata.VideoOperation{
+		named:        {TraceID: named, VideoID: videoID, Kind: "name", Succeeded: true},
+		rejected:     {TraceID: rejected, VideoID: videoID, Kind: "name", FailureReason: "The name is blank."},
+		described:    {TraceID: described, VideoID: videoID, Kind: "describe", Succeeded: true},
+		descRejected: {TraceID: descRejected, VideoID: videoID, Kind: "describe", FailureReason: "Only the video's owner can change it."},
+	}
+	for trace, w := range want {
+		got, err := viewdata.VideoOperationByTraceID(ctx, testPool, trace)
+		if err != nil || got != w {
+			t.Errorf("%s: %+v %v, want %+v", trace, got, err, w)
+		}
+	}
+	if len(live.events) != 4 {
+		t.Fatalf("live events %+v: want one per outcome", live.events)
+	}
+	if e := live.events[0]; e != (event{"video-operation:" + named, "redirect", "/creators-portal/videos/" + videoID}) {
+		t.Errorf("success event %+v", e)
+	}
+	if e := live.events[1]; e.topic != "video-operation:"+rejected || e.name != "update" ||
+		e.data != `{"reason":"The name is blank.","state":"Rejected"}` {
+		t.Errorf("rejection event %+v", e)
+	}
+	if _, err := viewdata.VideoOperationByTraceID(ctx, testPool, uuid.NewString()); !errors.Is(err, viewdata.ErrNotFound) {
+		t.Errorf("pending operation: %v", err)
+	}
+}
+
+func TestUnusableEventsAreSkipped(t *testing.T) {
+	a, _ := newAggregator()
+	videoID := uuid.NewString()
+	noTrace := outcome(t, videoID, "", videopublishingmsg.VideoNamed{Name: "A", VideoID: videoID})
+	badStream := outcome(t, videoID, uuid.NewString(), videopublishingmsg.VideoNamed{Name: "A", VideoID: videoID})
+	badStream.StreamName = "videoPublishing-x"
+	other := outcome(t, videoID, uuid.NewString(), videopublishingmsg.VideoPublished{VideoID: videoID})
+	if err := a.HandleMessages(ctx, []messagestore.Message{noTrace, badStream, other}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := viewdata.VideoOperationByTraceID(ctx, testPool, badStream.Metadata.TraceID); !errors.Is(err, viewdata.ErrNotFound) {
+		t.Errorf("recorded an event of a stream without a video: %v", err)
+	}
+}

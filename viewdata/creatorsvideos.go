@@ -1,0 +1,129 @@
+package viewdata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Statuses of a row of creators_portal_videos.
+const (
+	VideoStatusUnknown    = ""           // only viewings are known so far
+	VideoStatusProcessing = "processing" // uploaded, not yet published
+	VideoStatusPublished  = "published"
+	VideoStatusFailed     = "failed"
+)
+
+// CreatorsVideo is a row of the creators_portal_videos view, which the creators-videos aggregator
+// writes: a video with its owner, texts, views, files (media URIs relative to the media directory)
+// and publishing status.
+type CreatorsVideo struct {
+	ID            string
+	OwnerID       string // empty while only viewings are known
+	Name          string // empty: untitled
+	Description   string
+	Views         int64
+	SourceURI     string
+	TranscodedURI string
+	PosterURI     string
+	Status        string // one of the VideoStatus constants
+	FailureReason string
+	UploadedAt    time.Time // zero when unknown
+}
+
+// DisplayName is the name to show: the name, or "Untitled".
+func (v CreatorsVideo) DisplayName() string {
+	if v.Name == "" {
+		return "Untitled"
+	}
+	return v.Name
+}
+
+// StatusLabel is the status as shown to people.
+func (v CreatorsVideo) StatusLabel() string { return VideoStatusLabel(v.Status) }
+
+// Published reports whether the video can be watched.
+func (v CreatorsVideo) Published() bool { return v.Status == VideoStatusPublished }
+
+// HasPoster reports whether the video has a poster image.
+func (v CreatorsVideo) HasPoster() bool { return v.Published() && v.PosterURI != "" }
+
+// VideoStatusLabel is a status as shown to people.
+func VideoStatusLabel(status string) string {
+	switch status {
+	case VideoStatusProcessing:
+		return "Processing"
+	case VideoStatusPublished:
+		return "Published"
+	case VideoStatusFailed:
+		return "Failed"
+	}
+	return "Unknown"
+}
+
+const creatorsVideoColumns = `SELECT id::text, coalesce(owner_id::text, ''), name, description, views,
+	coalesce(source_uri, ''), coalesce(transcoded_uri, ''), coalesce(poster_uri, ''), status,
+	coalesce(failure_reason, ''), uploaded_at
+	FROM creators_portal_videos`
+
+// CreatorsVideoByID returns one video, or ErrNotFound (also for an id that is not a UUID).
+func CreatorsVideoByID(ctx context.Context, q Querier, id string) (CreatorsVideo, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return CreatorsVideo{}, ErrNotFound
+	}
+	rows, err := q.Query(ctx, creatorsVideoColumns+` WHERE id = $1::uuid`, id)
+	if err != nil {
+		return CreatorsVideo{}, fmt.Errorf("creators video %s: %w", id, err)
+	}
+	v, err := pgx.CollectExactlyOneRow(rows, scanCreatorsVideo)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return CreatorsVideo{}, ErrNotFound
+	}
+	if err != nil {
+		return CreatorsVideo{}, fmt.Errorf("creators video %s: %w", id, err)
+	}
+	return v, nil
+}
+
+// VideosOfOwner returns a creator's videos, the latest upload first, at most limit of them.
+func VideosOfOwner(ctx context.Context, q Querier, ownerID string, limit int) ([]CreatorsVideo, error) {
+	if _, err := uuid.Parse(ownerID); err != nil {
+		return nil, nil
+	}
+	return creatorsVideos(ctx, q, creatorsVideoColumns+` WHERE owner_id = $1::uuid
+		ORDER BY uploaded_at DESC NULLS LAST, id LIMIT $2`, ownerID, limit)
+}
+
+// PublishedVideos returns the published videos, the latest upload first, at most limit of them (the
+// home page's list).
+func PublishedVideos(ctx context.Context, q Querier, limit int) ([]CreatorsVideo, error) {
+	return creatorsVideos(ctx, q, creatorsVideoColumns+` WHERE status = 'published'
+		ORDER BY uploaded_at DESC NULLS LAST, id LIMIT $1`, limit)
+}
+
+func creatorsVideos(ctx context.Context, q Querier, sql string, args ...any) ([]CreatorsVideo, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("creators videos: %w", err)
+	}
+	videos, err := pgx.CollectRows(rows, scanCreatorsVideo)
+	if err != nil {
+		return nil, fmt.Errorf("creators videos: %w", err)
+	}
+	return videos, nil
+}
+
+func scanCreatorsVideo(row pgx.CollectableRow) (CreatorsVideo, error) {
+	var v CreatorsVideo
+	var uploaded *time.Time
+	err := row.Scan(&v.ID, &v.OwnerID, &v.Name, &v.Description, &v.Views, &v.SourceURI, &v.TranscodedURI,
+		&v.PosterURI, &v.Status, &v.FailureReason, &uploaded)
+	if uploaded != nil {
+		v.UploadedAt = uploaded.UTC()
+	}
+	return v, err
+}
