@@ -1,0 +1,126 @@
+package home
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"videotutorials/app"
+	"videotutorials/app/live"
+	"videotutorials/messagestore"
+	"videotutorials/templates"
+	"videotutorials/viewdata"
+)
+
+// Contract declares the home application: it reads the home page view and writes no messages.
+var Contract = messagestore.Contract{Name: "home", Kind: "application"}
+
+// DemoVideoID is the video whose viewing the home page's button records, as the book's home page
+// records one of a fixed video.
+const DemoVideoID = "8d0f4a8e-2f43-4c5e-9a86-6c0fbb7a4f11"
+
+// LivePath is the server-sent event stream of the home page's counter.
+const LivePath = "/live/home"
+
+// recordViewingPath is the record-viewings application's route for a video.
+func recordViewingPath(videoID string) string { return "/record-viewing/" + videoID }
+
+// countEvent is the event the home-page aggregator publishes on live.TopicHome after the count
+// changed; its data is the new count in decimal.
+const countEvent = "videosWatched"
+
+// Deps are what the home application needs.
+type Deps struct {
+	// Views is where the home page view is read: the read-only pool.
+	Views viewdata.Querier
+	// Hub serves the live counter. Nil: the page works without live updates.
+	Hub    *live.Hub
+	Logger *slog.Logger
+}
+
+// App is the home application.
+type App struct {
+	views viewdata.Querier
+	hub   *live.Hub
+	log   *slog.Logger
+}
+
+// New returns the home application.
+func New(d Deps) *App {
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &App{views: d.Views, hub: d.Hub, log: log.With("application", Contract.Name)}
+}
+
+// Routes mounts GET / and, with a hub, the live counter stream.
+func (a *App) Routes(r app.Router) {
+	r.GET("/", a.showHome)
+	if a.hub != nil {
+		r.GET(LivePath, app.LiveStream(a.hub, app.LiveTopic(live.TopicHome)))
+	}
+}
+
+// showHome fetches the home page view and renders it.
+func (a *App) showHome(c echo.Context) error {
+	page, err := viewdata.HomePage(c.Request().Context(), a.views)
+	if err != nil {
+		return err
+	}
+	view := templates.HomeView{
+		VideosWatched:    page.VideosWatched,
+		RecordViewingURL: recordViewingPath(DemoVideoID),
+	}
+	if a.hub != nil {
+		view.LiveURL = LivePath
+	}
+	return app.Render(c, http.StatusOK, templates.Home(app.PageFor(c, "Home"), view))
+}
+
+// Run relays the home-page aggregator's counts to open home pages as "update" events until ctx ends
+// (or the hub closes). Without a hub it just waits for ctx. main runs it next to the web server.
+func (a *App) Run(ctx context.Context) error {
+	if a.hub == nil {
+		<-ctx.Done()
+		return nil
+	}
+	for {
+		sub := a.hub.Subscribe(live.TopicHome)
+		stop := context.AfterFunc(ctx, sub.Close)
+		for ev := range sub.Events() {
+			if ev.Name != countEvent {
+				continue // our own updates, or events for the page itself
+			}
+			update, ok := countUpdate(ev.Data)
+			if !ok {
+				a.log.Warn("ignoring a malformed home page count", "data", ev.Data)
+				continue
+			}
+			a.hub.Publish(live.TopicHome, live.EventUpdate, update)
+		}
+		stop()
+		// The channel closed: ctx ended, the hub closed, or we fell behind and were dropped. Only
+		// the last is worth a new subscription (whose retained event brings the current count).
+		if ctx.Err() != nil || !sub.Lagged() {
+			return nil
+		}
+	}
+}
+
+// countUpdate turns the aggregator's count into the page's update data.
+func countUpdate(data string) (string, bool) {
+	n, err := strconv.ParseInt(data, 10, 64)
+	if err != nil || n < 0 {
+		return "", false
+	}
+	b, _ := json.Marshal(map[string]string{
+		"videosWatched":     strconv.FormatInt(n, 10),
+		"videosWatchedUnit": templates.VideosUnit(n),
+	})
+	return string(b), true
+}

@@ -1,0 +1,226 @@
+package home_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"videotutorials/app"
+	"videotutorials/app/home"
+	"videotutorials/app/live"
+)
+
+// homeRow runs the test with the home page row as set by change, inside a transaction that is rolled
+// back, so the test neither depends on nor disturbs the shared view.
+func homeRow(t *testing.T, change string, args ...any) pgx.Tx {
+	t.Helper()
+	tx, err := newPool(t).Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(context.Background(), change, args...); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+var counter = regexp.MustCompile(`id="videos-watched"[^>]*>(\d+)</span>\s*<span[^>]*>(videos?)</span>`)
+
+func TestHomeShowsTheCountAndTheButton(t *testing.T) {
+	tx := homeRow(t, `UPDATE pages SET page_data = '{"videosWatched": 42, "lastViewProcessed": 99}' WHERE page_name = 'home'`)
+	srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: tx, Hub: live.NewHub(live.Options{}), Logger: quiet}))
+	rec := newBrowser(t, srv).get("/")
+	wantStatus(t, rec, http.StatusOK)
+	page := rec.Body.String()
+	if m := counter.FindStringSubmatch(page); m == nil || m[1] != "42" || m[2] != "videos" {
+		t.Fatalf("counter %q in:\n%s", m, page)
+	}
+	if !strings.Contains(page, "Viewers have watched") {
+		t.Error("the book's sentence is missing")
+	}
+	form := regexp.MustCompile(`<form[^>]*method="post" action="/record-viewing/` + home.DemoVideoID + `"><input type="hidden" name="_csrf" value="[^"]+">`)
+	if !form.MatchString(page) {
+		t.Errorf("no record-viewing form with the CSRF token first:\n%s", page)
+	}
+	if !strings.Contains(page, `data-live-src="/live/home"`) || !strings.Contains(page, `data-live-field="videosWatched"`) {
+		t.Errorf("counter is not wired to the live stream:\n%s", page)
+	}
+	if !strings.Contains(page, "<title>Home · Video Tutorials</title>") {
+		t.Error("not in the layout")
+	}
+}
+
+func TestHomeSaysOneVideo(t *testing.T) {
+	tx := homeRow(t, `UPDATE pages SET page_data = '{"videosWatched": 1, "lastViewProcessed": 5}' WHERE page_name = 'home'`)
+	srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: tx}))
+	m := counter.FindStringSubmatch(newBrowser(t, srv).get("/").Body.String())
+	if m == nil || m[1] != "1" || m[2] != "video" {
+		t.Fatalf("counter %q", m)
+	}
+}
+
+func TestHomeWorksBeforeAnyViewing(t *testing.T) {
+	for name, change := range map[string]string{
+		"seeded row":  `UPDATE pages SET page_data = '{"videosWatched": 0, "lastViewProcessed": 0}' WHERE page_name = 'home'`,
+		"missing row": `DELETE FROM pages WHERE page_name = 'home'`,
+		"empty data":  `UPDATE pages SET page_data = '{}' WHERE page_name = 'home'`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: homeRow(t, change)}))
+			rec := newBrowser(t, srv).get("/")
+			wantStatus(t, rec, http.StatusOK)
+			if m := counter.FindStringSubmatch(rec.Body.String()); m == nil || m[1] != "0" || m[2] != "videos" {
+				t.Fatalf("counter %q", m)
+			}
+		})
+	}
+}
+
+func TestHomeWithoutHubHasNoLiveStream(t *testing.T) {
+	srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: newPool(t)}))
+	b := newBrowser(t, srv)
+	rec := b.get("/")
+	wantStatus(t, rec, http.StatusOK)
+	if strings.Contains(rec.Body.String(), "data-live-src") {
+		t.Error("page points at a live stream that does not exist")
+	}
+	wantStatus(t, b.get(home.LivePath), http.StatusNotFound)
+}
+
+func TestUnknownPathIsA404Page(t *testing.T) {
+	srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: newPool(t)}))
+	rec := newBrowser(t, srv).get("/no-such-page")
+	wantStatus(t, rec, http.StatusNotFound)
+	if !strings.Contains(rec.Body.String(), "Page not found") {
+		t.Error("not the 404 page")
+	}
+}
+
+// TestRunRelaysCountsAsUpdates checks the adapter between the home-page aggregator's event and the
+// page script's "update" event.
+func TestRunRelaysCountsAsUpdates(t *testing.T) {
+	hub := live.NewHub(live.Options{Retain: -1})
+	a := home.New(home.Deps{Hub: hub, Logger: quiet})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	eventually(t, "relay subscribed", func() bool { return hub.Subscribers(live.TopicHome) == 1 })
+
+	page := hub.Subscribe(live.TopicHome)
+	defer page.Close()
+	hub.Publish(live.TopicHome, "videosWatched", "not a number") // ignored
+	hub.Publish(live.TopicHome, "videosWatched", "7")
+	var got []live.Event
+	for len(got) < 3 {
+		select {
+		case ev := <-page.Events():
+			got = append(got, ev)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events so far: %v", got)
+		}
+	}
+	want := []live.Event{
+		{Topic: live.TopicHome, Name: "videosWatched", Data: "not a number"},
+		{Topic: live.TopicHome, Name: "videosWatched", Data: "7"},
+		{Topic: live.TopicHome, Name: live.EventUpdate, Data: `{"videosWatched":"7","videosWatchedUnit":"videos"}`},
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("event %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	select {
+	case ev := <-page.Events():
+		t.Fatalf("unexpected event %+v (the relay must not answer its own updates)", ev)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	if n := hub.Subscribers(live.TopicHome); n != 1 { // only the page's
+		t.Errorf("%d subscribers left", n)
+	}
+}
+
+func TestRunWithoutHubWaitsForCancel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := home.New(home.Deps{}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLiveCounterStream reads the page's event stream over a real server while the aggregator's
+// event is published.
+func TestLiveCounterStream(t *testing.T) {
+	hub := live.NewHub(live.Options{})
+	a := home.New(home.Deps{Views: newPool(t), Hub: hub, Logger: quiet})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.Run(ctx) //nolint:errcheck // ends with ctx
+	eventually(t, "relay subscribed", func() bool { return hub.Subscribers(live.TopicHome) == 1 })
+
+	ts := httptest.NewServer(newServer(t, app.Deps{}, a).Echo())
+	defer ts.Close()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+home.LivePath, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	eventually(t, "page subscribed", func() bool { return hub.Subscribers(live.TopicHome) == 2 })
+	hub.Publish(live.TopicHome, "videosWatched", "12")
+
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			if l == `data: {"videosWatched":"12","videosWatchedUnit":"videos"}` {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no update event for the page")
+		}
+	}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

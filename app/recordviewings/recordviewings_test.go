@@ -1,0 +1,149 @@
+package recordviewings_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"videotutorials/app"
+	"videotutorials/app/recordviewings"
+	"videotutorials/app/recordviewings/viewingmsg"
+	"videotutorials/messagestore"
+)
+
+func setup(t *testing.T) (*browser, *messagestore.Store) {
+	t.Helper()
+	store := newStore(t)
+	srv := newServer(t, app.Deps{}, recordviewings.New(recordviewings.Deps{Store: store, Logger: quiet}))
+	return newBrowser(t, srv), store
+}
+
+// record posts the record-viewing form with a valid token and the given Referer.
+func record(b *browser, videoID, referer string) *httptest.ResponseRecorder {
+	b.t.Helper()
+	token := b.csrf("/t/token")
+	req := httptest.NewRequest(http.MethodPost, "/record-viewing/"+videoID, strings.NewReader(url.Values{"_csrf": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if referer != "" {
+		req.Header.Set("Referer", referer)
+	}
+	return b.do(req)
+}
+
+func TestRecordViewingAnonymously(t *testing.T) {
+	b, store := setup(t)
+	videoID := uuid.NewString()
+	rec := record(b, videoID, "")
+	wantStatus(t, rec, http.StatusSeeOther)
+	if loc := rec.Header().Get("Location"); loc != "/" {
+		t.Fatalf("Location %q", loc)
+	}
+	msgs := readStream(t, store, viewingmsg.StreamName(videoID))
+	if len(msgs) != 1 || msgs[0].Type != "VideoViewed" {
+		t.Fatalf("stream holds %+v", msgs)
+	}
+	var data map[string]any
+	if err := json.Unmarshal(msgs[0].Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != 1 || data["videoId"] != videoID {
+		t.Errorf("data %s, want only videoId", msgs[0].Data)
+	}
+	if md := msgs[0].Metadata; md.TraceID != rec.Header().Get(app.HeaderTraceID) || md.UserID != "" {
+		t.Errorf("metadata %+v, want the request's trace id and no user", md)
+	}
+}
+
+func TestRecordViewingOfSignedInUser(t *testing.T) {
+	b, store := setup(t)
+	userID, videoID := uuid.NewString(), uuid.NewString()
+	b.signIn(userID)
+	wantStatus(t, record(b, videoID, ""), http.StatusSeeOther)
+	wantStatus(t, record(b, videoID, ""), http.StatusSeeOther)
+	msgs := readStream(t, store, viewingmsg.StreamName(videoID))
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want one per viewing", len(msgs))
+	}
+	var viewed viewingmsg.VideoViewed
+	if err := msgs[1].Decode(&viewed); err != nil {
+		t.Fatal(err)
+	}
+	if viewed != (viewingmsg.VideoViewed{UserID: userID, VideoID: videoID}) || msgs[1].Metadata.UserID != userID {
+		t.Errorf("data %+v metadata %+v", viewed, msgs[1].Metadata)
+	}
+	if msgs[0].Metadata.TraceID == msgs[1].Metadata.TraceID {
+		t.Error("two requests share a trace id")
+	}
+}
+
+func TestRecordViewingNormalisesTheID(t *testing.T) {
+	b, store := setup(t)
+	videoID := uuid.NewString()
+	wantStatus(t, record(b, strings.ToUpper(videoID), ""), http.StatusSeeOther)
+	if n := len(readStream(t, store, viewingmsg.StreamName(videoID))); n != 1 {
+		t.Fatalf("%d messages in the lower-case stream", n)
+	}
+}
+
+func TestRecordViewingRedirectsBackOnlyWithinTheSite(t *testing.T) {
+	b, _ := setup(t)
+	for referer, want := range map[string]string{
+		"":                                      "/",
+		"http://example.com/":                   "/", // httptest's host is example.com
+		"http://example.com/videos/1?t=3":       "/videos/1?t=3",
+		"/creators-portal/":                     "/creators-portal/",
+		"https://evil.example/phish":            "/",
+		"http://example.com.evil.example/":      "/",
+		"//evil.example/x":                      "/",
+		"http://user@example.com/":              "/",
+		"javascript:alert(1)":                   "/",
+		"http://example.com//evil.example/path": "/",
+		"/\\evil.example":                       "/",
+	} {
+		rec := record(b, uuid.NewString(), referer)
+		wantStatus(t, rec, http.StatusSeeOther)
+		if loc := rec.Header().Get("Location"); loc != want {
+			t.Errorf("Referer %q: Location %q, want %q", referer, loc, want)
+		}
+	}
+}
+
+func TestRecordViewingRefusesBadInput(t *testing.T) {
+	b, store := setup(t)
+	for _, id := range []string{"12345", "not-a-uuid", "6f1c5a4e3c6b4c1f9a552b8f1e7d0c11", "{6f1c5a4e-3c6b-4c1f-9a55-2b8f1e7d0c11}",
+		"urn:uuid:6f1c5a4e-3c6b-4c1f-9a55-2b8f1e7d0c11", "6f1c5a4e-3c6b-4c1f-9a55-2b8f1e7d0c1z"} {
+		rec := record(b, url.PathEscape(id), "")
+		wantStatus(t, rec, http.StatusBadRequest)
+		if !strings.Contains(rec.Body.String(), "That video id is not valid.") {
+			t.Errorf("%q: no explanation on the 400 page", id)
+		}
+	}
+	for _, id := range []string{"12345", "not-a-uuid"} {
+		if n := len(readStream(t, store, viewingmsg.StreamName(id))); n != 0 {
+			t.Errorf("wrote %d messages for %q", n, id)
+		}
+	}
+
+	t.Run("no CSRF token", func(t *testing.T) {
+		b.csrf("/t/token") // has a session
+		rec := b.post("/record-viewing/"+uuid.NewString(), url.Values{})
+		wantStatus(t, rec, http.StatusForbidden)
+	})
+	t.Run("no session", func(t *testing.T) {
+		other, _ := setup(t)
+		rec := other.post("/record-viewing/"+uuid.NewString(), url.Values{"_csrf": {b.csrf("/t/token")}})
+		wantStatus(t, rec, http.StatusForbidden)
+	})
+	t.Run("oversized body", func(t *testing.T) {
+		form := url.Values{"_csrf": {b.csrf("/t/token")}, "padding": {strings.Repeat("x", 2<<20)}}
+		wantStatus(t, b.post("/record-viewing/"+uuid.NewString(), form), http.StatusRequestEntityTooLarge)
+	})
+	t.Run("GET", func(t *testing.T) {
+		wantStatus(t, b.get("/record-viewing/"+uuid.NewString()), http.StatusMethodNotAllowed)
+	})
+}
