@@ -1,0 +1,706 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/google/uuid"
+
+	"videotutorials/app"
+	"videotutorials/templates"
+)
+
+var (
+	errCustom        = errors.New("custom sentinel")
+	errCustomWrapped = fmt.Errorf("loading: %w", errCustom)
+	errWrapped       = fmt.Errorf("video 42: %w", app.ErrNotFound)
+	errInternal      = errors.New("pq: connection refused to 10.0.0.7 (internal detail)")
+)
+
+func pageWith(p templates.Page) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		return templates.Layout(p).Render(templ.WithChildren(ctx, templ.Raw("<h1>Probe page</h1>")), w)
+	})
+}
+
+func probe(t *testing.T, modify ...func(*app.Deps)) *harness {
+	return newHarness(t, []app.Application{app.ApplicationFunc(testRoutes)}, modify...)
+}
+
+func TestTraceIDIsFreshPerRequestAndInContext(t *testing.T) {
+	h := probe(t)
+	seen := map[string]bool{}
+	for range 3 {
+		rec := h.get("/t/trace")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+		fromEcho, fromCtx, _ := strings.Cut(body(rec), "|")
+		if _, err := uuid.Parse(fromEcho); err != nil {
+			t.Fatalf("trace id %q is not a UUID", fromEcho)
+		}
+		if fromEcho != fromCtx || rec.Header().Get(app.HeaderTraceID) != fromEcho {
+			t.Fatalf("TraceID %q, TraceIDFrom %q, header %q differ", fromEcho, fromCtx, rec.Header().Get(app.HeaderTraceID))
+		}
+		if seen[fromEcho] {
+			t.Fatalf("trace id %q reused", fromEcho)
+		}
+		seen[fromEcho] = true
+	}
+	// The request log line carries the trace id, route and status.
+	var found bool
+	for _, r := range h.logs.records(t) {
+		if r["msg"] == "request" && seen[fmt.Sprint(r["traceId"])] {
+			found = true
+			if r["route"] != "/t/trace" || r["method"] != "GET" || r["status"] != float64(200) || r["latency"] == nil {
+				t.Errorf("request log incomplete: %v", r)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no request log with a trace id; logs:\n%s", h.logs)
+	}
+}
+
+func TestPanicRendersFriendly500AndIsLogged(t *testing.T) {
+	h := probe(t)
+	rec := h.get("/t/panic")
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", rec.Code)
+	}
+	page := body(rec)
+	for _, leak := range []string{"boom", "secret internal detail", "goroutine", ".go:"} {
+		if strings.Contains(page, leak) {
+			t.Errorf("500 page leaks %q", leak)
+		}
+	}
+	traceID := rec.Header().Get(app.HeaderTraceID)
+	if !strings.Contains(page, "Something went wrong") || !strings.Contains(page, traceID) {
+		t.Errorf("500 page lacks the friendly text or the trace reference:\n%s", page)
+	}
+	var logged bool
+	for _, r := range h.logs.records(t) {
+		if r["msg"] == "request failed" && r["traceId"] == traceID {
+			logged = strings.Contains(fmt.Sprint(r["error"]), "boom") && strings.Contains(fmt.Sprint(r["stack"]), "goroutine")
+		}
+	}
+	if !logged {
+		t.Fatalf("panic not logged with trace id and stack:\n%s", h.logs)
+	}
+	// The server keeps serving.
+	if rec := h.get("/t/trace"); rec.Code != http.StatusOK {
+		t.Fatalf("after panic: status %d", rec.Code)
+	}
+}
+
+func TestErrorVocabulary(t *testing.T) {
+	h := probe(t, func(d *app.Deps) {})
+	h.srv.MapError(errCustom, http.StatusConflict)
+	cases := []struct {
+		path, wantText string
+		status         int
+	}{
+		{"/no/such/route", "Page not found", http.StatusNotFound},
+		{"/t/missing", "No video with that id.", http.StatusNotFound},
+		{"/t/sentinel", "Page not found", http.StatusNotFound},
+		{"/t/bad", "That video id is not a UUID.", http.StatusBadRequest},
+		{"/t/custom", "409", http.StatusConflict},
+		{"/t/fail", "Something went wrong", http.StatusInternalServerError},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			rec := h.get(tc.path)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d", rec.Code, tc.status)
+			}
+			page := body(rec)
+			if !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") || !strings.Contains(page, "<nav") {
+				t.Fatalf("not an HTML page in the layout: %q", page)
+			}
+			if !strings.Contains(page, tc.wantText) {
+				t.Errorf("page lacks %q", tc.wantText)
+			}
+			if strings.Contains(page, "internal detail") {
+				t.Errorf("page leaks the internal error")
+			}
+		})
+	}
+	t.Run("405", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodPut, "/t/trace", nil)
+		req.Header.Set(app.CSRFHeader, "x") // not reached: routing fails first
+		if rec := h.do(req); rec.Code != http.StatusMethodNotAllowed && rec.Code != http.StatusForbidden {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("JSON clients get text", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodGet, "/t/missing", nil)
+		req.Header.Set("Accept", "application/json")
+		rec := h.do(req)
+		if rec.Code != http.StatusNotFound || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") {
+			t.Fatalf("status %d, content type %q", rec.Code, rec.Header().Get("Content-Type"))
+		}
+		if got := body(rec); got != "No video with that id." {
+			t.Fatalf("body %q", got)
+		}
+	})
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	h := probe(t)
+	for _, path := range []string{"/t/page", "/no/such/route", templates.AssetPath("app.css")} {
+		rec := h.get(path)
+		hdr := rec.Header()
+		csp := hdr.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "object-src 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("%s: CSP allows unsafe code: %q", path, csp)
+		}
+		for k, v := range map[string]string{
+			"X-Content-Type-Options": "nosniff",
+			"X-Frame-Options":        "DENY",
+			"Referrer-Policy":        "strict-origin-when-cross-origin",
+		} {
+			if hdr.Get(k) != v {
+				t.Errorf("%s: %s = %q, want %q", path, k, hdr.Get(k), v)
+			}
+		}
+	}
+}
+
+func TestLayoutPageIsInlineFree(t *testing.T) {
+	h := probe(t)
+	rec := h.get("/t/page")
+	page := body(rec)
+	if regexp.MustCompile(`\sstyle=|\son[a-z]+=|<style`).MatchString(page) {
+		t.Errorf("page has inline style or handlers:\n%s", page)
+	}
+	for _, m := range regexp.MustCompile(`<script[^>]*>`).FindAllString(page, -1) {
+		if !strings.Contains(m, "src=") {
+			t.Errorf("inline script %q", m)
+		}
+	}
+	if cc := rec.Header().Get("Cache-Control"); cc != "private, no-cache" {
+		t.Errorf("page Cache-Control %q", cc)
+	}
+	if !strings.Contains(page, "<title>Probe · Video Tutorials</title>") || !strings.Contains(page, `href="/auth/log-in"`) {
+		t.Errorf("layout lacks title or log-in link:\n%s", page)
+	}
+}
+
+// csrfSession returns a session cookie and a CSRF token issued for it.
+func csrfSession(t *testing.T, h *harness) (*http.Cookie, string) {
+	t.Helper()
+	rec := h.get("/t/token")
+	return sessionCookie(t, rec), body(rec)
+}
+
+func postForm(h *harness, path string, form url.Values, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	return h.do(req)
+}
+
+func TestCSRF(t *testing.T) {
+	h := probe(t)
+	cookieA, tokenA := csrfSession(t, h)
+	cookieB, tokenB := csrfSession(t, h)
+	if tokenA == "" || tokenA == tokenB {
+		t.Fatalf("tokens %q and %q", tokenA, tokenB)
+	}
+
+	t.Run("no token", func(t *testing.T) {
+		rec := postForm(h, "/t/form", url.Values{"name": {"x"}}, cookieA)
+		if rec.Code != http.StatusForbidden || !strings.Contains(body(rec), "reload the page") {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("no session", func(t *testing.T) {
+		if rec := postForm(h, "/t/form", url.Values{"_csrf": {tokenA}}); rec.Code != http.StatusForbidden {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("valid form token", func(t *testing.T) {
+		rec := postForm(h, "/t/form", url.Values{"_csrf": {tokenA}, "name": {"alice"}}, cookieA)
+		if rec.Code != http.StatusOK || !strings.HasPrefix(body(rec), "ok alice") {
+			t.Fatalf("status %d body %q", rec.Code, body(rec))
+		}
+	})
+	t.Run("a second token of the same session also works", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodGet, "/t/token", nil)
+		req.AddCookie(cookieA)
+		again := body(h.do(req))
+		if again == tokenA {
+			t.Fatal("tokens are not masked per page")
+		}
+		if rec := postForm(h, "/t/form", url.Values{"_csrf": {again}}, cookieA); rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("token of another session", func(t *testing.T) {
+		if rec := postForm(h, "/t/form", url.Values{"_csrf": {tokenB}}, cookieA); rec.Code != http.StatusForbidden {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("garbage token", func(t *testing.T) {
+		if rec := postForm(h, "/t/form", url.Values{"_csrf": {"AAAA" + tokenA[4:]}}, cookieA); rec.Code != http.StatusForbidden {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("header token", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodDelete, "/t/form", nil)
+		req.AddCookie(cookieB)
+		req.Header.Set(app.CSRFHeader, tokenB)
+		if rec := h.do(req); rec.Code != http.StatusNoContent {
+			t.Fatalf("status %d", rec.Code)
+		}
+		req = httptest.NewRequest(http.MethodDelete, "/t/form", nil)
+		req.AddCookie(cookieB)
+		if rec := h.do(req); rec.Code != http.StatusForbidden {
+			t.Fatalf("DELETE without token: status %d", rec.Code)
+		}
+	})
+	t.Run("token dies with sign-in", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodGet, "/t/sign-in", nil)
+		req.AddCookie(cookieA)
+		signedIn := sessionCookie(t, h.do(req))
+		if rec := postForm(h, "/t/form", url.Values{"_csrf": {tokenA}}, signedIn); rec.Code != http.StatusForbidden {
+			t.Fatalf("pre-login token accepted after login: status %d", rec.Code)
+		}
+	})
+}
+
+func multipartBody(t *testing.T, fields [][2]string, fileSize int) (*bytes.Buffer, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, f := range fields {
+		if err := mw.WriteField(f[0], f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fileSize > 0 {
+		fw, err := mw.CreateFormFile("video", "clip.mp4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(bytes.Repeat([]byte("v"), fileSize))
+	}
+	mw.Close()
+	return &buf, mw.FormDataContentType()
+}
+
+func TestMultipartCSRFAndBodyLimits(t *testing.T) {
+	upload := app.ApplicationFunc(func(r app.Router) {
+		// The upload streams the file: the body must arrive intact after the
+		// CSRF check peeked at the first part.
+		r.POST("/t/upload", func(c echoContext) error {
+			mr, err := c.Request().MultipartReader()
+			if err != nil {
+				return err
+			}
+			var fields []string
+			var size int64
+			for {
+				p, err := mr.NextPart()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+				n, err := io.Copy(io.Discard, p)
+				if err != nil {
+					return err
+				}
+				fields = append(fields, p.FormName())
+				size += n
+			}
+			return c.String(http.StatusOK, fmt.Sprintf("%v %d", fields, size))
+		}, app.BodyLimit(8<<20, time.Minute))
+		r.POST("/t/small", func(c echoContext) error {
+			return c.String(http.StatusOK, "small "+c.FormValue("name"))
+		})
+		r.POST("/t/params", func(c echoContext) error {
+			// Unlike FormValue, FormParams and Bind report parse errors.
+			params, err := c.FormParams()
+			if err != nil {
+				return err
+			}
+			return c.String(http.StatusOK, "params "+params.Get("name"))
+		})
+	})
+	h := newHarness(t, []app.Application{app.ApplicationFunc(testRoutes), upload})
+	cookie, token := csrfSession(t, h)
+
+	post := func(path string, body io.Reader, contentType string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, path, body)
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Accept", "text/html")
+		req.AddCookie(cookie)
+		return h.do(req)
+	}
+
+	t.Run("upload over the default limit on a raised route", func(t *testing.T) {
+		b, ct := multipartBody(t, [][2]string{{"_csrf", token}, {"title", "Hi"}}, 3<<20)
+		rec := post("/t/upload", b, ct)
+		if rec.Code != http.StatusOK || body(rec) != fmt.Sprintf("[_csrf title video] %d", len(token)+2+3<<20) {
+			t.Fatalf("status %d body %q", rec.Code, body(rec))
+		}
+	})
+	t.Run("upload over the raised limit", func(t *testing.T) {
+		b, ct := multipartBody(t, [][2]string{{"_csrf", token}}, 9<<20)
+		if rec := post("/t/upload", b, ct); rec.Code != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("multipart token not first", func(t *testing.T) {
+		b, ct := multipartBody(t, [][2]string{{"title", "Hi"}, {"_csrf", token}}, 10)
+		if rec := post("/t/upload", b, ct); rec.Code != http.StatusForbidden {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("multipart without token", func(t *testing.T) {
+		b, ct := multipartBody(t, nil, 10)
+		if rec := post("/t/upload", b, ct); rec.Code != http.StatusForbidden {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("form over the default limit", func(t *testing.T) {
+		form := url.Values{"_csrf": {token}, "name": {strings.Repeat("x", 2<<20)}}
+		rec := post("/t/small", strings.NewReader(form.Encode()), "application/x-www-form-urlencoded")
+		if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(body(rec), "too large") {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("form over the limit without Content-Length", func(t *testing.T) {
+		form := url.Values{"_csrf": {token}, "name": {strings.Repeat("x", 2<<20)}}
+		req := httptest.NewRequest(http.MethodPost, "/t/small", io.MultiReader(strings.NewReader(form.Encode())))
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(cookie)
+		if rec := h.do(req); rec.Code != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("multipart over the default limit on a normal route", func(t *testing.T) {
+		b, ct := multipartBody(t, [][2]string{{"_csrf", token}, {"name", "n"}}, 2<<20)
+		if rec := post("/t/params", b, ct); rec.Code != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d body %q", rec.Code, body(rec))
+		}
+	})
+	t.Run("small form passes", func(t *testing.T) {
+		form := url.Values{"_csrf": {token}, "name": {"bob"}}
+		rec := post("/t/small", strings.NewReader(form.Encode()), "application/x-www-form-urlencoded")
+		if rec.Code != http.StatusOK || body(rec) != "small bob" {
+			t.Fatalf("status %d body %q", rec.Code, body(rec))
+		}
+	})
+}
+
+func TestSessionCookie(t *testing.T) {
+	h := probe(t)
+	rec := h.get("/t/sign-in")
+	if rec.Code != http.StatusOK || body(rec) != testUserID {
+		t.Fatalf("sign-in: status %d, UserIDFrom %q", rec.Code, body(rec))
+	}
+	if n := len(rec.Header().Values("Set-Cookie")); n != 1 {
+		t.Fatalf("%d Set-Cookie headers, want exactly one", n)
+	}
+	c := sessionCookie(t, rec)
+	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
+		t.Errorf("cookie attributes: %+v", c)
+	}
+	if c.MaxAge != int((7*24*time.Hour).Seconds()) || !c.Expires.Equal(h.clock.Now().Add(7*24*time.Hour)) {
+		t.Errorf("cookie expiry: MaxAge %d Expires %v", c.MaxAge, c.Expires)
+	}
+	if got := body(h.get("/t/whoami", c)); got != testUserID {
+		t.Fatalf("whoami = %q", got)
+	}
+
+	t.Run("secure over TLS", func(t *testing.T) {
+		req := httptest.NewRequest(http.MethodGet, "/t/sign-in", nil)
+		req.TLS = &tls.ConnectionState{}
+		if c := sessionCookie(t, h.do(req)); !c.Secure {
+			t.Error("cookie not Secure over TLS")
+		}
+	})
+	t.Run("secure when configured", func(t *testing.T) {
+		h := probe(t, func(d *app.Deps) { d.SecureCookies = true })
+		if c := sessionCookie(t, h.get("/t/sign-in")); !c.Secure {
+			t.Error("cookie not Secure with SecureCookies")
+		}
+	})
+	t.Run("tampered", func(t *testing.T) {
+		payload, sig, _ := strings.Cut(c.Value, ".")
+		forged := strings.Replace(payload, payload[len(payload)-4:], "AAAA", 1) + "." + sig
+		for _, v := range []string{forged, payload + ".", "garbage", "", "a.b.c", strings.Repeat("x", 5000), c.Value + "x"} {
+			rec := h.get("/t/whoami", &http.Cookie{Name: app.SessionCookieName, Value: v})
+			if rec.Code != http.StatusOK || body(rec) != "anonymous" {
+				t.Errorf("cookie %.20q: status %d body %q", v, rec.Code, body(rec))
+			}
+		}
+	})
+	t.Run("signed with another secret", func(t *testing.T) {
+		other := probe(t, func(d *app.Deps) { d.SessionSecret = bytes.Repeat([]byte("z"), 32) })
+		foreign := sessionCookie(t, other.get("/t/sign-in"))
+		if got := body(h.get("/t/whoami", foreign)); got != "anonymous" {
+			t.Errorf("foreign cookie accepted: %q", got)
+		}
+	})
+	t.Run("renewed while used", func(t *testing.T) {
+		h := probe(t)
+		c := sessionCookie(t, h.get("/t/sign-in"))
+		h.clock.Advance(4 * 24 * time.Hour)
+		rec := h.get("/t/whoami", c)
+		renewed := sessionCookie(t, rec)
+		if body(rec) != testUserID || !renewed.Expires.Equal(h.clock.Now().Add(7*24*time.Hour)) {
+			t.Fatalf("not renewed: %q, expires %v", body(rec), renewed.Expires)
+		}
+		// Before half-time nothing is rewritten.
+		if n := len(h.get("/t/whoami", renewed).Header().Values("Set-Cookie")); n != 0 {
+			t.Errorf("cookie rewritten on every request")
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		h := probe(t)
+		c := sessionCookie(t, h.get("/t/sign-in"))
+		h.clock.Advance(7*24*time.Hour + time.Second)
+		rec := h.get("/t/whoami", c)
+		if rec.Code != http.StatusOK || body(rec) != "anonymous" {
+			t.Fatalf("expired cookie: status %d body %q", rec.Code, body(rec))
+		}
+		if del := sessionCookie(t, rec); del.MaxAge >= 0 {
+			t.Errorf("stale cookie not deleted: %+v", del)
+		}
+	})
+	t.Run("absolute limit", func(t *testing.T) {
+		h := probe(t)
+		c := sessionCookie(t, h.get("/t/sign-in"))
+		for range 10 { // renewed every 4 days for 40 days
+			h.clock.Advance(4 * 24 * time.Hour)
+			rec := h.get("/t/whoami", c)
+			if body(rec) == "anonymous" {
+				return
+			}
+			for _, ck := range rec.Result().Cookies() {
+				c = ck
+			}
+		}
+		t.Fatal("session renewed beyond SessionMaxAge")
+	})
+	t.Run("sign out", func(t *testing.T) {
+		rec := h.get("/t/sign-out", c)
+		after := sessionCookie(t, rec)
+		if got := body(h.get("/t/whoami", after)); got != "anonymous" {
+			t.Fatalf("still signed in after sign-out: %q", got)
+		}
+	})
+}
+
+func TestRequireLogin(t *testing.T) {
+	h := probe(t)
+	rec := h.get("/t/private/area?tab=videos&x=1")
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("status %d", rec.Code)
+	}
+	loc, err := url.Parse(rec.Header().Get("Location"))
+	if err != nil || loc.Path != app.LoginPath || loc.Query().Get("next") != "/t/private/area?tab=videos&x=1" {
+		t.Fatalf("Location %q", rec.Header().Get("Location"))
+	}
+	// Unknown pages under the protected prefix don't reveal anything either.
+	if rec := h.get("/t/private/nope"); rec.Code != http.StatusSeeOther {
+		t.Fatalf("unknown protected page: status %d", rec.Code)
+	}
+	// A POST goes to log-in without next.
+	cookie, token := csrfSession(t, h)
+	rec = postForm(h, "/t/private/area", url.Values{"_csrf": {token}}, cookie)
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != app.LoginPath {
+		t.Fatalf("POST: status %d Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+	// Event streams and APIs get 401.
+	req := httptest.NewRequest(http.MethodGet, "/t/private/area", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	if rec := h.do(req); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("SSE: status %d", rec.Code)
+	}
+	signedIn := sessionCookie(t, h.get("/t/sign-in"))
+	if rec := h.get("/t/private/area", signedIn); rec.Code != http.StatusOK || body(rec) != "secret" {
+		t.Fatalf("signed in: status %d", rec.Code)
+	}
+	// Unknown routes outside the prefix are plain 404s, not log-in redirects.
+	if rec := h.get("/elsewhere"); rec.Code != http.StatusNotFound {
+		t.Fatalf("unknown route: %d", rec.Code)
+	}
+}
+
+func TestRequireAdminAndIdentity(t *testing.T) {
+	admin := "0b8a2f9e-8a8e-4a3c-9d5e-8f0f6d1b2c3d"
+	lookups := 0
+	h := probe(t, func(d *app.Deps) {
+		d.Identify = func(ctx context.Context, userID string) (app.Identity, error) {
+			lookups++
+			return app.Identity{Email: "user@example.com", IsAdmin: userID == admin}, nil
+		}
+	})
+	if rec := h.get("/t/admin"); rec.Code != http.StatusSeeOther {
+		t.Fatalf("anonymous: %d", rec.Code)
+	}
+	user := sessionCookie(t, h.get("/t/sign-in"))
+	if rec := h.get("/t/admin", user); rec.Code != http.StatusForbidden {
+		t.Fatalf("non-admin: %d", rec.Code)
+	}
+	page := body(h.get("/t/page", user))
+	if !strings.Contains(page, "user@example.com") || !strings.Contains(page, `action="/auth/log-out"`) || strings.Contains(page, `href="/admin"`) {
+		t.Fatalf("layout for a signed-in user:\n%s", page)
+	}
+	if !regexp.MustCompile(`<form[^>]*action="/auth/log-out"[^>]*>\s*<input type="hidden" name="_csrf" value="[A-Za-z0-9_-]{80,}"`).MatchString(page) {
+		t.Errorf("log-out form lacks the CSRF field first:\n%s", page)
+	}
+	lookups = 0
+	h.get("/t/page", user)
+	if lookups != 1 {
+		t.Errorf("Identify called %d times for one page", lookups)
+	}
+}
+
+func TestRequireAdminLetsAdminsIn(t *testing.T) {
+	h := probe(t, func(d *app.Deps) {
+		d.Identify = func(ctx context.Context, userID string) (app.Identity, error) {
+			return app.Identity{Email: "admin@example.com", IsAdmin: true}, nil
+		}
+	})
+	c := sessionCookie(t, h.get("/t/sign-in"))
+	if rec := h.get("/t/admin", c); rec.Code != http.StatusOK {
+		t.Fatalf("admin: %d", rec.Code)
+	}
+	if page := body(h.get("/t/page", c)); !strings.Contains(page, `href="/admin"`) {
+		t.Error("admin nav entry missing")
+	}
+}
+
+func TestIsLocalPath(t *testing.T) {
+	good := []string{"/", "/creators-portal/", "/creators-portal/videos/6f1c?x=1&y=%2F", "/a/b#frag", "/.//x"}
+	bad := []string{
+		"", "//evil.com", "///evil.com", "https://evil.com", "http:/evil.com", "/\\evil.com", "\\\\evil.com",
+		"/\t/evil.com", "/\n/evil.com", " /x", "evil.com", "javascript:alert(1)", "/x\\y", "/x y",
+		"/" + strings.Repeat("a", 3000), "//%09/evil.com", "/\r\nSet-Cookie:x=y",
+	}
+	for _, p := range good {
+		if !app.IsLocalPath(p) {
+			t.Errorf("IsLocalPath(%q) = false", p)
+		}
+	}
+	for _, p := range bad {
+		if app.IsLocalPath(p) {
+			t.Errorf("IsLocalPath(%q) = true", p)
+		}
+		if got := app.SafeRedirect(p, "/"); got != "/" {
+			t.Errorf("SafeRedirect(%q) = %q", p, got)
+		}
+	}
+	if got := app.LoginURL("//evil.com"); got != app.LoginPath {
+		t.Errorf("LoginURL(//evil.com) = %q", got)
+	}
+}
+
+func TestStaticAssets(t *testing.T) {
+	h := probe(t)
+	for name, ctype := range map[string]string{
+		"app.css":  "text/css; charset=utf-8",
+		"live.js":  "text/javascript; charset=utf-8",
+		"logo.svg": "image/svg+xml",
+	} {
+		path := templates.AssetPath(name)
+		if !regexp.MustCompile(`^/static/[a-z]+\.[0-9a-f]{12}\.[a-z]+$`).MatchString(path) {
+			t.Errorf("AssetPath(%q) = %q, not fingerprinted", name, path)
+		}
+		rec := h.get(path)
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != ctype {
+			t.Errorf("%s: status %d, Content-Type %q", path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+		if cc := rec.Header().Get("Cache-Control"); !strings.Contains(cc, "max-age=31536000") || !strings.Contains(cc, "immutable") {
+			t.Errorf("%s: Cache-Control %q", path, cc)
+		}
+		etag := rec.Header().Get("ETag")
+		// Unversioned names work but must be revalidated; ETags make that cheap.
+		plain := h.get("/static/" + name)
+		if plain.Code != http.StatusOK || !strings.Contains(plain.Header().Get("Cache-Control"), "no-cache") {
+			t.Errorf("/static/%s: status %d, Cache-Control %q", name, plain.Code, plain.Header().Get("Cache-Control"))
+		}
+		req := httptest.NewRequest(http.MethodGet, "/static/"+name, nil)
+		req.Header.Set("If-None-Match", etag)
+		if rec := h.do(req); rec.Code != http.StatusNotModified {
+			t.Errorf("conditional GET: status %d", rec.Code)
+		}
+	}
+	for _, path := range []string{"/static/", "/static/nope.css", "/static/app.000000000000.js", "/static/../app.go"} {
+		if rec := h.get(path); rec.Code != http.StatusNotFound {
+			t.Errorf("%s: status %d", path, rec.Code)
+		}
+	}
+}
+
+func TestRouterRejectsRootMiddleware(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Group(\"\", middleware) did not panic")
+		}
+	}()
+	probe(t).srv.Mount(app.ApplicationFunc(func(r app.Router) { r.Group("", app.RequireLogin) }))
+}
+
+func TestMetricsMiddlewareSeesFinalStatus(t *testing.T) {
+	var statuses []int
+	var routes []string
+	h := probe(t, func(d *app.Deps) {
+		d.Middleware = append(d.Middleware, func(next echoHandler) echoHandler {
+			return func(c echoContext) error {
+				err := next(c)
+				statuses = append(statuses, c.Response().Status)
+				routes = append(routes, c.Path())
+				return err
+			}
+		})
+	})
+	h.get("/t/missing")
+	h.get("/t/panic")
+	h.get("/t/trace")
+	if fmt.Sprint(statuses) != "[404 500 200]" || routes[2] != "/t/trace" {
+		t.Fatalf("metrics saw %v %v", statuses, routes)
+	}
+}
+
+func TestRenderFailureIsClean500(t *testing.T) {
+	failing := templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		io.WriteString(w, "<p>half a page")
+		return errors.New("template exploded")
+	})
+	h := newHarness(t, []app.Application{app.ApplicationFunc(func(r app.Router) {
+		r.GET("/t/render", func(c echoContext) error { return app.Render(c, http.StatusOK, failing) })
+	})})
+	rec := h.get("/t/render")
+	if rec.Code != http.StatusInternalServerError || strings.Contains(body(rec), "half a page") {
+		t.Fatalf("status %d body %q", rec.Code, body(rec))
+	}
+}

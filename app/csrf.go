@@ -1,0 +1,168 @@
+package app
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"videotutorials/templates"
+)
+
+// CSRF protection is a synchronizer token bound to the session: the secret
+// part is HMAC(csrfKey, sessionID), so a token is valid only together with the
+// session cookie it was issued for (a token lifted from another visitor's
+// page is useless), and nothing has to be stored on the server. Each token
+// handed out is masked with a fresh one-time pad, so it differs on every page
+// and a compressed response cannot leak it byte by byte (BREACH).
+//
+// Every POST, PUT, PATCH and DELETE must carry it, either in the X-CSRF-Token
+// header or in the _csrf form field. SameSite=Lax cookies already stop most
+// cross-site posts; the token also covers same-site attackers and old
+// browsers.
+
+const (
+	// CSRFFormField is the hidden form field carrying the token
+	// (templates.CSRFField renders it).
+	CSRFFormField = templates.CSRFFieldName
+	// CSRFHeader is the request header carrying the token, for scripts.
+	CSRFHeader = "X-CSRF-Token"
+
+	csrfSecretLen = sha256.Size
+	// maxFirstPartPeek bounds how much of a multipart body the check reads to
+	// find the token in the first part; the token part is tiny.
+	maxFirstPartPeek = 16 << 10
+)
+
+// CSRFToken returns a token for forms on the page being rendered (PageFor
+// puts it into templates.Page). It creates an anonymous session if the visitor
+// has none yet, because the token is bound to the session.
+func CSRFToken(c echo.Context) string {
+	st := sessionOf(c)
+	if st == nil {
+		return ""
+	}
+	st.ensure()
+	secret := st.srv.csrfSecret(st.data.SID)
+	pad := make([]byte, csrfSecretLen)
+	if _, err := rand.Read(pad); err != nil {
+		panic("app: reading random bytes: " + err.Error())
+	}
+	token := make([]byte, 2*csrfSecretLen)
+	copy(token, pad)
+	for i := range secret {
+		token[csrfSecretLen+i] = pad[i] ^ secret[i]
+	}
+	return base64.RawURLEncoding.EncodeToString(token)
+}
+
+func (s *Server) csrfSecret(sessionID string) []byte {
+	m := hmac.New(sha256.New, s.sessions.csrfKey)
+	m.Write([]byte(sessionID))
+	return m.Sum(nil)
+}
+
+// validCSRFToken reports whether token was issued for the request's session.
+func validCSRFToken(st *session, token string) bool {
+	if st == nil || !st.valid || token == "" {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(raw) != 2*csrfSecretLen {
+		return false
+	}
+	got := make([]byte, csrfSecretLen)
+	for i := range got {
+		got[i] = raw[i] ^ raw[csrfSecretLen+i]
+	}
+	return hmac.Equal(got, st.srv.csrfSecret(st.data.SID))
+}
+
+var errCSRF = &Error{
+	Status:  http.StatusForbidden,
+	Message: "This form has expired or did not come from this site. Please reload the page and try again.",
+}
+
+// checkCSRF rejects state-changing requests without a valid token (403).
+func (s *Server) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+			return next(c)
+		}
+		token, err := requestCSRFToken(c)
+		if err != nil {
+			return err
+		}
+		if !validCSRFToken(sessionOf(c), token) {
+			return errCSRF
+		}
+		return next(c)
+	}
+}
+
+// requestCSRFToken finds the token: header first (no body reading), then the
+// form. A body over the limit surfaces as *http.MaxBytesError (413).
+func requestCSRFToken(c echo.Context) (string, error) {
+	req := c.Request()
+	if t := req.Header.Get(CSRFHeader); t != "" {
+		return t, nil
+	}
+	mediaType, params, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	if err != nil {
+		return "", nil
+	}
+	switch mediaType {
+	case echo.MIMEApplicationForm:
+		if err := req.ParseForm(); err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return "", err
+			}
+			return "", BadRequest("The form could not be read.")
+		}
+		return req.PostForm.Get(CSRFFormField), nil
+	case echo.MIMEMultipartForm:
+		body, ok := c.Get(bodyKey).(*limitedBody)
+		if !ok || params["boundary"] == "" {
+			return "", nil
+		}
+		return peekMultipartToken(body, params["boundary"]), nil
+	}
+	return "", nil
+}
+
+// peekMultipartToken reads the first part of a multipart body, which must be
+// the _csrf field, and then puts the bytes it consumed back in front of the
+// body. Parsing the whole form here would buffer a video upload to disk
+// before we know the request is legitimate, and before the route's
+// BodyLimit has raised the limit; peeking keeps uploads streamable.
+func peekMultipartToken(body *limitedBody, boundary string) string {
+	var consumed bytes.Buffer
+	tee := io.TeeReader(io.LimitReader(body.src, maxFirstPartPeek), &consumed)
+	defer func() {
+		body.src = readCloser{io.MultiReader(bytes.NewReader(consumed.Bytes()), body.src), body.src}
+	}()
+	part, err := multipart.NewReader(tee, boundary).NextPart()
+	if err != nil || part.FormName() != CSRFFormField {
+		return ""
+	}
+	value, err := io.ReadAll(io.LimitReader(part, 512))
+	if err != nil {
+		return ""
+	}
+	return string(value)
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}

@@ -1,0 +1,195 @@
+package app
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+)
+
+// observe gives the request its trace id and logger, renders any error the
+// inner layers return (so that outer middleware and the log line see the
+// final status) and writes one structured log line per request.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		traceID := uuid.NewString()
+		req := c.Request()
+		c.SetRequest(req.WithContext(withTraceID(req.Context(), traceID)))
+		log := s.log.With("traceId", traceID)
+		c.Set(loggerKey, log)
+		c.Set(drainingKey, (<-chan struct{})(s.draining))
+		c.Response().Header().Set(HeaderTraceID, traceID)
+
+		err := next(c)
+		if err != nil {
+			c.Error(err) // s.handleError: renders the page, logs 5xx details
+		}
+
+		res := c.Response()
+		status := res.Status
+		if err != nil && !res.Committed {
+			// The client left before anything was written.
+			status = statusClientClosedRequest
+		}
+		level := slog.LevelInfo
+		switch {
+		case status >= 500:
+			level = slog.LevelError
+		case status >= 400 && status != http.StatusNotFound:
+			level = slog.LevelWarn
+		}
+		attrs := []slog.Attr{
+			slog.String("method", req.Method),
+			slog.String("route", c.Path()),
+			slog.String("path", req.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("latency", time.Since(start)),
+			slog.Int64("bytes", res.Size),
+			slog.String("ip", c.RealIP()),
+		}
+		if uid := UserIDFrom(c.Request().Context()); uid != "" {
+			attrs = append(attrs, slog.String("userId", uid))
+		}
+		if err != nil {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		log.LogAttrs(c.Request().Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+// recoverPanics turns a panic in a handler into an error carrying the stack,
+// which the error handler logs and renders as the generic 500 page.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if r == http.ErrAbortHandler {
+				// net/http's deliberate "abort this response"; let it do so.
+				panic(r)
+			}
+			err = &panicError{value: r, stack: debug.Stack()}
+		}()
+		return next(c)
+	}
+}
+
+// ContentSecurityPolicy allows only our own origin for everything and forbids
+// inline scripts and styles, framing, plugins and foreign form targets. Media
+// may also come from blob: URLs (previews of a file chosen for upload).
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"media-src 'self' blob:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'"
+
+// securityHeaders sets the headers every response carries, error pages and
+// static files included.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		if c.Request().TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return next(c)
+	}
+}
+
+// limitedBody caps how much of the request body handlers can read. Unlike
+// http.MaxBytesReader its limit can be raised after it is installed: the
+// default applies to every route, and an upload route raises it with
+// BodyLimit, which runs later (route middleware runs after global middleware).
+type limitedBody struct {
+	src      io.ReadCloser
+	limit    int64
+	read     int64
+	declared int64 // Content-Length, -1 if unknown
+	exceeded bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	// An honest client announcing too much is refused before we read a byte.
+	if b.declared > b.limit || b.read > b.limit {
+		b.exceeded = true
+		return 0, &http.MaxBytesError{Limit: b.limit}
+	}
+	// Read one byte past the limit to tell "exactly at the limit" from "over".
+	if remaining := b.limit - b.read + 1; int64(len(p)) > remaining {
+		p = p[:remaining]
+	}
+	n, err := b.src.Read(p)
+	b.read += int64(n)
+	if b.read > b.limit {
+		b.exceeded = true
+		return n - int(b.read-b.limit), &http.MaxBytesError{Limit: b.limit}
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.src.Close() }
+
+// limitBody installs the default body limit. Reading past it yields
+// *http.MaxBytesError, which the error handler answers with 413. If a handler
+// hit the limit but swallowed the error (c.FormValue ignores parse errors;
+// c.FormParams and c.Bind report them) and has not answered yet, the request
+// is still answered with 413 rather than a confusing "field missing".
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.Body == nil || req.Body == http.NoBody {
+			return next(c)
+		}
+		body := &limitedBody{src: req.Body, limit: s.bodyLimit, declared: req.ContentLength}
+		req.Body = body
+		c.Set(bodyKey, body)
+		err := next(c)
+		if body.exceeded && !c.Response().Committed {
+			var tooLarge *http.MaxBytesError
+			if err == nil || !errors.As(err, &tooLarge) {
+				return &Error{Status: http.StatusRequestEntityTooLarge, Err: err}
+			}
+		}
+		return err
+	}
+}
+
+// BodyLimit is route middleware that raises (or lowers) the body limit to
+// limit bytes and gives the request readTimeout more to arrive, for uploads:
+//
+//	portal.POST("/publish-video", h.publish, app.BodyLimit(2<<30, 30*time.Minute))
+//
+// It works for multipart and header-token requests. URL-encoded forms are
+// parsed by the CSRF check before route middleware runs, so they always get
+// the default limit (a text form never needs more).
+func BodyLimit(limit int64, readTimeout time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if body, ok := c.Get(bodyKey).(*limitedBody); ok {
+				body.limit = limit
+			}
+			if readTimeout > 0 {
+				// The server's write deadline was set when the request
+				// arrived; the answer to a long upload comes later, so it
+				// moves too. ErrNotSupported (httptest recorders) just means
+				// there is no deadline to extend.
+				rc := http.NewResponseController(c.Response())
+				_ = rc.SetReadDeadline(time.Now().Add(readTimeout))
+				_ = rc.SetWriteDeadline(time.Now().Add(readTimeout + time.Minute))
+			}
+			return next(c)
+		}
+	}
+}

@@ -1,0 +1,243 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"videotutorials/app"
+	"videotutorials/app/live"
+)
+
+// running starts srv.Run on port 0 and returns its base URL and a stop
+// function that cancels and waits for Run to return.
+func running(t *testing.T, srv *app.Server) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, "127.0.0.1:0", func(a net.Addr) { addrs <- a }) }()
+	var base string
+	select {
+	case a := <-addrs:
+		base = "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("Run returned early: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run never reported its address")
+	}
+	var stopped bool
+	var stopErr error
+	stop := func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return after cancel")
+			}
+		}
+		return stopErr
+	}
+	t.Cleanup(func() { stop() })
+	return base, stop
+}
+
+// sseClient reads an event stream line by line.
+type sseClient struct {
+	t      *testing.T
+	cancel context.CancelFunc
+	lines  chan string
+	resp   *http.Response
+}
+
+func openStream(t *testing.T, client *http.Client, url string) *sseClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := client.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		cancel()
+		t.Fatalf("stream: status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	s := &sseClient{t: t, cancel: cancel, lines: make(chan string, 100), resp: resp}
+	go func() {
+		defer close(s.lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			s.lines <- sc.Text()
+		}
+	}()
+	return s
+}
+
+// waitFor reads lines until one equals want.
+func (s *sseClient) waitFor(want string, within time.Duration) {
+	s.t.Helper()
+	deadline := time.After(within)
+	var got []string
+	for {
+		select {
+		case line, ok := <-s.lines:
+			if !ok {
+				s.t.Fatalf("stream ended before %q; got %q", want, got)
+			}
+			if line == want {
+				return
+			}
+			got = append(got, line)
+		case <-deadline:
+			s.t.Fatalf("no %q within %v; got %q", want, within, got)
+		}
+	}
+}
+
+func (s *sseClient) close() {
+	s.cancel()
+	s.resp.Body.Close()
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRunServesOnPortZeroAndShutsDownGracefully(t *testing.T) {
+	started := make(chan struct{})
+	h := newHarness(t, []app.Application{app.ApplicationFunc(func(r app.Router) {
+		r.GET("/slow", func(c echo.Context) error {
+			close(started)
+			time.Sleep(300 * time.Millisecond)
+			return c.String(http.StatusOK, "finished")
+		})
+	})})
+	base, stop := running(t, h.srv)
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	res := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(base + "/slow")
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var sb strings.Builder
+		bufio.NewReader(resp.Body).WriteTo(&sb)
+		res <- result{status: resp.StatusCode, body: sb.String()}
+	}()
+	<-started
+	begin := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	r := <-res
+	if r.err != nil || r.status != http.StatusOK || r.body != "finished" {
+		t.Fatalf("in-flight request: %+v", r)
+	}
+	if elapsed := time.Since(begin); elapsed < 200*time.Millisecond {
+		t.Errorf("Run returned after %v, before the in-flight request finished", elapsed)
+	}
+	if _, err := http.Get(base + "/slow"); err == nil {
+		t.Error("server still accepts connections after shutdown")
+	}
+}
+
+func TestRunReportsListenErrors(t *testing.T) {
+	h := probe(t)
+	err := h.srv.Run(context.Background(), "127.0.0.1:-1", nil)
+	if err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("Run with a bad address: %v", err)
+	}
+}
+
+func TestLiveStreamOverRealServer(t *testing.T) {
+	hub := live.NewHub(live.Options{})
+	h := newHarness(t, []app.Application{app.ApplicationFunc(func(r app.Router) {
+		r.GET("/live/home", app.LiveStream(hub, app.LiveTopic(live.TopicHome)))
+		r.GET("/live/refused", app.LiveStream(hub, func(echo.Context) (string, error) {
+			return "", app.Forbidden("not yours")
+		}))
+	})}, func(d *app.Deps) {
+		// A short ReadTimeout must not cut streams (net/http would cancel
+		// the request context when the read deadline passes).
+		d.Timeouts.Read = 150 * time.Millisecond
+		d.Timeouts.Write = 150 * time.Millisecond
+	})
+	base, stop := running(t, h.srv)
+	transport := &http.Transport{}
+	client := &http.Client{Transport: transport}
+	defer transport.CloseIdleConnections()
+
+	// Let the server's goroutines settle, then take the baseline.
+	time.Sleep(50 * time.Millisecond)
+	baseline := runtime.NumGoroutine()
+
+	s := openStream(t, client, base+"/live/home")
+	s.waitFor("retry: 3000", time.Second)
+	eventually(t, "subscription", func() bool { return hub.Subscribers(live.TopicHome) == 1 })
+
+	time.Sleep(400 * time.Millisecond) // beyond Read and Write timeouts
+	hub.Publish(live.TopicHome, live.EventUpdate, `{"videosWatched":"42"}`)
+	s.waitFor("event: update", time.Second)
+	s.waitFor(`data: {"videosWatched":"42"}`, time.Second)
+
+	// The client leaves: the handler must notice, unsubscribe and return.
+	s.close()
+	transport.CloseIdleConnections()
+	eventually(t, "unsubscribe after disconnect", func() bool { return hub.Subscribers(live.TopicHome) == 0 })
+	eventually(t, fmt.Sprintf("goroutines back to %d", baseline), func() bool {
+		return runtime.NumGoroutine() <= baseline
+	})
+
+	// Authorization errors are plain text for EventSource clients.
+	req, _ := http.NewRequest(http.MethodGet, base+"/live/refused", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("refused stream: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+
+	// Shutdown ends open streams promptly instead of waiting for the grace
+	// period.
+	s2 := openStream(t, client, base+"/live/home")
+	s2.waitFor("retry: 3000", time.Second)
+	begin := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if elapsed := time.Since(begin); elapsed > 3*time.Second {
+		t.Errorf("shutdown with an open stream took %v", elapsed)
+	}
+	for range s2.lines {
+	}
+	s2.close()
+}

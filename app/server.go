@@ -1,0 +1,334 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Deps are the server's dependencies and settings. Only Logger and
+// SessionSecret matter in most cases; every other field has a sane default.
+type Deps struct {
+	// Logger receives request logs and errors. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// SessionSecret signs session cookies and CSRF tokens. It must be at
+	// least 32 random bytes and stay the same across restarts (and across
+	// processes sharing users), otherwise everyone is signed out.
+	SessionSecret []byte
+	// SecureCookies marks cookies Secure even when the request did not arrive
+	// over TLS, e.g. behind a TLS-terminating proxy.
+	SecureCookies bool
+	// SessionTTL is how long a session stays valid without activity. It is
+	// renewed while used, up to SessionMaxAge after signing in. Defaults: 7
+	// days and 30 days.
+	SessionTTL    time.Duration
+	SessionMaxAge time.Duration
+
+	// Identify looks up what the layout and RequireAdmin need to know about a
+	// signed-in user. Optional: without it the header shows no email and
+	// nobody is an admin. Return a zero Identity and nil for an unknown user.
+	Identify func(ctx context.Context, userID string) (Identity, error)
+
+	// Middleware is run outermost, before trace ids, logging and recovery, so
+	// that it observes the final status and the full latency of every request
+	// (errors are already rendered when it returns). Meant for metrics; the
+	// route template is available as c.Path().
+	Middleware []echo.MiddlewareFunc
+
+	// BodyLimit is the default maximum request body size. Default 1 MiB;
+	// routes may raise it with BodyLimit(n, timeout).
+	BodyLimit int64
+
+	// IPExtractor decides c.RealIP(). Default: the TCP peer address, because
+	// trusting X-Forwarded-For without a proxy lets clients pick their IP
+	// (which would defeat log-in throttling). Behind a proxy, use
+	// echo.ExtractIPFromXFFHeader with the proxy's range.
+	IPExtractor echo.IPExtractor
+
+	// Timeouts of the HTTP server; zero fields get the defaults below.
+	Timeouts Timeouts
+
+	// Now is the clock; tests set it to check expiry. Default time.Now.
+	Now func() time.Time
+}
+
+// Timeouts are the net/http server timeouts. Long-lived responses (live
+// streams, video files) and long uploads extend their own deadlines with
+// http.ResponseController; see LiveStream and BodyLimit.
+type Timeouts struct {
+	ReadHeader time.Duration // default 10s: slow-loris protection
+	Read       time.Duration // default 60s: whole request incl. body
+	Write      time.Duration // default 60s: whole response
+	Idle       time.Duration // default 120s: keep-alive
+	Shutdown   time.Duration // default 15s: grace period for in-flight requests
+}
+
+// Identity is what the shell knows about a signed-in user beyond the id.
+type Identity struct {
+	Email   string
+	IsAdmin bool
+}
+
+// Defaults.
+const (
+	DefaultBodyLimit     int64 = 1 << 20
+	DefaultSessionTTL          = 7 * 24 * time.Hour
+	DefaultSessionMaxAge       = 30 * 24 * time.Hour
+	minSecretLen               = 32
+)
+
+// Server is the web application shell: an Echo instance with the middleware
+// stack, error handling, sessions, CSRF protection and static assets, into
+// which the applications are mounted.
+type Server struct {
+	e         *echo.Echo
+	log       *slog.Logger
+	deps      Deps
+	sessions  *sessionCodec
+	errMap    errorMappings
+	now       func() time.Time
+	timeouts  Timeouts
+	bodyLimit int64
+
+	// draining is closed when graceful shutdown begins. Long-lived responses
+	// (live streams) watch it and end, because http.Server.Shutdown waits
+	// for every connection to become idle and a stream never does.
+	draining     chan struct{}
+	drainingOnce sync.Once
+}
+
+// New builds the server and its middleware stack. It panics when
+// SessionSecret is shorter than 32 bytes: that is a wiring mistake in main,
+// and running with a guessable secret would let anyone forge sessions.
+func New(deps Deps) *Server {
+	if len(deps.SessionSecret) < minSecretLen {
+		panic(fmt.Sprintf("app: SessionSecret must be at least %d bytes, got %d", minSecretLen, len(deps.SessionSecret)))
+	}
+	s := &Server{
+		e:         echo.New(),
+		log:       deps.Logger,
+		deps:      deps,
+		now:       deps.Now,
+		timeouts:  deps.Timeouts,
+		bodyLimit: deps.BodyLimit,
+		draining:  make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.bodyLimit <= 0 {
+		s.bodyLimit = DefaultBodyLimit
+	}
+	ttl, maxAge := deps.SessionTTL, deps.SessionMaxAge
+	if ttl <= 0 {
+		ttl = DefaultSessionTTL
+	}
+	if maxAge <= 0 {
+		maxAge = DefaultSessionMaxAge
+	}
+	if maxAge < ttl {
+		maxAge = ttl
+	}
+	s.sessions = newSessionCodec(deps.SessionSecret, ttl, maxAge)
+	s.timeouts = withDefaultTimeouts(deps.Timeouts)
+	s.MapError(ErrNotFound, http.StatusNotFound)
+
+	e := s.e
+	e.HideBanner = true
+	e.HidePort = true
+	e.Logger.SetOutput(io.Discard) // everything we log goes through slog
+	e.HTTPErrorHandler = s.handleError
+	if deps.IPExtractor != nil {
+		e.IPExtractor = deps.IPExtractor
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+
+	// Order matters; each layer relies on the ones outside it:
+	//  1. deps.Middleware (metrics) sees the final, rendered outcome.
+	//  2. observe: trace id, request logger; renders errors so 1 sees them.
+	//  3. recoverPanics: a panic becomes an error for 2 to render and log.
+	//  4. securityHeaders: on every response, error pages included.
+	//  5. limitBody: before anything reads the body (CSRF reads forms).
+	//  6. loadSession: CSRF tokens are bound to the session.
+	//  7. checkCSRF: before any handler can change state.
+	e.Use(deps.Middleware...)
+	e.Use(s.observe, s.recoverPanics, securityHeaders, s.limitBody, s.loadSession, s.checkCSRF)
+
+	e.GET("/static/*", serveStatic)
+	e.HEAD("/static/*", serveStatic)
+	return s
+}
+
+func withDefaultTimeouts(t Timeouts) Timeouts {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&t.ReadHeader, 10*time.Second)
+	def(&t.Read, 60*time.Second)
+	def(&t.Write, 60*time.Second)
+	def(&t.Idle, 120*time.Second)
+	def(&t.Shutdown, 15*time.Second)
+	return t
+}
+
+// Echo returns the underlying Echo instance, for tests (httptest against
+// Echo().ServeHTTP) and for main to add operational routes such as /healthz.
+// Applications register routes through Mount instead.
+func (s *Server) Echo() *echo.Echo { return s.e }
+
+// Application is one of the web applications (home, record-viewings,
+// register-users, …). It registers its routes on the Router it is given; it
+// knows nothing about the other applications.
+type Application interface {
+	Routes(r Router)
+}
+
+// ApplicationFunc adapts a function to Application.
+type ApplicationFunc func(r Router)
+
+// Routes calls f(r).
+func (f ApplicationFunc) Routes(r Router) { f(r) }
+
+// Router is what an application may do with the route table: add routes and
+// create prefixed groups with their own middleware, e.g.
+//
+//	portal := r.Group("/creators-portal", app.RequireLogin)
+//	portal.GET("/", h.dashboard)
+//
+// It deliberately has no Use: middleware added to the root would apply to
+// every other application's routes and to the site-wide 404 (Echo implements
+// group middleware with catch-all routes), so an application scopes its
+// middleware to its own prefix or to single routes.
+type Router interface {
+	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	HEAD(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	PUT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	PATCH(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	DELETE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	// Group returns a group under prefix. prefix must not be empty or "/"
+	// when middleware is given, for the reason explained on Router.
+	Group(prefix string, m ...echo.MiddlewareFunc) *echo.Group
+}
+
+// rootRouter is the Router given to applications: the root group minus Use,
+// plus a guard against root-level group middleware.
+type rootRouter struct{ g *echo.Group }
+
+func (r rootRouter) GET(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.g.GET(p, h, m...)
+}
+
+func (r rootRouter) HEAD(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.g.HEAD(p, h, m...)
+}
+
+func (r rootRouter) POST(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.g.POST(p, h, m...)
+}
+
+func (r rootRouter) PUT(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.g.PUT(p, h, m...)
+}
+
+func (r rootRouter) PATCH(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.g.PATCH(p, h, m...)
+}
+
+func (r rootRouter) DELETE(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.g.DELETE(p, h, m...)
+}
+
+func (r rootRouter) Add(method, p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.g.Add(method, p, h, m...)
+}
+
+func (r rootRouter) Group(prefix string, m ...echo.MiddlewareFunc) *echo.Group {
+	if len(m) > 0 && (prefix == "" || prefix == "/") {
+		panic("app: Router.Group with middleware needs a non-root prefix; put the middleware on the routes instead")
+	}
+	return r.g.Group(prefix, m...)
+}
+
+// Mount registers the applications' routes. Call it before Run.
+func (s *Server) Mount(apps ...Application) {
+	for _, a := range apps {
+		a.Routes(rootRouter{g: s.e.Group("")})
+	}
+}
+
+// Run serves HTTP on addr until ctx is done, then shuts down gracefully: it
+// stops accepting connections, ends live streams, lets in-flight requests
+// finish for up to Timeouts.Shutdown and then closes what is left. addr may
+// use port 0; ready (optional) is called with the actual address once the
+// listener accepts connections, before Run blocks. Run returns nil after a
+// clean shutdown.
+func (s *Server) Run(ctx context.Context, addr string, ready func(net.Addr)) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("app: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s.e,
+		ReadHeaderTimeout: s.timeouts.ReadHeader,
+		ReadTimeout:       s.timeouts.Read,
+		WriteTimeout:      s.timeouts.Write,
+		IdleTimeout:       s.timeouts.Idle,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Requests must not inherit ctx's cancellation: when ctx ends we want
+		// in-flight handlers to finish, not to be aborted mid-write. Values
+		// (if any) are kept.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	srv.RegisterOnShutdown(s.drain)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	s.log.Info("web server listening", "addr", ln.Addr().String())
+	if ready != nil {
+		ready(ln.Addr())
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("app: serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	s.log.Info("web server shutting down", "grace", s.timeouts.Shutdown)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.timeouts.Shutdown)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	if err != nil {
+		// Grace period over: cut the remaining connections.
+		_ = srv.Close()
+		err = fmt.Errorf("app: graceful shutdown: %w", err)
+	}
+	if serveErr := <-served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, fmt.Errorf("app: serve: %w", serveErr))
+	}
+	if err == nil {
+		s.log.Info("web server stopped")
+	}
+	return err
+}
+
+func (s *Server) drain() { s.drainingOnce.Do(func() { close(s.draining) }) }

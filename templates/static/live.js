@@ -1,0 +1,139 @@
+// live.js: in-place page updates over server-sent events.
+//
+// Progressive enhancement only: every page works without it; this file merely
+// saves a reload. It is loaded as an external, deferred script because the
+// Content-Security-Policy forbids inline scripts. The attribute contract is
+// documented in templates/doc.go:
+//
+//   data-live-src="/url"    container; opens an EventSource to that same-origin URL
+//   data-live-field="key"   text replaced by the "update" event's data[key]
+//   data-live-reveal        (with data-live-field) hidden while the value is empty
+//   data-live-state         set by this script: connecting | open | closed
+//
+// Events: "update" (JSON object), "redirect" (same-origin URL), "reload".
+(function () {
+  "use strict";
+
+  if (!("EventSource" in window) || !document.querySelectorAll) {
+    return;
+  }
+
+  // sameOrigin resolves raw against the page and returns it only if it stays on
+  // this origin, so neither markup nor an event can send the user elsewhere.
+  function sameOrigin(raw) {
+    if (typeof raw !== "string" || raw.trim() === "") {
+      return null;
+    }
+    try {
+      var u = new URL(raw.trim(), window.location.href);
+      return u.origin === window.location.origin ? u.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function fieldsIn(root) {
+    var list = Array.prototype.slice.call(root.querySelectorAll("[data-live-field]"));
+    if (root.hasAttribute("data-live-field")) {
+      list.unshift(root);
+    }
+    return list;
+  }
+
+  function applyUpdate(root, data) {
+    fieldsIn(root).forEach(function (el) {
+      var key = el.getAttribute("data-live-field");
+      if (!Object.prototype.hasOwnProperty.call(data, key)) {
+        return;
+      }
+      var value = data[key];
+      var text = value === null || value === undefined ? "" : String(value);
+      if (el.textContent !== text) {
+        el.textContent = text;
+      }
+      if (el.hasAttribute("data-live-reveal")) {
+        el.hidden = text === "";
+      }
+    });
+  }
+
+  var sources = [];
+
+  function connect(root) {
+    var src = sameOrigin(root.getAttribute("data-live-src"));
+    if (!src) {
+      return;
+    }
+    var es = new EventSource(src);
+    var everOpened = false;
+    sources.push(es);
+    root.setAttribute("data-live-state", "connecting");
+
+    es.addEventListener("open", function () {
+      if (everOpened) {
+        // Reconnected after a drop: events published meanwhile are lost, so
+        // fetch the current state once instead of showing stale numbers.
+        es.close();
+        window.location.reload();
+        return;
+      }
+      everOpened = true;
+      root.setAttribute("data-live-state", "open");
+    });
+
+    es.addEventListener("error", function () {
+      root.setAttribute("data-live-state", es.readyState === EventSource.CLOSED ? "closed" : "connecting");
+    });
+
+    es.addEventListener("update", function (event) {
+      var data;
+      try {
+        data = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      if (data && typeof data === "object" && !Array.isArray(data)) {
+        applyUpdate(root, data);
+      }
+    });
+
+    es.addEventListener("redirect", function (event) {
+      var target = sameOrigin(event.data);
+      if (target) {
+        es.close();
+        window.location.assign(target);
+      }
+    });
+
+    es.addEventListener("reload", function () {
+      es.close();
+      window.location.reload();
+    });
+  }
+
+  function closeAll() {
+    sources.forEach(function (es) {
+      es.close();
+    });
+    sources = [];
+  }
+
+  function init() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-live-src]"), connect);
+  }
+
+  // Close streams when the page goes away so the server frees them at once; a
+  // page restored from the back/forward cache reloads to get current state.
+  window.addEventListener("pagehide", closeAll);
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && document.querySelector("[data-live-src]")) {
+      window.location.reload();
+    }
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

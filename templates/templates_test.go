@@ -1,0 +1,98 @@
+package templates
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func renderErrorPage(t *testing.T, p Page, e ErrorInfo) string {
+	t.Helper()
+	var sb strings.Builder
+	if err := ErrorPage(p, e).Render(context.Background(), &sb); err != nil {
+		t.Fatal(err)
+	}
+	return sb.String()
+}
+
+func TestAssetPathRoundTrip(t *testing.T) {
+	for _, name := range []string{"app.css", "live.js", "logo.svg"} {
+		p := AssetPath(name)
+		requested := strings.TrimPrefix(p, "/static/")
+		a, immutable, ok := LookupAsset(requested)
+		if !ok || !immutable || a.Name != name || len(a.Body) == 0 {
+			t.Errorf("%s → %s → %+v immutable=%v ok=%v", name, p, a.Name, immutable, ok)
+		}
+		if _, immutable, ok := LookupAsset(name); !ok || immutable {
+			t.Errorf("plain %s: ok=%v immutable=%v", name, ok, immutable)
+		}
+	}
+	if _, immutable, ok := LookupAsset("app.0123456789ab.css"); !ok || immutable {
+		t.Errorf("stale fingerprint: ok=%v immutable=%v (want served, revalidated)", ok, immutable)
+	}
+	for _, bad := range []string{"", "nope.css", "app.xyz.css", "app.0123456789ab.nope", "static/app.css"} {
+		if _, _, ok := LookupAsset(bad); ok {
+			t.Errorf("LookupAsset(%q) found something", bad)
+		}
+	}
+}
+
+func TestErrorPages(t *testing.T) {
+	p := Page{Title: "Page not found", Path: "/creators-portal/videos/x", TraceID: "trace-123", CSRFToken: "tok"}
+	for _, tc := range []struct {
+		status int
+		msg    string
+		want   []string
+		not    []string
+	}{
+		{400, "Email is missing.", []string{"400", "Email is missing."}, nil},
+		{401, "", []string{"Please log in", `href="/auth/log-in?next=%2Fcreators-portal%2Fvideos%2Fx"`}, nil},
+		{403, "", []string{"You can’t do that", "reload the page"}, nil},
+		{404, "", []string{"Page not found", "404"}, []string{"Reference"}},
+		{413, "", []string{"That’s too large"}, nil},
+		{429, "", []string{"Slow down"}, nil},
+		{500, "db password is hunter2", []string{"Something went wrong", "Reference: <code>trace-123</code>"}, []string{"hunter2"}},
+	} {
+		html := renderErrorPage(t, p, ErrorInfo{Status: tc.status, Message: tc.msg})
+		for _, w := range tc.want {
+			if !strings.Contains(html, w) {
+				t.Errorf("%d page lacks %q", tc.status, w)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(html, n) {
+				t.Errorf("%d page contains %q", tc.status, n)
+			}
+		}
+		if regexp.MustCompile(`\sstyle=|\son[a-z]+=|<style|<script>`).MatchString(html) {
+			t.Errorf("%d page is not inline-free", tc.status)
+		}
+	}
+}
+
+func TestNavigation(t *testing.T) {
+	anon := renderErrorPage(t, Page{Path: "/"}, ErrorInfo{Status: 404})
+	for _, w := range []string{`href="/register"`, `href="/auth/log-in"`, `href="/creators-portal/"`} {
+		if !strings.Contains(anon, w) {
+			t.Errorf("anonymous nav lacks %s", w)
+		}
+	}
+	if strings.Contains(anon, "log-out") || strings.Contains(anon, `href="/admin"`) {
+		t.Error("anonymous nav shows log-out or admin")
+	}
+	if !regexp.MustCompile(`href="/" aria-current="page"`).MatchString(anon) {
+		t.Error("Home not marked current on /")
+	}
+
+	user := renderErrorPage(t, Page{Path: "/creators-portal/videos/1", UserID: "u", UserEmail: "a@b.c", IsAdmin: true, CSRFToken: "tok"}, ErrorInfo{Status: 404})
+	if !strings.Contains(user, `<form class="account__logout" method="post" action="/auth/log-out"><input type="hidden" name="_csrf" value="tok">`) {
+		t.Errorf("log-out is not a POST form with the token first:\n%s", user)
+	}
+	if !strings.Contains(user, `href="/admin"`) || !strings.Contains(user, "a@b.c") || strings.Contains(user, `href="/register"`) {
+		t.Error("signed-in admin nav wrong")
+	}
+	if !strings.Contains(user, `href="/creators-portal/" aria-current="page"`) {
+		t.Error("Creators Portal not current on a sub-page")
+	}
+}
