@@ -1,6 +1,7 @@
 // Package home is the home application of the book: GET / shows "Viewers have watched N videos" from
 // the home page view and a button that records a viewing of the demo video (the book's home page does
-// the same with a fixed video id).
+// the same with a fixed video id), and below it the latest published videos with their view counts,
+// each linking to its watch page.
 //
 // The counter updates in place: the page's counter element points data-live-src at GET /live/home, a
 // server-sent event stream of the hub topic "home" (see app/live and templates/static/live.js). The

@@ -66,15 +66,24 @@ func (a *App) Routes(r app.Router) {
 	}
 }
 
-// showHome fetches the home page view and renders it.
+// listedVideos is how many published videos the home page lists (the latest uploads).
+const listedVideos = 24
+
+// showHome fetches the home page view and the published videos and renders them.
 func (a *App) showHome(c echo.Context) error {
-	page, err := viewdata.HomePage(c.Request().Context(), a.views)
+	ctx := c.Request().Context()
+	page, err := viewdata.HomePage(ctx, a.views)
+	if err != nil {
+		return err
+	}
+	videos, err := viewdata.PublishedVideos(ctx, a.views, listedVideos)
 	if err != nil {
 		return err
 	}
 	view := templates.HomeView{
 		VideosWatched:    page.VideosWatched,
 		RecordViewingURL: recordViewingPath(DemoVideoID),
+		Videos:           videos,
 	}
 	if a.hub != nil {
 		view.LiveURL = LivePath

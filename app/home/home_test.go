@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"videotutorials/app"
@@ -222,5 +223,22 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestHomeListsPublishedVideos(t *testing.T) {
+	published, processing := uuid.NewString(), uuid.NewString()
+	tx := homeRow(t, `INSERT INTO creators_portal_videos (id, owner_id, name, views, status, uploaded_at)
+		VALUES ($1, $3, 'Event sourcing in ten minutes', 7, 'published', now()),
+		       ($2, $3, 'Not ready yet', 0, 'processing', now())`, published, processing, uuid.NewString())
+	srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: tx}))
+	rec := newBrowser(t, srv).get("/")
+	wantStatus(t, rec, http.StatusOK)
+	page := rec.Body.String()
+	if !strings.Contains(page, `href="/videos/`+published+`"`) || !strings.Contains(page, "Event sourcing in ten minutes") {
+		t.Errorf("the published video is not listed:\n%s", page)
+	}
+	if strings.Contains(page, processing) || strings.Contains(page, "Not ready yet") {
+		t.Error("a video that is not published is listed")
 	}
 }
