@@ -210,9 +210,14 @@ func (s *Subscription) run(ctx context.Context) {
 	}
 	saved := position
 	lastSave := time.Now()
+	// dirty says there is progress worth saving. A subscription that reads its own position stream
+	// (store-wide, or on subscriberPosition) would otherwise see each save as new progress and save
+	// again forever; passing over its own Read messages is not progress.
+	dirty := false
+	ownStream := PositionStreamName(s.cfg.SubscriberID)
 	s.update(func(st *Status) { st.Position, st.SavedPosition = position, saved })
 	save := func(c context.Context) {
-		if position == saved {
+		if !dirty || position == saved {
 			return
 		}
 		if err := s.savePosition(c, position, txid); err != nil {
@@ -221,7 +226,7 @@ func (s *Subscription) run(ctx context.Context) {
 			}
 			return
 		}
-		saved, lastSave = position, time.Now()
+		saved, lastSave, dirty = position, time.Now(), false
 		s.update(func(st *Status) { st.SavedPosition = saved })
 	}
 	defer func() {
@@ -279,7 +284,12 @@ func (s *Subscription) run(ctx context.Context) {
 				}
 			}
 			position, txid = msgs[len(msgs)-1].GlobalPosition, msgs[len(msgs)-1].TransactionID
-			sinceSave += len(msgs)
+			for _, m := range msgs {
+				if m.StreamName != ownStream {
+					dirty = true
+					sinceSave++
+				}
+			}
 		} else {
 			for _, m := range msgs {
 				if s.wants(m) {
@@ -291,6 +301,10 @@ func (s *Subscription) run(ctx context.Context) {
 				// Filtered and unhandled messages advance the position too: a subscription never
 				// stalls on messages that are not for it.
 				position, txid = m.GlobalPosition, m.TransactionID
+				if m.StreamName == ownStream {
+					continue
+				}
+				dirty = true
 				sinceSave++
 				if sinceSave >= s.cfg.PositionUpdateInterval {
 					s.update(func(st *Status) { st.Position = position })

@@ -3,6 +3,7 @@ package messagestore_test
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -303,5 +304,33 @@ func TestStoreWideSubscriptionSeesEveryCategoryOnce(t *testing.T) {
 		if n != 1 {
 			t.Errorf("message %s handled %d times", id, n)
 		}
+	}
+}
+
+func TestStoreWideSubscriptionDoesNotFeedOnItsOwnPositionWrites(t *testing.T) {
+	if os.Getenv("TEST_DATABASE_URL") != "" {
+		t.Skip("needs a database nobody else writes to while it watches for idle saves")
+	}
+	s := newStore(t)
+	id := "test:" + uuid.NewString()
+	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: messagestore.AllCategories,
+		HandleBatch:          func(context.Context, []messagestore.Message) error { return nil },
+		PositionUpdatePeriod: 20 * time.Millisecond, MinPollInterval: 10 * time.Millisecond, MaxPollInterval: 20 * time.Millisecond}, nil)
+	stop := run(t, sub)
+	defer stop()
+	writeN(t, s, fresh("own"), 1, messagestore.Metadata{})
+	saves := func() int64 {
+		v, err := s.StreamVersion(context.Background(), messagestore.PositionStreamName(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v + 1
+	}
+	eventually(t, 15*time.Second, "a first save", func() bool { return saves() >= 1 })
+	time.Sleep(500 * time.Millisecond) // settle: the reader passes over its own save
+	before := saves()
+	time.Sleep(time.Second)
+	if after := saves(); after != before {
+		t.Fatalf("idle store-wide subscription kept saving its position: %d → %d saves", before, after)
 	}
 }
