@@ -1,0 +1,284 @@
+package creatorsportal
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"videotutorials/app"
+	"videotutorials/app/live"
+	"videotutorials/components/videopublishing/videopublishingmsg"
+	"videotutorials/messagestore"
+	"videotutorials/templates"
+	"videotutorials/viewdata"
+)
+
+// Contract declares the creators portal: it sends commands to video-publishing's inbox.
+var Contract = messagestore.Contract{
+	Name:    "creators-portal",
+	Kind:    "application",
+	SendsTo: []string{videopublishingmsg.CommandCategory},
+}
+
+// Paths.
+const (
+	Prefix         = "/creators-portal"
+	DashboardPath  = Prefix + "/"
+	PublishPath    = Prefix + "/publish-video"
+	dashboardLive  = Prefix + "/live"
+	videosPrefix   = Prefix + "/videos/"
+	operationsPath = Prefix + "/video-operations/"
+)
+
+// DefaultMaxUploadBytes is the largest upload when Deps.MaxUploadBytes is not set: 512 MiB.
+const DefaultMaxUploadBytes int64 = 512 << 20
+
+// dashboardLimit bounds the videos listed on the dashboard.
+const dashboardLimit = 200
+
+// Deps are what the creators portal needs.
+type Deps struct {
+	Store *messagestore.Store // commands are written through a writer scoped to Contract
+	Views viewdata.Querier    // the read-only pool
+	Hub   *live.Hub           // may be nil: no live updates
+	// MediaDir is the media directory (MEDIA_DIRECTORY); uploads go to its uploads/ directory.
+	MediaDir string
+	// MaxUploadBytes is the largest video file accepted (MAX_UPLOAD_BYTES).
+	MaxUploadBytes int64
+	// UploadTimeout is how long one upload may take to arrive (default 1 hour).
+	UploadTimeout time.Duration
+	Logger        *slog.Logger
+}
+
+// App is the creators-portal application.
+type App struct {
+	writer        *messagestore.Writer
+	views         viewdata.Querier
+	hub           *live.Hub
+	mediaDir      string
+	maxUpload     int64
+	uploadTimeout time.Duration
+	log           *slog.Logger
+}
+
+// New returns the application.
+func New(d Deps) *App {
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &App{
+		writer:        d.Store.WriterFor(Contract),
+		views:         d.Views,
+		hub:           d.Hub,
+		mediaDir:      d.MediaDir,
+		maxUpload:     d.MaxUploadBytes,
+		uploadTimeout: d.UploadTimeout,
+		log:           log.With("application", Contract.Name),
+	}
+	if a.maxUpload <= 0 {
+		a.maxUpload = DefaultMaxUploadBytes
+	}
+	if a.uploadTimeout <= 0 {
+		a.uploadTimeout = time.Hour
+	}
+	return a
+}
+
+// multipartSlack is what the body may hold besides the file: boundaries, part headers, the token.
+const multipartSlack = 64 << 10
+
+// Routes mounts the portal under /creators-portal, behind RequireLogin.
+func (a *App) Routes(r app.Router) {
+	r.GET(Prefix, func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, DashboardPath) })
+	g := r.Group(Prefix, app.RequireLogin)
+	g.GET("/", a.dashboard)
+	g.POST("/publish-video", a.publishVideo, app.BodyLimit(a.maxUpload+multipartSlack, a.uploadTimeout))
+	g.GET("/videos/:id", a.video)
+	g.POST("/videos/:id/name", a.nameVideo)
+	g.POST("/videos/:id/describe", a.describeVideo)
+	g.GET("/video-operations/:traceId", a.operation)
+	if a.hub != nil {
+		g.GET("/live", app.LiveStream(a.hub, func(c echo.Context) (string, error) {
+			id, _ := app.CurrentUserID(c)
+			return live.DashboardTopic(id), nil
+		}))
+		g.GET("/video-operations/:traceId/live", app.LiveStream(a.hub, func(c echo.Context) (string, error) {
+			traceID, err := uuidParam(c, "traceId")
+			if err != nil {
+				return "", err
+			}
+			return live.VideoOperationTopic(traceID), nil
+		}))
+	}
+}
+
+// uuidParam returns a path parameter that must be a UUID, in canonical form (400 otherwise).
+func uuidParam(c echo.Context, name string) (string, error) {
+	s := c.Param(name)
+	u, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return "", app.BadRequest("That id is not valid.")
+	}
+	return u.String(), nil
+}
+
+// VideoPath is the owner's page of a video.
+func VideoPath(videoID string) string { return videosPrefix + videoID }
+
+// OperationPath is the page of the name/describe request with traceID.
+func OperationPath(traceID string) string { return operationsPath + traceID }
+
+// watchPath, filePath and posterPath are the watch application's routes.
+func watchPath(videoID string) string  { return "/videos/" + videoID }
+func filePath(videoID string) string   { return "/videos/" + videoID + "/file" }
+func posterPath(videoID string) string { return "/videos/" + videoID + "/poster" }
+
+// dashboard lists the creator's videos with the upload form.
+func (a *App) dashboard(c echo.Context) error {
+	userID, _ := app.CurrentUserID(c)
+	videos, err := viewdata.VideosOfOwner(c.Request().Context(), a.views, userID, dashboardLimit)
+	if err != nil {
+		return err
+	}
+	view := templates.CreatorsDashboardView{Videos: videos, UploadURL: PublishPath, MaxUploadBytes: a.maxUpload}
+	if up, err := uuid.Parse(c.QueryParam("uploaded")); err == nil {
+		// Just uploaded: the aggregator may not have recorded it yet when the browser gets here.
+		id := up.String()
+		listed := false
+		for _, v := range videos {
+			listed = listed || v.ID == id
+		}
+		if !listed {
+			view.JustUploaded = id
+		}
+	}
+	if a.hub != nil {
+		view.LiveURL = dashboardLive
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return app.Render(c, http.StatusOK, templates.CreatorsDashboard(app.PageFor(c, "Creators Portal"), view))
+}
+
+// ownVideo returns the video named by the :id parameter if the signed-in user owns it; unknown
+// videos and other people's are both 404, so the portal does not tell which ids exist.
+func (a *App) ownVideo(c echo.Context) (viewdata.CreatorsVideo, error) {
+	id, err := uuidParam(c, "id")
+	if err != nil {
+		return viewdata.CreatorsVideo{}, err
+	}
+	v, err := viewdata.CreatorsVideoByID(c.Request().Context(), a.views, id)
+	if errors.Is(err, viewdata.ErrNotFound) {
+		return v, app.NotFound("There is no such video among yours.")
+	}
+	if err != nil {
+		return v, err
+	}
+	if userID, _ := app.CurrentUserID(c); v.OwnerID == "" || v.OwnerID != userID {
+		return viewdata.CreatorsVideo{}, app.NotFound("There is no such video among yours.")
+	}
+	return v, nil
+}
+
+// video is the owner's page of a video.
+func (a *App) video(c echo.Context) error {
+	v, err := a.ownVideo(c)
+	if err != nil {
+		return err
+	}
+	view := templates.CreatorsVideoView{
+		Video:          v,
+		WatchURL:       watchPath(v.ID),
+		NameURL:        VideoPath(v.ID) + "/name",
+		DescribeURL:    VideoPath(v.ID) + "/describe",
+		MaxName:        videopublishingmsg.MaxNameLength,
+		MaxDescription: videopublishingmsg.MaxDescriptionLength,
+	}
+	if v.Published() {
+		view.FileURL = filePath(v.ID)
+		if v.PosterURI != "" {
+			view.PosterURL = posterPath(v.ID)
+		}
+	}
+	if a.hub != nil {
+		view.LiveURL = dashboardLive
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return app.Render(c, http.StatusOK, templates.CreatorsVideoPage(app.PageFor(c, v.DisplayName()), view))
+}
+
+// nameVideo sends NameVideo and shows the operation's page.
+func (a *App) nameVideo(c echo.Context) error {
+	v, err := a.ownVideo(c)
+	if err != nil {
+		return err
+	}
+	return a.send(c, v.ID, videopublishingmsg.NameVideo{Name: c.FormValue("name"), VideoID: v.ID})
+}
+
+// describeVideo sends DescribeVideo and shows the operation's page.
+func (a *App) describeVideo(c echo.Context) error {
+	v, err := a.ownVideo(c)
+	if err != nil {
+		return err
+	}
+	return a.send(c, v.ID, videopublishingmsg.DescribeVideo{Description: c.FormValue("description"), VideoID: v.ID})
+}
+
+// send writes a command to the video's inbox with the request's trace id and acting user, and sends
+// the browser to the operation's page, which the trace id names.
+func (a *App) send(c echo.Context, videoID string, cmd any) error {
+	ctx := c.Request().Context()
+	traceID := app.TraceID(c)
+	md := messagestore.Metadata{TraceID: traceID, UserID: app.UserIDFrom(ctx)}
+	if _, err := a.writer.Write(ctx, videopublishingmsg.CommandStreamName(videoID), messagestore.AnyVersion,
+		messagestore.NewEvent(cmd, md)); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, OperationPath(traceID))
+}
+
+// operation shows the outcome of a name or describe request: pending, rejected, or — succeeded — a
+// redirect to the video.
+func (a *App) operation(c echo.Context) error {
+	traceID, err := uuidParam(c, "traceId")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	op, err := viewdata.VideoOperationByTraceID(ctx, a.views, traceID)
+	if errors.Is(err, viewdata.ErrNotFound) {
+		view := templates.VideoOperationView{Pending: true, SelfURL: OperationPath(traceID)}
+		if a.hub != nil {
+			view.LiveURL = OperationPath(traceID) + "/live"
+		}
+		return app.Render(c, http.StatusOK, templates.VideoOperation(app.PageFor(c, "Saving your change"), view))
+	}
+	if err != nil {
+		return err
+	}
+	v, err := viewdata.CreatorsVideoByID(ctx, a.views, op.VideoID)
+	if err != nil && !errors.Is(err, viewdata.ErrNotFound) {
+		return err
+	}
+	if userID, _ := app.CurrentUserID(c); v.OwnerID != userID {
+		return app.NotFound("")
+	}
+	if op.Succeeded {
+		return c.Redirect(http.StatusSeeOther, VideoPath(op.VideoID))
+	}
+	view := templates.VideoOperationView{Kind: op.Kind, Reason: op.FailureReason, VideoURL: VideoPath(op.VideoID),
+		SelfURL: OperationPath(traceID)}
+	return app.Render(c, http.StatusOK, templates.VideoOperation(app.PageFor(c, "Change not saved"), view))
+}
+
+// dashboardAfterUpload is where an upload sends the browser.
+func dashboardAfterUpload(videoID string) string {
+	return DashboardPath + "?" + url.Values{"uploaded": {videoID}}.Encode()
+}

@@ -1,0 +1,340 @@
+package creatorsportal_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"videotutorials/app/creatorsportal"
+	"videotutorials/app/live"
+	"videotutorials/components/videopublishing/videopublishingmsg"
+	"videotutorials/messagestore"
+)
+
+// fixture is the portal on a media directory of its own.
+type fixture struct {
+	b        *browser
+	store    *messagestore.Store
+	pool     interface{ Close() }
+	mediaDir string
+	hub      *live.Hub
+	user     string
+}
+
+const testMaxUpload = 64 << 10
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	pool := newPool(t)
+	f := &fixture{store: messagestore.New(pool, messagestore.Options{Logger: quiet}), mediaDir: t.TempDir(),
+		hub: live.NewHub(live.Options{}), user: uuid.NewString()}
+	portal := creatorsportal.New(creatorsportal.Deps{Store: f.store, Views: pool, Hub: f.hub, MediaDir: f.mediaDir,
+		MaxUploadBytes: testMaxUpload, Logger: quiet})
+	f.b = newBrowser(t, newServer(t, portal))
+	f.b.signIn(f.user)
+	return f
+}
+
+// uploads lists what is in the uploads directory (nothing must be left behind by a refused upload).
+func (f *fixture) uploads(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(f.mediaDir, "uploads"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+var webmHead = []byte("\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm\x42\x87\x81\x04")
+
+func TestAnonymousVisitorsAreSentToLogIn(t *testing.T) {
+	pool := newPool(t)
+	srv := newServer(t, creatorsportal.New(creatorsportal.Deps{Store: messagestore.New(pool, messagestore.Options{}),
+		Views: pool, MediaDir: t.TempDir()}))
+	b := newBrowser(t, srv)
+	for _, path := range []string{"/creators-portal/", "/creators-portal/videos/" + uuid.NewString()} {
+		rec := b.get(path)
+		wantStatus(t, rec, http.StatusSeeOther)
+		if loc := rec.Header().Get("Location"); loc != "/auth/log-in?next="+url.QueryEscape(path) {
+			t.Errorf("%s → %q", path, loc)
+		}
+	}
+	if rec := b.get("/creators-portal"); rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != "/creators-portal/" {
+		t.Errorf("/creators-portal → %d %q", rec.Code, rec.Header().Get("Location"))
+	}
+}
+
+func TestUploadStoresTheFileAndSendsPublishVideo(t *testing.T) {
+	f := setup(t)
+	content := append(append([]byte{}, webmHead...), bytes.Repeat([]byte("frame "), 5000)...)
+	rec := f.b.upload("holiday.mp4", content) // the client's name and extension mean nothing
+	wantStatus(t, rec, http.StatusSeeOther)
+	loc, err := url.Parse(rec.Header().Get("Location"))
+	if err != nil || loc.Path != "/creators-portal/" {
+		t.Fatalf("Location %q", rec.Header().Get("Location"))
+	}
+	videoID := loc.Query().Get("uploaded")
+	if uuid.Validate(videoID) != nil {
+		t.Fatalf("no video id in %s", loc)
+	}
+	stored, err := os.ReadFile(filepath.Join(f.mediaDir, "uploads", videoID+".webm"))
+	if err != nil || !bytes.Equal(stored, content) {
+		t.Fatalf("stored upload (%d bytes, %v) differs", len(stored), err)
+	}
+	if names := f.uploads(t); len(names) != 1 {
+		t.Errorf("uploads directory: %v", names)
+	}
+	msgs := readStream(t, f.store, videopublishingmsg.CommandStreamName(videoID))
+	if len(msgs) != 1 || msgs[0].Type != "PublishVideo" {
+		t.Fatalf("command stream %+v", msgs)
+	}
+	var cmd videopublishingmsg.PublishVideo
+	if err := msgs[0].Decode(&cmd); err != nil {
+		t.Fatal(err)
+	}
+	want := videopublishingmsg.PublishVideo{OwnerID: f.user, SourceURI: "file:uploads/" + videoID + ".webm", VideoID: videoID}
+	if cmd != want {
+		t.Errorf("PublishVideo %+v, want %+v", cmd, want)
+	}
+	if md := msgs[0].Metadata; md.UserID != f.user || md.TraceID != rec.Header().Get("X-Trace-Id") {
+		t.Errorf("metadata %+v", md)
+	}
+	// The dashboard shows the upload as processing even before the view has it.
+	page := f.b.get(loc.String())
+	wantStatus(t, page, http.StatusOK)
+	for _, s := range []string{`id="video-` + videoID + `"`, "Processing", "Untitled", `data-live-field="` + videoID + `.status"`} {
+		if !strings.Contains(page.Body.String(), s) {
+			t.Errorf("dashboard lacks %q", s)
+		}
+	}
+}
+
+func TestUploadAtTheLimitIsAccepted(t *testing.T) {
+	f := setup(t)
+	content := append(append([]byte{}, webmHead...), bytes.Repeat([]byte{7}, testMaxUpload-len(webmHead))...)
+	wantStatus(t, f.b.upload("a.webm", content), http.StatusSeeOther)
+}
+
+func TestUploadsThatAreRefused(t *testing.T) {
+	f := setup(t)
+	cases := []struct {
+		name, filename string
+		content        []byte
+		status         int
+		message        string
+	}{
+		{"text", "notes.mp4", []byte("just some text, certainly not a video\n"), 400, "That file is not a video"},
+		{"png", "pic.webm", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"), 400, "That file is not a video"},
+		{"html", "page.mp4", []byte("<!DOCTYPE html><html><script>alert(1)</script>"), 400, "That file is not a video"},
+		{"audio-only ogg", "song.ogv", []byte("OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01\x1e\x01vorbis\x00\x00\x00\x00"), 400, "That file is not a video"},
+		{"m4a", "song.mp4", []byte("\x00\x00\x00\x20ftypM4A \x00\x00\x02\x00M4A isom"), 400, "That file is not a video"},
+		{"avif", "pic.mp4", []byte("\x00\x00\x00\x20ftypavif\x00\x00\x00\x00avifmif1"), 400, "That file is not a video"},
+		{"empty", "empty.mp4", nil, 400, "That file is empty"},
+		{"no file", "", nil, 400, "Please choose a video file"},
+		{"too large", "big.webm", append(append([]byte{}, webmHead...), bytes.Repeat([]byte{1}, testMaxUpload)...), 413, "the most we accept is 64 KiB"},
+		{"far too large", "huge.webm", append(append([]byte{}, webmHead...), bytes.Repeat([]byte{1}, 4*testMaxUpload)...), 413, "the most we accept is 64 KiB"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := f.b.upload(tc.filename, tc.content)
+			wantStatus(t, rec, tc.status)
+			if !strings.Contains(rec.Body.String(), tc.message) {
+				t.Errorf("page does not say %q:\n%s", tc.message, rec.Body.String())
+			}
+			if names := f.uploads(t); len(names) != 0 {
+				t.Errorf("left behind: %v", names)
+			}
+		})
+	}
+}
+
+func TestUploadNeedsTheCSRFToken(t *testing.T) {
+	f := setup(t)
+	req := httptest.NewRequest(http.MethodPost, "/creators-portal/publish-video", strings.NewReader("--x\r\n\r\n--x--\r\n"))
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+	wantStatus(t, f.b.do(req), http.StatusForbidden)
+}
+
+func TestSniffingRealContainers(t *testing.T) {
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg is not installed")
+	}
+	f := setup(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		out, want string
+		args      []string
+	}{
+		{"a.mp4", ".mp4", []string{"-c:v", "libx264"}},
+		{"a.mov", ".mov", []string{"-c:v", "libx264"}},
+		{"a.webm", ".webm", []string{"-c:v", "libvpx"}},
+		{"a.mkv", ".mkv", []string{"-c:v", "libx264"}},
+		{"a.ogv", ".ogv", []string{"-c:v", "libtheora"}},
+		{"a.avi", ".avi", []string{"-c:v", "mpeg4"}},
+	} {
+		out := filepath.Join(dir, tc.out)
+		args := append([]string{"-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=0.3:size=64x48:rate=10"}, tc.args...)
+		cmd := exec.CommandContext(context.Background(), ffmpeg, append(args, out)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("cannot make %s (%v): %s", tc.out, err, b)
+			continue
+		}
+		content, _ := os.ReadFile(out)
+		rec := f.b.upload("x", content)
+		wantStatus(t, rec, http.StatusSeeOther)
+		loc, _ := url.Parse(rec.Header().Get("Location"))
+		if _, err := os.Stat(filepath.Join(f.mediaDir, "uploads", loc.Query().Get("uploaded")+tc.want)); err != nil {
+			t.Errorf("%s: not stored as %s: %v", tc.out, tc.want, err)
+		}
+	}
+}
+
+func TestDashboardListsOnlyTheUsersVideos(t *testing.T) {
+	f := setup(t)
+	pool := newPool(t)
+	mine, theirs := uuid.NewString(), uuid.NewString()
+	insertVideo(t, pool, videoRow{id: mine, owner: f.user, name: "My <b>tutorial</b>", description: "About Go", status: "published", views: 42,
+		transcoded: "file:videos/" + mine + ".mp4", poster: "file:posters/" + mine + ".jpg"})
+	failed := uuid.NewString()
+	insertVideo(t, pool, videoRow{id: failed, owner: f.user, status: "failed", reason: "The file could not be transcoded: junk"})
+	insertVideo(t, pool, videoRow{id: theirs, owner: uuid.NewString(), name: "Not mine", status: "published"})
+	rec := f.b.get("/creators-portal/")
+	wantStatus(t, rec, http.StatusOK)
+	body := rec.Body.String()
+	for _, s := range []string{"My &lt;b&gt;tutorial&lt;/b&gt;", "About Go", ">42<", "Published", "Untitled", "Failed",
+		"The file could not be transcoded: junk", `src="/videos/` + mine + `/poster"`, `data-live-src="/creators-portal/live"`,
+		`enctype="multipart/form-data"`, "up to 64 KiB"} {
+		if !strings.Contains(body, s) {
+			t.Errorf("dashboard lacks %q", s)
+		}
+	}
+	if strings.Contains(body, "Not mine") || strings.Contains(body, theirs) {
+		t.Errorf("dashboard shows another creator's video")
+	}
+}
+
+func TestVideoPageIsTheOwnersOnly(t *testing.T) {
+	f := setup(t)
+	pool := newPool(t)
+	mine, theirs := uuid.NewString(), uuid.NewString()
+	insertVideo(t, pool, videoRow{id: mine, owner: f.user, name: "Mine", description: "Desc", status: "published",
+		transcoded: "file:videos/" + mine + ".mp4", poster: "file:posters/" + mine + ".jpg"})
+	insertVideo(t, pool, videoRow{id: theirs, owner: uuid.NewString(), name: "Theirs", status: "published"})
+	rec := f.b.get("/creators-portal/videos/" + mine)
+	wantStatus(t, rec, http.StatusOK)
+	for _, s := range []string{`<video`, `src="/videos/` + mine + `/file"`, `poster="/videos/` + mine + `/poster"`,
+		`action="/creators-portal/videos/` + mine + `/name"`, `action="/creators-portal/videos/` + mine + `/describe"`,
+		`value="Mine"`, ">Desc</textarea>", `maxlength="255"`, `maxlength="5000"`} {
+		if !strings.Contains(rec.Body.String(), s) {
+			t.Errorf("video page lacks %q", s)
+		}
+	}
+	wantStatus(t, f.b.get("/creators-portal/videos/"+theirs), http.StatusNotFound)
+	wantStatus(t, f.b.get("/creators-portal/videos/"+uuid.NewString()), http.StatusNotFound)
+	wantStatus(t, f.b.get("/creators-portal/videos/not-a-uuid"), http.StatusBadRequest)
+	// Nor can a rename be sent for someone else's video.
+	rec = f.b.submit("/creators-portal/", "/creators-portal/videos/"+theirs+"/name", url.Values{"name": {"Mine now"}})
+	wantStatus(t, rec, http.StatusNotFound)
+	if msgs := readStream(t, f.store, videopublishingmsg.CommandStreamName(theirs)); len(msgs) != 0 {
+		t.Errorf("a command was written for another creator's video: %+v", msgs)
+	}
+}
+
+func TestNameAndDescribeSendCommandsAndShowTheOperation(t *testing.T) {
+	f := setup(t)
+	pool := newPool(t)
+	videoID := uuid.NewString()
+	insertVideo(t, pool, videoRow{id: videoID, owner: f.user, status: "published", transcoded: "file:videos/" + videoID + ".mp4"})
+	page := "/creators-portal/videos/" + videoID
+	long := strings.Repeat("x", 300) // passed on as typed: the component decides
+	for _, tc := range []struct {
+		path, field, value, typ string
+	}{
+		{page + "/name", "name", long, "NameVideo"},
+		{page + "/describe", "description", "A description", "DescribeVideo"},
+	} {
+		rec := f.b.submit(page, tc.path, url.Values{tc.field: {tc.value}})
+		wantStatus(t, rec, http.StatusSeeOther)
+		traceID := rec.Header().Get("X-Trace-Id")
+		if loc := rec.Header().Get("Location"); loc != "/creators-portal/video-operations/"+traceID {
+			t.Fatalf("Location %q, want the operation of trace %s", loc, traceID)
+		}
+		msgs := readStream(t, f.store, videopublishingmsg.CommandStreamName(videoID))
+		last := msgs[len(msgs)-1]
+		var data map[string]string
+		if err := last.Decode(&data); err != nil {
+			t.Fatal(err)
+		}
+		if last.Type != tc.typ || data[tc.field] != tc.value || data["videoId"] != videoID ||
+			last.Metadata.TraceID != traceID || last.Metadata.UserID != f.user {
+			t.Errorf("%s: %s %v %+v", tc.path, last.Type, data, last.Metadata)
+		}
+	}
+}
+
+func TestOperationPage(t *testing.T) {
+	f := setup(t)
+	pool := newPool(t)
+	videoID, otherVideo := uuid.NewString(), uuid.NewString()
+	insertVideo(t, pool, videoRow{id: videoID, owner: f.user, status: "published"})
+	insertVideo(t, pool, videoRow{id: otherVideo, owner: uuid.NewString(), status: "published"})
+	pending, succeeded, rejected, others := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
+	insertOperation(t, pool, succeeded, videoID, "name", true, "")
+	insertOperation(t, pool, rejected, videoID, "name", false, "The name is longer than 255 characters.")
+	insertOperation(t, pool, others, otherVideo, "name", true, "")
+
+	rec := f.b.get("/creators-portal/video-operations/" + pending)
+	wantStatus(t, rec, http.StatusOK)
+	for _, s := range []string{"Pending", `data-live-src="/creators-portal/video-operations/` + pending + `/live"`, `data-live-field="reason"`} {
+		if !strings.Contains(rec.Body.String(), s) {
+			t.Errorf("pending page lacks %q", s)
+		}
+	}
+	rec = f.b.get("/creators-portal/video-operations/" + succeeded)
+	wantStatus(t, rec, http.StatusSeeOther)
+	if loc := rec.Header().Get("Location"); loc != "/creators-portal/videos/"+videoID {
+		t.Errorf("success → %q", loc)
+	}
+	rec = f.b.get("/creators-portal/video-operations/" + rejected)
+	wantStatus(t, rec, http.StatusOK)
+	if body := rec.Body.String(); !strings.Contains(body, "The name is longer than 255 characters.") ||
+		!strings.Contains(body, "Your name was not saved") || strings.Contains(body, "data-live-src") {
+		t.Errorf("rejected page:\n%s", body)
+	}
+	wantStatus(t, f.b.get("/creators-portal/video-operations/"+others), http.StatusNotFound)
+	wantStatus(t, f.b.get("/creators-portal/video-operations/nope"), http.StatusBadRequest)
+}
+
+func TestOperationPageIsToldTheOutcomeLive(t *testing.T) {
+	f := setup(t)
+	traceID := uuid.NewString()
+	// The aggregator published before the page connected: the hub replays it.
+	f.hub.Publish(live.VideoOperationTopic(traceID), live.EventRedirect, "/creators-portal/videos/x")
+	c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequest(http.MethodGet, "/creators-portal/video-operations/"+traceID+"/live", nil).WithContext(c)
+	req.Header.Set("Accept", "text/event-stream")
+	rec := f.b.do(req)
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") ||
+		!strings.Contains(rec.Body.String(), "event: redirect\ndata: /creators-portal/videos/x") {
+		t.Errorf("stream %q:\n%s", ct, rec.Body.String())
+	}
+}

@@ -1,0 +1,226 @@
+package creatorsportal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"videotutorials/app"
+	"videotutorials/components/videopublishing/videopublishingmsg"
+	"videotutorials/messagestore"
+	"videotutorials/templates"
+)
+
+// Form fields of the upload form.
+const (
+	fileField = "video"
+	// uploadsDir is the media directory's sub-directory for uploads (see components/videopublishing).
+	uploadsDir = "uploads"
+)
+
+// Messages of the upload's error pages.
+const (
+	msgNotAVideo = "That file is not a video we can publish. Please upload an MP4, WebM, Ogg (Theora), " +
+		"QuickTime, Matroska or AVI video."
+	msgNoFile     = "Please choose a video file to upload."
+	msgEmptyFile  = "That file is empty. Please choose a video file to upload."
+	msgOneFile    = "Please upload one video at a time."
+	msgUnreadable = "The upload could not be read. Please try again."
+	msgNoSpace    = "The server has no room for more videos right now. Please try again later."
+)
+
+// tooLarge is the 413 of an upload over the limit. cause is the body limit's *http.MaxBytesError when
+// that is what stopped the upload (the shell keeps an error that wraps it).
+func (a *App) tooLarge(cause error) error {
+	return &app.Error{Status: http.StatusRequestEntityTooLarge, Err: cause,
+		Message: fmt.Sprintf("That video is too large: the most we accept is %s.", templates.HumanBytes(a.maxUpload))}
+}
+
+// publishVideo receives an upload: it streams the file to disk (checking that it is a video and not
+// too large), then asks video-publishing to publish it.
+func (a *App) publishVideo(c echo.Context) error {
+	req := c.Request()
+	ctx := req.Context()
+	mr, err := req.MultipartReader()
+	if err != nil {
+		return app.BadRequest(msgNoFile)
+	}
+	videoID := uuid.NewString()
+	var stored string // file path of the upload, once complete
+	fail := func(err error) error {
+		if stored != "" {
+			_ = os.Remove(stored)
+		}
+		return err
+	}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fail(a.readError(err))
+		}
+		if part.FormName() != fileField {
+			// The CSRF token (already checked) and anything else: read past it; the body limit
+			// bounds what this can cost.
+			if _, err := io.Copy(io.Discard, part); err != nil {
+				return fail(a.readError(err))
+			}
+			continue
+		}
+		if stored != "" {
+			return fail(app.BadRequest(msgOneFile))
+		}
+		if stored, err = a.receive(part, videoID); err != nil {
+			return fail(err)
+		}
+	}
+	if stored == "" {
+		return app.BadRequest(msgNoFile)
+	}
+	userID, _ := app.CurrentUserID(c)
+	rel, _ := filepath.Rel(a.mediaDir, stored)
+	cmd := videopublishingmsg.PublishVideo{OwnerID: userID, SourceURI: "file:" + filepath.ToSlash(rel), VideoID: videoID}
+	md := messagestore.Metadata{TraceID: app.TraceID(c), UserID: app.UserIDFrom(ctx)}
+	if _, err := a.writer.Write(ctx, videopublishingmsg.CommandStreamName(videoID), messagestore.NoStream,
+		messagestore.NewEvent(cmd, md)); err != nil {
+		return fail(err)
+	}
+	app.Logger(c).Info("video uploaded", "videoId", videoID, "sourceUri", cmd.SourceURI)
+	return c.Redirect(http.StatusSeeOther, dashboardAfterUpload(videoID))
+}
+
+// receive streams one file part into uploads/<videoId>.<ext> and returns the path. The type is decided
+// from the first bytes before anything is written; the file only gets its final name once it is
+// complete and synced, so a failed or aborted upload leaves nothing behind.
+func (a *App) receive(part io.Reader, videoID string) (string, error) {
+	head := make([]byte, 512)
+	n, err := io.ReadFull(part, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return "", a.readError(err)
+	}
+	head = head[:n]
+	if n == 0 {
+		return "", app.BadRequest(msgEmptyFile)
+	}
+	ext, ok := sniffVideo(head)
+	if !ok {
+		return "", app.BadRequest(msgNotAVideo)
+	}
+	dir := filepath.Join(a.mediaDir, uploadsDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", storageError(err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+videoID+"-*.part")
+	if err != nil {
+		return "", storageError(err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	// One byte more than allowed tells "at the limit" from "over it".
+	written, err := io.Copy(tmp, io.MultiReader(bytes.NewReader(head), io.LimitReader(part, a.maxUpload-int64(n)+1)))
+	if err != nil {
+		var pathErr *os.PathError
+		if errors.As(err, &pathErr) {
+			return "", storageError(err)
+		}
+		return "", a.readError(err)
+	}
+	if written > a.maxUpload {
+		return "", a.tooLarge(nil)
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", storageError(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", storageError(err)
+	}
+	final := filepath.Join(dir, videoID+ext)
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return "", storageError(err)
+	}
+	done = true
+	return final, nil
+}
+
+// readError classifies an error reading the request: over the body limit (413), or a broken upload.
+func (a *App) readError(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return a.tooLarge(err)
+	}
+	return &app.Error{Status: http.StatusBadRequest, Message: msgUnreadable, Err: err}
+}
+
+// storageError is a failure to store the upload: out of space is the server's condition, said as
+// such; anything else is a plain 500.
+func storageError(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return &app.Error{Status: http.StatusServiceUnavailable, Message: msgNoSpace, Err: err}
+	}
+	return fmt.Errorf("store upload: %w", err)
+}
+
+// sniffVideo decides from the first bytes of a file whether it is a video container we publish, and
+// returns the extension to store it under. Client-supplied names and types are never trusted.
+func sniffVideo(head []byte) (ext string, ok bool) {
+	switch {
+	case len(head) >= 12 && string(head[4:8]) == "ftyp":
+		// ISO base media (MP4, QuickTime, 3GP): the major brand says which, and rules out the
+		// still-image and audio-only members of the family.
+		switch brand := string(head[8:12]); {
+		case brand == "qt  ":
+			return ".mov", true
+		case strings.HasPrefix(brand, "3gp"), strings.HasPrefix(brand, "3g2"):
+			return ".3gp", true
+		case nonVideoBrands[brand]:
+			return "", false
+		}
+		return ".mp4", true
+	case bytes.HasPrefix(head, []byte{0x1a, 0x45, 0xdf, 0xa3}): // EBML: WebM or Matroska
+		if bytes.Contains(head, []byte("webm")) {
+			return ".webm", true
+		}
+		return ".mkv", true
+	case bytes.HasPrefix(head, []byte("OggS")):
+		// Ogg is mostly audio; only a Theora or VP8 stream makes it a video.
+		if bytes.Contains(head, []byte("\x80theora")) || bytes.Contains(head, []byte("OVP80")) {
+			return ".ogv", true
+		}
+		return "", false
+	case len(head) >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "AVI ":
+		return ".avi", true
+	}
+	// Whatever else the standard sniffer recognises as a video.
+	switch http.DetectContentType(head) {
+	case "video/mp4":
+		return ".mp4", true
+	case "video/webm":
+		return ".webm", true
+	case "video/avi":
+		return ".avi", true
+	}
+	return "", false
+}
+
+// nonVideoBrands are ISO base media brands of still images (HEIF, AVIF, JPEG 2000) and audio.
+var nonVideoBrands = map[string]bool{
+	"avif": true, "avis": true, "heic": true, "heix": true, "heim": true, "heis": true, "hevc": true,
+	"hevx": true, "mif1": true, "msf1": true, "jp2 ": true, "jpx ": true, "jpm ": true,
+	"M4A ": true, "M4B ": true, "M4P ": true, "F4A ": true, "F4B ": true, "crx ": true,
+}

@@ -1,0 +1,191 @@
+package watch
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"videotutorials/app"
+	"videotutorials/messagestore"
+	"videotutorials/templates"
+	"videotutorials/viewdata"
+)
+
+// Contract declares the watch application: it reads view data and writes no messages.
+var Contract = messagestore.Contract{Name: "watch", Kind: "application"}
+
+// Deps are what the watch application needs.
+type Deps struct {
+	Views    viewdata.Querier // the read-only pool
+	MediaDir string           // MEDIA_DIRECTORY
+	Logger   *slog.Logger
+	// DownloadTimeout is how long one file response may take (default 2 hours).
+	DownloadTimeout time.Duration
+}
+
+// App is the watch application.
+type App struct {
+	views           viewdata.Querier
+	mediaDir        string
+	log             *slog.Logger
+	downloadTimeout time.Duration
+}
+
+// New returns the application.
+func New(d Deps) *App {
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &App{views: d.Views, mediaDir: d.MediaDir, log: log.With("application", Contract.Name), downloadTimeout: d.DownloadTimeout}
+	if a.downloadTimeout <= 0 {
+		a.downloadTimeout = 2 * time.Hour
+	}
+	return a
+}
+
+// Routes mounts the watch page and its files.
+func (a *App) Routes(r app.Router) {
+	r.GET("/videos/:id", a.page)
+	r.GET("/videos/:id/file", a.file)
+	r.HEAD("/videos/:id/file", a.file)
+	r.GET("/videos/:id/poster", a.poster)
+	r.HEAD("/videos/:id/poster", a.poster)
+}
+
+// VideoPath is the watch page of a video.
+func VideoPath(videoID string) string { return "/videos/" + videoID }
+
+func recordViewingPath(videoID string) string { return "/record-viewing/" + videoID }
+
+// published returns the published video named by :id (400 for a malformed id, 404 otherwise).
+func (a *App) published(c echo.Context) (viewdata.CreatorsVideo, error) {
+	s := c.Param("id")
+	id, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return viewdata.CreatorsVideo{}, app.BadRequest("That video id is not valid.")
+	}
+	v, err := viewdata.CreatorsVideoByID(c.Request().Context(), a.views, id.String())
+	if errors.Is(err, viewdata.ErrNotFound) || (err == nil && !v.Published()) {
+		return viewdata.CreatorsVideo{}, app.NotFound("There is no such video.")
+	}
+	return v, err
+}
+
+// page renders the watch page.
+func (a *App) page(c echo.Context) error {
+	v, err := a.published(c)
+	if err != nil {
+		return err
+	}
+	view := templates.WatchView{
+		Video:            v,
+		FileURL:          VideoPath(v.ID) + "/file",
+		FileType:         contentType(v.TranscodedURI),
+		RecordViewingURL: recordViewingPath(v.ID),
+	}
+	if v.PosterURI != "" {
+		view.PosterURL = VideoPath(v.ID) + "/poster"
+	}
+	return app.Render(c, http.StatusOK, templates.Watch(app.PageFor(c, v.DisplayName()), view))
+}
+
+// file serves the video file with range requests.
+func (a *App) file(c echo.Context) error {
+	v, err := a.published(c)
+	if err != nil {
+		return err
+	}
+	return a.serve(c, v.TranscodedURI)
+}
+
+// poster serves the poster image.
+func (a *App) poster(c echo.Context) error {
+	v, err := a.published(c)
+	if err != nil {
+		return err
+	}
+	if v.PosterURI == "" {
+		return app.NotFound("This video has no poster.")
+	}
+	return a.serve(c, v.PosterURI)
+}
+
+// serve answers with the file a media URI names. The files of a video never change once published
+// (new uploads get new ids), so they may be cached; ServeContent handles Range, If-Range,
+// If-Modified-Since and HEAD.
+func (a *App) serve(c echo.Context, uri string) error {
+	p, err := resolve(a.mediaDir, uri)
+	if err != nil {
+		return fmt.Errorf("video file: %w", err)
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		a.log.Error("a published video's file is missing", "uri", uri)
+		return app.NotFound("The file of this video is missing.")
+	}
+	if err != nil {
+		return fmt.Errorf("video file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("video file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("video file %s is not a regular file", uri)
+	}
+	res := c.Response()
+	h := res.Header()
+	h.Set(echo.HeaderContentType, contentType(uri))
+	h.Set(echo.HeaderCacheControl, "public, max-age=86400")
+	h.Set("Accept-Ranges", "bytes")
+	// A long video outlasts the server's write timeout; this response gets its own.
+	_ = http.NewResponseController(res).SetWriteDeadline(time.Now().Add(a.downloadTimeout))
+	http.ServeContent(res, c.Request(), "", st.ModTime(), f)
+	return nil
+}
+
+// resolve turns a media URI ("file:" + a slash-separated path relative to the media directory) into
+// a file path inside mediaDir, refusing anything else.
+func resolve(mediaDir, uri string) (string, error) {
+	rel, ok := strings.CutPrefix(uri, "file:")
+	if !ok || rel == "" || strings.ContainsAny(rel, "\\\x00") || path.Clean(rel) != rel {
+		return "", fmt.Errorf("%q is not a media URI", uri)
+	}
+	local := filepath.FromSlash(rel)
+	if !filepath.IsLocal(local) {
+		return "", fmt.Errorf("%q is outside the media directory", uri)
+	}
+	return filepath.Join(mediaDir, local), nil
+}
+
+// contentTypes maps the extensions the portal and video-publishing give files to their MIME types.
+var contentTypes = map[string]string{
+	".mp4":  "video/mp4",
+	".m4v":  "video/mp4",
+	".mov":  "video/quicktime",
+	".3gp":  "video/3gpp",
+	".webm": "video/webm",
+	".mkv":  "video/x-matroska",
+	".ogv":  "video/ogg",
+	".avi":  "video/x-msvideo",
+	".jpg":  "image/jpeg",
+}
+
+func contentType(uri string) string {
+	if ct, ok := contentTypes[strings.ToLower(path.Ext(uri))]; ok {
+		return ct
+	}
+	return "application/octet-stream"
+}
