@@ -64,6 +64,11 @@ func (c *Component) HandlePublishVideo(ctx context.Context, m messagestore.Messa
 	if err != nil {
 		return fail(ReasonInvalidSource)
 	}
+	if _, err := os.Stat(c.mediaDir); err != nil {
+		// The media directory itself is missing or unreadable: a volume not mounted (yet), not a
+		// missing upload. Wait for it rather than fail every video.
+		return messagestore.Transient(fmt.Errorf("publish %s: media directory: %w", videoID, err))
+	}
 	if st, err := os.Stat(source); errors.Is(err, fs.ErrNotExist) || (err == nil && !st.Mode().IsRegular()) {
 		return fail(ReasonSourceMissing)
 	} else if err != nil {

@@ -511,3 +511,16 @@ func TestCommandsWithoutAVideoStreamAreSkipped(t *testing.T) {
 		}
 	}
 }
+
+func TestAMissingMediaDirectoryIsWaitedFor(t *testing.T) {
+	f := newFixture(t, KeepAsUploaded{})
+	f.c.mediaDir = filepath.Join(f.mediaDir, "not-mounted")
+	owner, videoID := uuid.NewString(), uuid.NewString()
+	cmd := f.command(t, videoID, owner, videopublishingmsg.PublishVideo{OwnerID: owner, SourceURI: "file:uploads/" + videoID + ".mp4", VideoID: videoID})
+	if err := f.c.HandlePublishVideo(ctx, cmd); !messagestore.IsTransient(err) {
+		t.Fatalf("%v, want a transient error", err)
+	}
+	if n := len(f.events(t, videoID)); n != 0 {
+		t.Fatalf("%d events", n)
+	}
+}
