@@ -120,6 +120,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if runAs != nil {
+		// The directory holding the cluster (.devdata) is ours; the server user must be able to pass
+		// through it, though not to list it (it also holds dev secrets, each file 0600).
+		if err := allowTraverse(filepath.Dir(dir)); err != nil {
+			return nil, err
+		}
 		if err := checkTraversable(dir, runAs); err != nil {
 			return nil, err
 		}
@@ -301,6 +306,22 @@ func serverUser() (*syscall.Credential, error) {
 		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 	}
 	return nil, errors.New("devdb: running as root, and neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL as")
+}
+
+// allowTraverse adds search (x) permission for others to a directory this process owns.
+func allowTraverse(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("devdb: %w", err)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok || int(sys.Uid) != os.Geteuid() || st.Mode().Perm()&0o001 != 0 {
+		return nil
+	}
+	if err := os.Chmod(dir, st.Mode().Perm()|0o011); err != nil {
+		return fmt.Errorf("devdb: let the server user through %s: %w", dir, err)
+	}
+	return nil
 }
 
 // checkTraversable makes sure the unprivileged server user can reach dir, and hands dir to it.

@@ -103,3 +103,36 @@ func TestNoBinariesMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateParentDirectory is the `go run .` case as root: DEV_DATA_DIR is created 0700 by root and
+// the cluster lives below it, so the server user must be let through it.
+func TestPrivateParentDirectory(t *testing.T) {
+	if _, err := FindBinDir(); err != nil {
+		t.Skip(err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("only root hands the cluster to another user")
+	}
+	ctx := context.Background()
+	root, err := os.MkdirTemp("", "devdb-parent-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(root)
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	devdata := root + "/.devdata"
+	if err := os.Mkdir(devdata, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(ctx, Options{Dir: devdata + "/postgres", Throwaway: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(ctx)
+	st, _ := os.Stat(devdata)
+	if st.Mode().Perm()&0o004 != 0 {
+		t.Fatalf("DEV_DATA_DIR became listable by others: %v", st.Mode().Perm())
+	}
+}
