@@ -76,7 +76,6 @@ func assemble(ctx context.Context, cfg Config, log *slog.Logger, d *databases, s
 			sys.subscriptions = append(sys.subscriptions, s.Subscriptions()...)
 		}
 	}
-	_ = add
 
 	// Components.
 	transport, err := sendemail.NewTransport(cfg.EmailDirectory, cfg.SMTPURL)
@@ -99,7 +98,8 @@ func assemble(ctx context.Context, cfg Config, log *slog.Logger, d *databases, s
 	add(RoleAggregators, videooperations.Contract, videooperations.New(videooperations.Deps{DB: d.views, Logger: log, Live: sys.live}))
 
 	// Applications.
-	sys.contracts = append(sys.contracts, home.Contract, recordviewings.Contract, registerusers.Contract, authenticate.Contract)
+	sys.contracts = append(sys.contracts, home.Contract, recordviewings.Contract, registerusers.Contract,
+		authenticate.Contract, creatorsportal.Contract, watch.Contract)
 	if cfg.Runs(RoleWeb) {
 		homeApp := home.New(home.Deps{Views: d.readonly, Hub: sys.hub, Logger: log})
 		sys.apps = append(sys.apps,
@@ -107,22 +107,15 @@ func assemble(ctx context.Context, cfg Config, log *slog.Logger, d *databases, s
 			recordviewings.New(recordviewings.Deps{Store: store, Logger: log}),
 			registerusers.New(registerusers.Deps{Store: store, Views: d.readonly, Logger: log}),
 			authenticate.New(authenticate.Deps{Store: store, Views: d.readonly, Logger: log}),
-		)
-		// The home page relays the home-page aggregator's counts to its live counter.
-		sys.background = append(sys.background, homeApp.Run)
-		sys.identify = identifyUser(cfg, d)
-	}
-	if cfg.Runs(RoleWeb) {
-		addAdminApp(sys, d, store) // the admin portal (admin_wiring.go)
-	}
-	// The creators portal (uploads into the media directory) and the public watch page.
-	sys.contracts = append(sys.contracts, creatorsportal.Contract, watch.Contract)
-	if cfg.Runs(RoleWeb) {
-		sys.apps = append(sys.apps,
+			// The creators portal (uploads into the media directory) and the public watch page.
 			creatorsportal.New(creatorsportal.Deps{Store: store, Views: d.readonly, Hub: sys.hub, MediaDir: cfg.MediaDirectory,
 				MaxUploadBytes: cfg.MaxUploadBytes, Logger: log}),
 			watch.New(watch.Deps{Views: d.readonly, MediaDir: cfg.MediaDirectory, Logger: log}),
 		)
+		// The home page relays the home-page aggregator's counts to its live counter.
+		sys.background = append(sys.background, homeApp.Run)
+		sys.identify = identifyUser(cfg, d)
+		addAdminApp(sys, d, store) // the admin portal (admin_wiring.go)
 	}
 
 	return sys, nil
