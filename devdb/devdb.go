@@ -45,6 +45,9 @@ type Options struct {
 	// Throwaway trades durability for speed (fsync off) and ties the server's life to this process:
 	// if the process dies, the kernel stops the server. For tests.
 	Throwaway bool
+	// Port pins the TCP port. Zero picks a free one at each start; a fixed port lets a test stop and
+	// start the server on the same data directory while clients keep the same URL.
+	Port int
 }
 
 // Server is a running PostgreSQL server.
@@ -151,9 +154,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port := opts.Port
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	args := []string{"-D", dataDir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1",

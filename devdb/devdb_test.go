@@ -136,3 +136,47 @@ func TestPrivateParentDirectory(t *testing.T) {
 		t.Fatalf("DEV_DATA_DIR became listable by others: %v", st.Mode().Perm())
 	}
 }
+
+// TestFixedPort: a server stopped and started again with Options.Port keeps its URL, so clients
+// reconnect to the same address (the reliability suite restarts PostgreSQL under a running program).
+func TestFixedPort(t *testing.T) {
+	if _, err := FindBinDir(); err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "devdb-port-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := Start(ctx, Options{Dir: dir, Throwaway: true, Logger: quietLogger(), Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s1.URL, ":"+strconv.Itoa(port)+"/") {
+		t.Fatalf("URL %s does not use port %d", s1.URL, port)
+	}
+	if err := s1.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Start(ctx, Options{Dir: dir, Throwaway: true, Logger: quietLogger(), Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Stop(ctx)
+	if s2.URL != s1.URL {
+		t.Fatalf("restart changed the URL: %s, then %s", s1.URL, s2.URL)
+	}
+	conn, err := pgx.Connect(ctx, s2.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+}
