@@ -12,12 +12,16 @@ func runTool(name string, args []string) int {
 	switch name {
 	case "print", "rebuild", "populate": // admin_tools.go
 		return runAdminTool(name, args)
+	case "contracts": // contracts_doc.go
+		return runContractsTool(args)
 	case "healthcheck":
 		return healthcheck()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n\nUsage:\n"+
 			"  videotutorials [flags]      run the system (-h lists the flags)\n"+
-			"  videotutorials healthcheck  exit 0 when the local web server answers /healthz (for container health checks)\n", name)
+			"  videotutorials healthcheck  exit 0 when the local web server answers /healthz (for container health checks)\n"+
+			"  videotutorials print | rebuild | populate   admin tools (see README.md)\n"+
+			"  videotutorials contracts    the contracts document (docs/CONTRACTS.md) on standard output\n", name)
 		return 2
 	}
 }
