@@ -43,11 +43,24 @@ func TestPackageBoundaries(t *testing.T) {
 	}
 }
 
+// testSupport are the packages that only _test.go files import: the throw-away database and the
+// message helpers every database test shares (internal/testdb), and the web harness of the
+// applications' tests (app/apptest). They stand outside the table of ARCHITECTURE.md because they are
+// no part of the program: the rule below keeps them out of every package's build (Imports lists a
+// package's non-test imports, so a test's use of them is not seen and need not be), and they are the
+// one place besides main where devdb and migrations meet the message store and the shell.
+var testSupport = map[string]bool{
+	"videotutorials/internal/testdb": true,
+	"videotutorials/app/apptest":     true,
+}
+
 // kind classifies a project package by its place in the layout.
 func kind(path string) string {
 	rel := strings.TrimPrefix(strings.TrimPrefix(path, "videotutorials"), "/")
 	first, rest, _ := strings.Cut(rel, "/")
 	switch {
+	case testSupport[path]:
+		return "testsupport"
 	case rel == "":
 		return "main"
 	case strings.HasSuffix(rel, "msg"):
@@ -77,9 +90,21 @@ func projectRule(from, to string) string {
 	if tk == "main" {
 		return "nobody imports main"
 	}
+	if tk == "testsupport" && fk != "testsupport" {
+		return "test support is for _test.go files only, never in the build of a package"
+	}
 	switch fk {
 	case "main":
 		return ""
+	case "testsupport":
+		// It starts and migrates the test database and drives the shell: devdb, migrations, the
+		// message store, viewdata and the shell (app), never a component, aggregator or application.
+		switch {
+		case tk == "devdb", tk == "migrations", tk == "messagestore", tk == "viewdata", tk == "testsupport",
+			to == "videotutorials/app":
+			return ""
+		}
+		return "test support imports only devdb, migrations, the message store, viewdata and the shell"
 	case "messagestore":
 		return "messagestore imports nothing of the project"
 	case "viewdata":
@@ -129,8 +154,8 @@ func externalRule(from, imp string) string {
 		return ""
 	}
 	switch kind(from) {
-	case "messagestore", "viewdata", "aggregator", "migrations", "devdb", "main":
-		return ""
+	case "messagestore", "viewdata", "aggregator", "migrations", "devdb", "main", "testsupport":
+		return "" // test support opens the pools the tests' database is migrated and read with
 	}
 	if kind(from) == "app" && (imp == "github.com/jackc/pgx/v5/pgxpool") {
 		return "" // an application may hold a (read-only) pool to pass to viewdata
@@ -149,6 +174,11 @@ func TestBoundaryRulesCatchViolations(t *testing.T) {
 		{"videotutorials/templates", "videotutorials/messagestore"},
 		{"videotutorials/viewdata", "videotutorials/messagestore"},
 		{"videotutorials/components/identity/identitymsg", "videotutorials/viewdata"},
+		{"videotutorials/app/home", "videotutorials/app/apptest"},
+		{"videotutorials/components/identity", "videotutorials/internal/testdb"},
+		{"videotutorials", "videotutorials/internal/testdb"},
+		{"videotutorials/internal/testdb", "videotutorials/components/identity"},
+		{"videotutorials/app/apptest", "videotutorials/app/home"},
 	}
 	for _, b := range bad {
 		if projectRule(b[0], b[1]) == "" {
@@ -161,6 +191,11 @@ func TestBoundaryRulesCatchViolations(t *testing.T) {
 		{"videotutorials/app/registerusers", "videotutorials/components/identity/identitymsg"},
 		{"videotutorials/app/home", "videotutorials/app"},
 		{"videotutorials/templates", "videotutorials/viewdata"},
+		{"videotutorials/internal/testdb", "videotutorials/devdb"},
+		{"videotutorials/internal/testdb", "videotutorials/migrations"},
+		{"videotutorials/internal/testdb", "videotutorials/messagestore"},
+		{"videotutorials/app/apptest", "videotutorials/app"},
+		{"videotutorials/app/apptest", "videotutorials/internal/testdb"},
 	}
 	for _, g := range good {
 		if r := projectRule(g[0], g[1]); r != "" {

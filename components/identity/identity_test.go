@@ -13,6 +13,7 @@ import (
 
 	"videotutorials/components/identity/identitymsg"
 	"videotutorials/components/sendemail/sendemailmsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 )
 
@@ -54,7 +55,7 @@ func TestContract(t *testing.T) {
 
 func registerCommand(t *testing.T, s *messagestore.Store, userID, email string) messagestore.Message {
 	t.Helper()
-	return write(t, s, identitymsg.CommandStreamName(userID),
+	return testdb.Write(t, s, identitymsg.CommandStreamName(userID),
 		identitymsg.Register{UserID: userID, Email: email, PasswordHash: "$2a$10$hash-of-" + userID[:8]},
 		messagestore.Metadata{TraceID: uuid.NewString(), UserID: userID})
 }
@@ -70,9 +71,9 @@ func TestRegisterRegistersOnceAndReservesTheEmail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	msgs := stream(t, s, identitymsg.StreamName(userID))
-	if !slices.Equal(types(msgs), []string{"Registered"}) {
-		t.Fatalf("identity stream: %v", types(msgs))
+	msgs := testdb.ReadStream(t, s, identitymsg.StreamName(userID))
+	if !slices.Equal(testdb.Types(msgs), []string{"Registered"}) {
+		t.Fatalf("identity stream: %v", testdb.Types(msgs))
 	}
 	var e identitymsg.Registered
 	if err := msgs[0].Decode(&e); err != nil {
@@ -85,9 +86,9 @@ func TestRegisterRegistersOnceAndReservesTheEmail(t *testing.T) {
 	if md.TraceID != cmd.Metadata.TraceID || md.UserID != userID || md.CausationMessageID != cmd.ID {
 		t.Errorf("metadata does not follow from the command: %+v", md)
 	}
-	res := stream(t, s, EmailReservationStreamName(email))
-	if !slices.Equal(types(res), []string{"EmailReserved"}) {
-		t.Fatalf("reservation stream: %v", types(res))
+	res := testdb.ReadStream(t, s, EmailReservationStreamName(email))
+	if !slices.Equal(testdb.Types(res), []string{"EmailReserved"}) {
+		t.Fatalf("reservation stream: %v", testdb.Types(res))
 	}
 	if res[0].StreamName != EmailReservationStreamName(strings.ToUpper(email)) {
 		t.Errorf("reservation stream depends on the spelling of the email")
@@ -107,9 +108,9 @@ func TestRegisterRejectsAnEmailOfAnotherUser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	msgs := stream(t, s, identitymsg.StreamName(second))
-	if !slices.Equal(types(msgs), []string{"RegistrationRejected"}) {
-		t.Fatalf("second user's stream: %v", types(msgs))
+	msgs := testdb.ReadStream(t, s, identitymsg.StreamName(second))
+	if !slices.Equal(testdb.Types(msgs), []string{"RegistrationRejected"}) {
+		t.Fatalf("second user's stream: %v", testdb.Types(msgs))
 	}
 	var e identitymsg.RegistrationRejected
 	if err := msgs[0].Decode(&e); err != nil {
@@ -118,7 +119,7 @@ func TestRegisterRejectsAnEmailOfAnotherUser(t *testing.T) {
 	if e.UserID != second || e.Email != email || e.Reason != "email already registered" {
 		t.Errorf("RegistrationRejected %+v", e)
 	}
-	if n := len(stream(t, s, EmailReservationStreamName(email))); n != 1 {
+	if n := len(testdb.ReadStream(t, s, EmailReservationStreamName(email))); n != 1 {
 		t.Errorf("reservation stream has %d messages", n)
 	}
 }
@@ -131,19 +132,19 @@ func TestRegisterRejectsAnInvalidCommand(t *testing.T) {
 		{freshEmail(), "", ReasonMissingPassword},
 	} {
 		userID := uuid.NewString()
-		cmd := write(t, s, identitymsg.CommandStreamName(userID),
+		cmd := testdb.Write(t, s, identitymsg.CommandStreamName(userID),
 			identitymsg.Register{UserID: userID, Email: tc.email, PasswordHash: tc.hash}, messagestore.Metadata{})
 		if err := c.HandleRegister(ctx, cmd); err != nil {
 			t.Fatal(err)
 		}
-		msgs := stream(t, s, identitymsg.StreamName(userID))
+		msgs := testdb.ReadStream(t, s, identitymsg.StreamName(userID))
 		var e identitymsg.RegistrationRejected
 		if len(msgs) != 1 || msgs[0].Decode(&e) != nil || e.Reason != tc.reason {
-			t.Errorf("%q: %v %+v, want rejection %q", tc.email, types(msgs), e, tc.reason)
+			t.Errorf("%q: %v %+v, want rejection %q", tc.email, testdb.Types(msgs), e, tc.reason)
 		}
 	}
 	// Without a user id there is no stream to answer in: skipped, not retried forever.
-	bad := write(t, s, identitymsg.CommandStreamName(uuid.NewString()),
+	bad := testdb.Write(t, s, identitymsg.CommandStreamName(uuid.NewString()),
 		identitymsg.Register{UserID: "nobody", Email: freshEmail(), PasswordHash: "x"}, messagestore.Metadata{})
 	if err := c.HandleRegister(ctx, bad); err != nil {
 		t.Fatalf("a command without a user id: %v", err)
@@ -155,14 +156,14 @@ func TestRegisterGoesOnWithItsOwnReservation(t *testing.T) {
 	// retry must register the user, not reject them for their own reservation.
 	c, s := newComponent(t)
 	userID, email := uuid.NewString(), freshEmail()
-	write(t, s, EmailReservationStreamName(email), identitymsg.EmailReserved{UserID: userID, Email: email}, messagestore.Metadata{})
+	testdb.Write(t, s, EmailReservationStreamName(email), identitymsg.EmailReserved{UserID: userID, Email: email}, messagestore.Metadata{})
 	if err := c.HandleRegister(ctx, registerCommand(t, s, userID, email)); err != nil {
 		t.Fatal(err)
 	}
-	if got := types(stream(t, s, identitymsg.StreamName(userID))); !slices.Equal(got, []string{"Registered"}) {
+	if got := testdb.Types(testdb.ReadStream(t, s, identitymsg.StreamName(userID))); !slices.Equal(got, []string{"Registered"}) {
 		t.Fatalf("identity stream: %v", got)
 	}
-	if n := len(stream(t, s, EmailReservationStreamName(email))); n != 1 {
+	if n := len(testdb.ReadStream(t, s, EmailReservationStreamName(email))); n != 1 {
 		t.Errorf("reservation stream has %d messages", n)
 	}
 }
@@ -171,9 +172,9 @@ func TestRegisterGoesOnWithItsOwnReservation(t *testing.T) {
 func outcome(t *testing.T, s *messagestore.Store, users ...string) (registered, rejected []string) {
 	t.Helper()
 	for _, u := range users {
-		msgs := stream(t, s, identitymsg.StreamName(u))
+		msgs := testdb.ReadStream(t, s, identitymsg.StreamName(u))
 		if len(msgs) != 1 {
-			t.Errorf("user %s has %d decisions: %v", u, len(msgs), types(msgs))
+			t.Errorf("user %s has %d decisions: %v", u, len(msgs), testdb.Types(msgs))
 		}
 		for _, m := range msgs {
 			switch m.Type {
@@ -219,10 +220,10 @@ func TestSimultaneousRegistrationsOfOneEmail(t *testing.T) {
 		if len(registered) != 1 || len(rejected) != 1 {
 			t.Fatalf("round %d: registered %v, rejected %v", round, registered, rejected)
 		}
-		res := stream(t, sa, EmailReservationStreamName(email))
+		res := testdb.ReadStream(t, sa, EmailReservationStreamName(email))
 		var r identitymsg.EmailReserved
 		if len(res) != 1 || res[0].Decode(&r) != nil || r.UserID != registered[0] {
-			t.Fatalf("round %d: reservation %v owned by %q, registered %v", round, types(res), r.UserID, registered)
+			t.Fatalf("round %d: reservation %v owned by %q, registered %v", round, testdb.Types(res), r.UserID, registered)
 		}
 	}
 }
@@ -240,12 +241,12 @@ func TestSimultaneousRegistrationsThroughTwoSubscriptions(t *testing.T) {
 	for range 2 {
 		c, cs := newComponent(t)
 		s = cs
-		subs = append(subs, runAtHead(t, cs, c.Subscriptions()[0], mine))
+		subs = append(subs, testdb.RunAtHead(t, cs, c.Subscriptions()[0], mine))
 	}
-	write(t, s, identitymsg.CommandStreamName(u1), identitymsg.Register{UserID: u1, Email: email, PasswordHash: "h1"}, messagestore.Metadata{})
-	last := write(t, s, identitymsg.CommandStreamName(u2), identitymsg.Register{UserID: u2, Email: email, PasswordHash: "h2"}, messagestore.Metadata{})
+	testdb.Write(t, s, identitymsg.CommandStreamName(u1), identitymsg.Register{UserID: u1, Email: email, PasswordHash: "h1"}, messagestore.Metadata{})
+	last := testdb.Write(t, s, identitymsg.CommandStreamName(u2), identitymsg.Register{UserID: u2, Email: email, PasswordHash: "h2"}, messagestore.Metadata{})
 	for _, sub := range subs {
-		eventually(t, 10*time.Second, "both subscriptions past the commands", func() bool {
+		testdb.Eventually(t, 10*time.Second, "both subscriptions past the commands", func() bool {
 			return sub.Status().Position >= last.GlobalPosition
 		})
 	}
@@ -262,9 +263,9 @@ func registered(t *testing.T, c *Component, s *messagestore.Store) (userID, emai
 	if err := c.HandleRegister(ctx, registerCommand(t, s, userID, email)); err != nil {
 		t.Fatal(err)
 	}
-	msgs := stream(t, s, identitymsg.StreamName(userID))
+	msgs := testdb.ReadStream(t, s, identitymsg.StreamName(userID))
 	if len(msgs) != 1 || msgs[0].Type != "Registered" {
-		t.Fatalf("not registered: %v", types(msgs))
+		t.Fatalf("not registered: %v", testdb.Types(msgs))
 	}
 	return userID, email, msgs[0]
 }
@@ -281,9 +282,9 @@ func TestRegisteredSendsTheRegistrationEmailOnce(t *testing.T) {
 	if emailID != uuid.NewSHA1(uuid.MustParse("0c46e0b7-dfaf-443a-b150-053b67905cc2"), []byte(email)).String() {
 		t.Fatalf("email id %s is not the book's", emailID)
 	}
-	cmds := stream(t, s, sendemailmsg.CommandStreamName(emailID))
-	if !slices.Equal(types(cmds), []string{"Send"}) {
-		t.Fatalf("send-email inbox: %v", types(cmds))
+	cmds := testdb.ReadStream(t, s, sendemailmsg.CommandStreamName(emailID))
+	if !slices.Equal(testdb.Types(cmds), []string{"Send"}) {
+		t.Fatalf("send-email inbox: %v", testdb.Types(cmds))
 	}
 	var send sendemailmsg.Send
 	if err := cmds[0].Decode(&send); err != nil {
@@ -326,7 +327,7 @@ func reply(t *testing.T, s *messagestore.Store, send messagestore.Message, data 
 	if err := send.Decode(&cmd); err != nil {
 		t.Fatal(err)
 	}
-	return write(t, s, sendemailmsg.StreamName(cmd.EmailID), data, send.FollowedFrom())
+	return testdb.Write(t, s, sendemailmsg.StreamName(cmd.EmailID), data, send.FollowedFrom())
 }
 
 func requestEmail(t *testing.T, c *Component, s *messagestore.Store) (userID, emailID string, send messagestore.Message) {
@@ -336,7 +337,7 @@ func requestEmail(t *testing.T, c *Component, s *messagestore.Store) (userID, em
 		t.Fatal(err)
 	}
 	emailID = sendemailmsg.EmailID(email)
-	cmds := stream(t, s, sendemailmsg.CommandStreamName(emailID))
+	cmds := testdb.ReadStream(t, s, sendemailmsg.CommandStreamName(emailID))
 	if len(cmds) != 1 {
 		t.Fatalf("%d Send commands", len(cmds))
 	}
@@ -352,9 +353,9 @@ func TestSentRecordsRegistrationEmailSentOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	msgs := stream(t, s, identitymsg.StreamName(userID))
-	if !slices.Equal(types(msgs), []string{"Registered", "RegistrationEmailSent"}) {
-		t.Fatalf("identity stream: %v", types(msgs))
+	msgs := testdb.ReadStream(t, s, identitymsg.StreamName(userID))
+	if !slices.Equal(testdb.Types(msgs), []string{"Registered", "RegistrationEmailSent"}) {
+		t.Fatalf("identity stream: %v", testdb.Types(msgs))
 	}
 	var e identitymsg.RegistrationEmailSent
 	if err := msgs[1].Decode(&e); err != nil || e.UserID != userID || e.EmailID != emailID {
@@ -371,7 +372,7 @@ func TestSentRecordsRegistrationEmailSentOnce(t *testing.T) {
 	if err := c.HandleFailed(ctx, failed); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(stream(t, s, identitymsg.StreamName(userID))); n != 2 {
+	if n := len(testdb.ReadStream(t, s, identitymsg.StreamName(userID))); n != 2 {
 		t.Errorf("identity stream grew to %d messages", n)
 	}
 }
@@ -385,9 +386,9 @@ func TestFailedRecordsRegistrationEmailFailedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	msgs := stream(t, s, identitymsg.StreamName(userID))
-	if !slices.Equal(types(msgs), []string{"Registered", "RegistrationEmailFailed"}) {
-		t.Fatalf("identity stream: %v", types(msgs))
+	msgs := testdb.ReadStream(t, s, identitymsg.StreamName(userID))
+	if !slices.Equal(testdb.Types(msgs), []string{"Registered", "RegistrationEmailFailed"}) {
+		t.Fatalf("identity stream: %v", testdb.Types(msgs))
 	}
 	var e identitymsg.RegistrationEmailFailed
 	if err := msgs[1].Decode(&e); err != nil || e.UserID != userID || e.EmailID != emailID || e.Reason != "550 no such mailbox" {
@@ -398,7 +399,7 @@ func TestFailedRecordsRegistrationEmailFailedOnce(t *testing.T) {
 	if err := c.HandleSent(ctx, sent); err != nil {
 		t.Fatal(err)
 	}
-	if got := types(stream(t, s, identitymsg.StreamName(userID))); !slices.Equal(got, []string{"Registered", "RegistrationEmailFailed", "RegistrationEmailSent"}) {
+	if got := testdb.Types(testdb.ReadStream(t, s, identitymsg.StreamName(userID))); !slices.Equal(got, []string{"Registered", "RegistrationEmailFailed", "RegistrationEmailSent"}) {
 		t.Errorf("identity stream: %v", got)
 	}
 }
@@ -407,13 +408,13 @@ func TestRepliesNotForARegisteredUserAreSkipped(t *testing.T) {
 	c, s := newComponent(t)
 	stranger := uuid.NewString()
 	for _, origin := range []string{"identity-" + stranger, "somethingElse-" + uuid.NewString(), ""} {
-		m := write(t, s, sendemailmsg.StreamName(uuid.NewString()), sendemailmsg.Sent{EmailID: uuid.NewString()},
+		m := testdb.Write(t, s, sendemailmsg.StreamName(uuid.NewString()), sendemailmsg.Sent{EmailID: uuid.NewString()},
 			messagestore.Metadata{OriginStreamName: origin})
 		if err := c.HandleSent(ctx, m); err != nil {
 			t.Fatalf("origin %q: %v", origin, err)
 		}
 	}
-	if n := len(stream(t, s, identitymsg.StreamName(stranger))); n != 0 {
+	if n := len(testdb.ReadStream(t, s, identitymsg.StreamName(stranger))); n != 0 {
 		t.Errorf("wrote %d messages for a user who never registered", n)
 	}
 }
@@ -428,23 +429,23 @@ func TestRegistrationThroughSubscriptions(t *testing.T) {
 		return strings.HasSuffix(m.StreamName, userID) || m.Metadata.OriginStreamName == identitymsg.StreamName(userID)
 	}
 	for _, cfg := range c.Subscriptions() {
-		runAtHead(t, s, cfg, mine)
+		testdb.RunAtHead(t, s, cfg, mine)
 	}
 	registerCommand(t, s, userID, email)
 	var send []messagestore.Message
-	eventually(t, 10*time.Second, "the Send command", func() bool {
-		send = stream(t, s, sendemailmsg.CommandStreamName(emailID))
+	testdb.Eventually(t, 10*time.Second, "the Send command", func() bool {
+		send = testdb.ReadStream(t, s, sendemailmsg.CommandStreamName(emailID))
 		return len(send) == 1
 	})
 	reply(t, s, send[0], sendemailmsg.Sent{EmailID: emailID, To: email})
-	eventually(t, 10*time.Second, "RegistrationEmailSent", func() bool {
-		return len(stream(t, s, identitymsg.StreamName(userID))) == 2
+	testdb.Eventually(t, 10*time.Second, "RegistrationEmailSent", func() bool {
+		return len(testdb.ReadStream(t, s, identitymsg.StreamName(userID))) == 2
 	})
 	time.Sleep(100 * time.Millisecond) // room for a duplicate to show up
-	if got := types(stream(t, s, identitymsg.StreamName(userID))); !slices.Equal(got, []string{"Registered", "RegistrationEmailSent"}) {
+	if got := testdb.Types(testdb.ReadStream(t, s, identitymsg.StreamName(userID))); !slices.Equal(got, []string{"Registered", "RegistrationEmailSent"}) {
 		t.Fatalf("identity stream: %v", got)
 	}
-	if n := len(stream(t, s, sendemailmsg.CommandStreamName(emailID))); n != 1 {
+	if n := len(testdb.ReadStream(t, s, sendemailmsg.CommandStreamName(emailID))); n != 1 {
 		t.Errorf("%d Send commands", n)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"videotutorials/components/sendemail/sendemailmsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 )
 
@@ -29,7 +30,7 @@ func TestContract(t *testing.T) {
 	if err := Contract.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	c := New(Deps{Store: newStore(t), Logger: quiet, Transport: &PickupDirectory{Dir: t.TempDir()}, Sender: sender})
+	c := New(Deps{Store: testdb.NewStore(t), Logger: testdb.Quiet, Transport: &PickupDirectory{Dir: t.TempDir()}, Sender: sender})
 	subs := c.Subscriptions()
 	if len(subs) != 1 || subs[0].SubscriberID != "components:send-email" || subs[0].Category != "sendEmail:command" ||
 		subs[0].Handlers["Send"] == nil || Contract.Subscribes[0].SubscriberID != subs[0].SubscriberID {
@@ -43,7 +44,7 @@ func sendCommand(t *testing.T, s *messagestore.Store, to, subject string) (messa
 	cmd := sendemailmsg.Send{EmailID: uuid.NewString(), To: to, Subject: subject,
 		Text: "Hello " + to + ",\nwelcome!\n", HTML: "<p>Hello " + to + ",</p><p>welcome!</p>"}
 	origin := "identity-" + uuid.NewString()
-	m := write(t, s, sendemailmsg.CommandStreamName(cmd.EmailID), cmd,
+	m := testdb.Write(t, s, sendemailmsg.CommandStreamName(cmd.EmailID), cmd,
 		messagestore.Metadata{TraceID: uuid.NewString(), OriginStreamName: origin, CorrelationStreamName: origin})
 	return m, cmd
 }
@@ -62,9 +63,9 @@ func emlFiles(t *testing.T, dir string) []string {
 }
 
 func TestSendDeliversOneFileAndRecordsSentOnce(t *testing.T) {
-	s := newStore(t)
+	s := testdb.NewStore(t)
 	dir := filepath.Join(t.TempDir(), "email") // created on first delivery
-	c := New(Deps{Store: s, Logger: quiet, Transport: &PickupDirectory{Dir: dir}, Sender: sender})
+	c := New(Deps{Store: s, Logger: testdb.Quiet, Transport: &PickupDirectory{Dir: dir}, Sender: sender})
 	m, cmd := sendCommand(t, s, "ada@example.com", "Welcome")
 	for range 2 {
 		if err := c.HandleSend(ctx, m); err != nil {
@@ -74,9 +75,9 @@ func TestSendDeliversOneFileAndRecordsSentOnce(t *testing.T) {
 	if names := emlFiles(t, dir); !slices.Equal(names, []string{cmd.EmailID + ".eml"}) {
 		t.Fatalf("pickup directory holds %v", names)
 	}
-	msgs := stream(t, s, sendemailmsg.StreamName(cmd.EmailID))
-	if !slices.Equal(types(msgs), []string{"Sent"}) {
-		t.Fatalf("email stream: %v", types(msgs))
+	msgs := testdb.ReadStream(t, s, sendemailmsg.StreamName(cmd.EmailID))
+	if !slices.Equal(testdb.Types(msgs), []string{"Sent"}) {
+		t.Fatalf("email stream: %v", testdb.Types(msgs))
 	}
 	var sent sendemailmsg.Sent
 	if err := msgs[0].Decode(&sent); err != nil {
@@ -233,9 +234,9 @@ func (f *fakeTransport) Deliver(_ context.Context, e Email) error {
 }
 
 func TestPermanentDeliveryErrorRecordsFailedOnce(t *testing.T) {
-	s := newStore(t)
+	s := testdb.NewStore(t)
 	tr := &fakeTransport{err: errors.New("smtp RCPT TO: 550 no such user")}
-	c := New(Deps{Store: s, Logger: quiet, Transport: tr, Sender: sender})
+	c := New(Deps{Store: s, Logger: testdb.Quiet, Transport: tr, Sender: sender})
 	m, cmd := sendCommand(t, s, "nobody@example.com", "Welcome")
 	for range 2 {
 		if err := c.HandleSend(ctx, m); err != nil {
@@ -245,9 +246,9 @@ func TestPermanentDeliveryErrorRecordsFailedOnce(t *testing.T) {
 	if tr.calls != 1 {
 		t.Errorf("delivered %d times after a permanent failure", tr.calls)
 	}
-	msgs := stream(t, s, sendemailmsg.StreamName(cmd.EmailID))
-	if !slices.Equal(types(msgs), []string{"Failed"}) {
-		t.Fatalf("email stream: %v", types(msgs))
+	msgs := testdb.ReadStream(t, s, sendemailmsg.StreamName(cmd.EmailID))
+	if !slices.Equal(testdb.Types(msgs), []string{"Failed"}) {
+		t.Fatalf("email stream: %v", testdb.Types(msgs))
 	}
 	var f sendemailmsg.Failed
 	if err := msgs[0].Decode(&f); err != nil || f.Reason != "smtp RCPT TO: 550 no such user" || f.From != sender ||
@@ -260,17 +261,17 @@ func TestPermanentDeliveryErrorRecordsFailedOnce(t *testing.T) {
 }
 
 func TestInvalidRecipientFails(t *testing.T) {
-	s := newStore(t)
+	s := testdb.NewStore(t)
 	dir := t.TempDir()
-	c := New(Deps{Store: s, Logger: quiet, Transport: &PickupDirectory{Dir: dir}, Sender: sender})
+	c := New(Deps{Store: s, Logger: testdb.Quiet, Transport: &PickupDirectory{Dir: dir}, Sender: sender})
 	m, cmd := sendCommand(t, s, "not an address", "Welcome")
 	if err := c.HandleSend(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	msgs := stream(t, s, sendemailmsg.StreamName(cmd.EmailID))
+	msgs := testdb.ReadStream(t, s, sendemailmsg.StreamName(cmd.EmailID))
 	var f sendemailmsg.Failed
 	if len(msgs) != 1 || msgs[0].Decode(&f) != nil || !strings.Contains(f.Reason, "invalid email address") {
-		t.Fatalf("email stream %v: %+v", types(msgs), f)
+		t.Fatalf("email stream %v: %+v", testdb.Types(msgs), f)
 	}
 	if names := emlFiles(t, dir); len(names) != 0 {
 		t.Errorf("files written: %v", names)
@@ -278,22 +279,22 @@ func TestInvalidRecipientFails(t *testing.T) {
 }
 
 func TestTransientDeliveryErrorIsRetriedNotFailed(t *testing.T) {
-	s := newStore(t)
+	s := testdb.NewStore(t)
 	tr := &fakeTransport{err: messagestore.Transient(errors.New("disk full"))}
-	c := New(Deps{Store: s, Logger: quiet, Transport: tr, Sender: sender})
+	c := New(Deps{Store: s, Logger: testdb.Quiet, Transport: tr, Sender: sender})
 	m, cmd := sendCommand(t, s, "ada@example.com", "Welcome")
 	err := c.HandleSend(ctx, m)
 	if err == nil || !messagestore.IsTransient(err) {
 		t.Fatalf("want a transient error for the subscription to retry, got %v", err)
 	}
-	if n := len(stream(t, s, sendemailmsg.StreamName(cmd.EmailID))); n != 0 {
+	if n := len(testdb.ReadStream(t, s, sendemailmsg.StreamName(cmd.EmailID))); n != 0 {
 		t.Fatalf("recorded %d outcome(s) of a transient failure", n)
 	}
 	tr.err = nil // the disk has room again: the retry delivers
 	if err := c.HandleSend(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	if got := types(stream(t, s, sendemailmsg.StreamName(cmd.EmailID))); !slices.Equal(got, []string{"Sent"}) {
+	if got := testdb.Types(testdb.ReadStream(t, s, sendemailmsg.StreamName(cmd.EmailID))); !slices.Equal(got, []string{"Sent"}) {
 		t.Fatalf("email stream: %v", got)
 	}
 }
@@ -311,10 +312,10 @@ func TestPickupDirectoryProblemsAreTransient(t *testing.T) {
 }
 
 func TestSendWithoutAValidEmailIDIsSkipped(t *testing.T) {
-	s := newStore(t)
+	s := testdb.NewStore(t)
 	dir := t.TempDir()
-	c := New(Deps{Store: s, Logger: quiet, Transport: &PickupDirectory{Dir: dir}, Sender: sender})
-	m := write(t, s, sendemailmsg.CommandStreamName("x"), sendemailmsg.Send{EmailID: "../../etc/passwd", To: "ada@example.com"},
+	c := New(Deps{Store: s, Logger: testdb.Quiet, Transport: &PickupDirectory{Dir: dir}, Sender: sender})
+	m := testdb.Write(t, s, sendemailmsg.CommandStreamName("x"), sendemailmsg.Send{EmailID: "../../etc/passwd", To: "ada@example.com"},
 		messagestore.Metadata{})
 	if err := c.HandleSend(ctx, m); err != nil {
 		t.Fatal(err)
@@ -325,14 +326,14 @@ func TestSendWithoutAValidEmailIDIsSkipped(t *testing.T) {
 }
 
 func TestSendThroughTheSubscription(t *testing.T) {
-	s := newStore(t)
+	s := testdb.NewStore(t)
 	dir := t.TempDir()
-	c := New(Deps{Store: s, Logger: quiet, Transport: &PickupDirectory{Dir: dir}, Sender: sender})
+	c := New(Deps{Store: s, Logger: testdb.Quiet, Transport: &PickupDirectory{Dir: dir}, Sender: sender})
 	var emailID string
-	runAtHead(t, s, c.Subscriptions()[0], func(m messagestore.Message) bool { return strings.HasSuffix(m.StreamName, emailID) })
+	testdb.RunAtHead(t, s, c.Subscriptions()[0], func(m messagestore.Message) bool { return strings.HasSuffix(m.StreamName, emailID) })
 	_, cmd := sendCommand(t, s, "ada@example.com", "Welcome")
 	emailID = cmd.EmailID
-	eventually(t, 10*time.Second, "Sent", func() bool { return len(stream(t, s, sendemailmsg.StreamName(cmd.EmailID))) == 1 })
+	testdb.Eventually(t, 10*time.Second, "Sent", func() bool { return len(testdb.ReadStream(t, s, sendemailmsg.StreamName(cmd.EmailID))) == 1 })
 	if names := emlFiles(t, dir); !slices.Equal(names, []string{cmd.EmailID + ".eml"}) {
 		t.Fatalf("pickup directory holds %v", names)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"videotutorials/components/sendemail/sendemailmsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 )
 
@@ -317,15 +318,15 @@ func TestSMTPConnectionRefusedIsTransient(t *testing.T) {
 func TestSMTPRejectionThroughTheComponent(t *testing.T) {
 	// send-email records Failed for a permanent rejection and nothing for a temporary one.
 	f := startFakeSMTP(t)
-	s := newStore(t)
-	c := New(Deps{Store: s, Logger: quiet, Transport: smtpTransport(t, f, ""), Sender: sender})
+	s := testdb.NewStore(t)
+	c := New(Deps{Store: s, Logger: testdb.Quiet, Transport: smtpTransport(t, f, ""), Sender: sender})
 
 	f.reply("452 4.2.2 mailbox full")
 	m, cmd := sendCommand(t, s, "full@example.com", "Welcome")
 	if err := c.HandleSend(ctx, m); err == nil || !messagestore.IsTransient(err) {
 		t.Fatalf("452: want a transient error, got %v", err)
 	}
-	if n := len(stream(t, s, sendemailmsg.StreamName(cmd.EmailID))); n != 0 {
+	if n := len(testdb.ReadStream(t, s, sendemailmsg.StreamName(cmd.EmailID))); n != 0 {
 		t.Fatalf("recorded %d outcome(s) of a temporary rejection", n)
 	}
 
@@ -333,10 +334,10 @@ func TestSMTPRejectionThroughTheComponent(t *testing.T) {
 	if err := c.HandleSend(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	msgs := stream(t, s, sendemailmsg.StreamName(cmd.EmailID))
+	msgs := testdb.ReadStream(t, s, sendemailmsg.StreamName(cmd.EmailID))
 	var failed sendemailmsg.Failed
 	if len(msgs) != 1 || msgs[0].Decode(&failed) != nil || !strings.Contains(failed.Reason, "550") {
-		t.Fatalf("email stream %v: %+v", types(msgs), failed)
+		t.Fatalf("email stream %v: %+v", testdb.Types(msgs), failed)
 	}
 
 	f.reply("250 OK")
@@ -344,7 +345,7 @@ func TestSMTPRejectionThroughTheComponent(t *testing.T) {
 	if err := c.HandleSend(ctx, m2); err != nil {
 		t.Fatal(err)
 	}
-	if got := types(stream(t, s, sendemailmsg.StreamName(cmd2.EmailID))); !slices.Equal(got, []string{"Sent"}) {
+	if got := testdb.Types(testdb.ReadStream(t, s, sendemailmsg.StreamName(cmd2.EmailID))); !slices.Equal(got, []string{"Sent"}) {
 		t.Fatalf("email stream: %v", got)
 	}
 	if mails, _ := f.recorded(); len(mails) != 1 {

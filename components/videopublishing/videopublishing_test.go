@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"videotutorials/components/videopublishing/videopublishingmsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 )
 
@@ -77,7 +78,7 @@ func (f *fixture) published(t *testing.T, owner string) string {
 		videopublishingmsg.PublishVideo{OwnerID: owner, SourceURI: uri, VideoID: videoID})); err != nil {
 		t.Fatal(err)
 	}
-	if got := types(f.events(t, videoID)); !slices.Equal(got, []string{"VideoPublished"}) {
+	if got := testdb.Types(f.events(t, videoID)); !slices.Equal(got, []string{"VideoPublished"}) {
 		t.Fatalf("video stream %v", got)
 	}
 	return videoID
@@ -99,8 +100,8 @@ func TestPublishVideoOnceWithoutTranscoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := f.events(t, videoID)
-	if !slices.Equal(types(msgs), []string{"VideoPublished"}) {
-		t.Fatalf("video stream %v", types(msgs))
+	if !slices.Equal(testdb.Types(msgs), []string{"VideoPublished"}) {
+		t.Fatalf("video stream %v", testdb.Types(msgs))
 	}
 	e := decode[videopublishingmsg.VideoPublished](t, msgs[0])
 	want := videopublishingmsg.VideoPublished{OwnerID: owner, SourceURI: uri, TranscodedURI: uri, VideoID: videoID}
@@ -144,7 +145,7 @@ func TestPublishVideoUsesTheTranscodersOutputs(t *testing.T) {
 	}
 	msgs := f.events(t, videoID)
 	if len(msgs) != 1 {
-		t.Fatalf("video stream %v", types(msgs))
+		t.Fatalf("video stream %v", testdb.Types(msgs))
 	}
 	e := decode[videopublishingmsg.VideoPublished](t, msgs[0])
 	if e.TranscodedURI != "file:videos/"+videoID+".mp4" || e.PosterURI != "file:posters/"+videoID+".jpg" || e.SourceURI != uri {
@@ -191,8 +192,8 @@ func TestPublishVideoFailures(t *testing.T) {
 				}
 			}
 			msgs := f.events(t, tc.videoID)
-			if !slices.Equal(types(msgs), []string{"VideoPublishingFailed"}) {
-				t.Fatalf("video stream %v", types(msgs))
+			if !slices.Equal(testdb.Types(msgs), []string{"VideoPublishingFailed"}) {
+				t.Fatalf("video stream %v", testdb.Types(msgs))
 			}
 			if e := decode[videopublishingmsg.VideoPublishingFailed](t, msgs[0]); e.Reason != tc.reason || e.VideoID != tc.videoID {
 				t.Errorf("VideoPublishingFailed %+v, want reason %q", e, tc.reason)
@@ -220,17 +221,17 @@ func TestTransientErrorsAreRetriedNotFailed(t *testing.T) {
 
 	// Through a subscription: retried until the disk has room, then published once. (A subscription
 	// starts at the head, so the command is written again after it started.)
-	sub := runAtHead(t, f.s, f.c.Subscriptions()[0], func(m messagestore.Message) bool {
+	sub := testdb.RunAtHead(t, f.s, f.c.Subscriptions()[0], func(m messagestore.Message) bool {
 		return m.StreamName == videopublishingmsg.CommandStreamName(videoID)
 	})
 	again := f.command(t, videoID, owner, videopublishingmsg.PublishVideo{OwnerID: owner, SourceURI: uri, VideoID: videoID})
-	eventually(t, 10*time.Second, "the video published after the retries", func() bool {
+	testdb.Eventually(t, 10*time.Second, "the video published after the retries", func() bool {
 		return len(f.events(t, videoID)) > 0
 	})
-	eventually(t, 5*time.Second, "the subscription past the command", func() bool {
+	testdb.Eventually(t, 5*time.Second, "the subscription past the command", func() bool {
 		return sub.Status().Position >= again.GlobalPosition
 	})
-	if got := types(f.events(t, videoID)); !slices.Equal(got, []string{"VideoPublished"}) {
+	if got := testdb.Types(f.events(t, videoID)); !slices.Equal(got, []string{"VideoPublished"}) {
 		t.Fatalf("video stream %v", got)
 	}
 	if st := sub.Status(); st.State == messagestore.StateParked || st.Failed != 1 {
@@ -316,8 +317,8 @@ func TestPublishVideoTranscodesWithFFmpeg(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := f.events(t, videoID)
-	if !slices.Equal(types(msgs), []string{"VideoPublished"}) {
-		t.Fatalf("video stream %v", types(msgs))
+	if !slices.Equal(testdb.Types(msgs), []string{"VideoPublished"}) {
+		t.Fatalf("video stream %v", testdb.Types(msgs))
 	}
 	e := decode[videopublishingmsg.VideoPublished](t, msgs[0])
 	if e.TranscodedURI != TranscodedURI(videoID) || e.PosterURI != PosterURI(videoID) {
@@ -361,8 +362,8 @@ func TestPublishVideoFailsOnInputFFmpegCannotRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := f.events(t, videoID)
-	if !slices.Equal(types(msgs), []string{"VideoPublishingFailed"}) {
-		t.Fatalf("video stream %v", types(msgs))
+	if !slices.Equal(testdb.Types(msgs), []string{"VideoPublishingFailed"}) {
+		t.Fatalf("video stream %v", testdb.Types(msgs))
 	}
 	e := decode[videopublishingmsg.VideoPublishingFailed](t, msgs[0])
 	if !strings.HasPrefix(e.Reason, "The file could not be transcoded") || strings.Contains(e.Reason, f.mediaDir) {
@@ -385,8 +386,8 @@ func TestTwoQueuedRenamesAreBothAnswered(t *testing.T) {
 		}
 	}
 	msgs := f.events(t, videoID)
-	if !slices.Equal(types(msgs), []string{"VideoPublished", "VideoNamed", "VideoNamed"}) {
-		t.Fatalf("video stream %v", types(msgs))
+	if !slices.Equal(testdb.Types(msgs), []string{"VideoPublished", "VideoNamed", "VideoNamed"}) {
+		t.Fatalf("video stream %v", testdb.Types(msgs))
 	}
 	if e := decode[videopublishingmsg.VideoNamed](t, msgs[1]); e.Name != "First name" || e.VideoID != videoID {
 		t.Errorf("first VideoNamed %+v", e)
@@ -442,8 +443,8 @@ func TestNameVideoRejections(t *testing.T) {
 				}
 			}
 			msgs := f.events(t, tc.videoID)[before:]
-			if !slices.Equal(types(msgs), []string{"VideoNameRejected"}) {
-				t.Fatalf("new events %v", types(msgs))
+			if !slices.Equal(testdb.Types(msgs), []string{"VideoNameRejected"}) {
+				t.Fatalf("new events %v", testdb.Types(msgs))
 			}
 			e := decode[videopublishingmsg.VideoNameRejected](t, msgs[0])
 			if e.Reason != tc.reason || e.VideoID != tc.videoID {
@@ -480,8 +481,8 @@ func TestDescribeVideo(t *testing.T) {
 	}
 	msgs := f.events(t, videoID)
 	want := []string{"VideoPublished", "VideoDescribed", "VideoDescriptionRejected", "VideoDescriptionRejected"}
-	if !slices.Equal(types(msgs), want) {
-		t.Fatalf("video stream %v, want %v", types(msgs), want)
+	if !slices.Equal(testdb.Types(msgs), want) {
+		t.Fatalf("video stream %v, want %v", testdb.Types(msgs), want)
 	}
 	if e := decode[videopublishingmsg.VideoDescribed](t, msgs[1]); e.Description != text {
 		t.Errorf("VideoDescribed %+v", e)
