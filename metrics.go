@@ -24,8 +24,8 @@ type metrics struct {
 	handled        *prometheus.CounterVec
 	failed         *prometheus.CounterVec
 	handlerLatency *prometheus.HistogramVec
-	position       *prometheus.GaugeVec
-	lag            *prometheus.GaugeVec
+	position       *prometheus.Desc
+	lag            *prometheus.Desc
 	parked         prometheus.GaugeFunc
 	parkedFn       func() float64
 }
@@ -53,12 +53,12 @@ func newMetrics() *metrics {
 		Name: "videotutorials_handler_duration_seconds", Help: "Message handler latency per subscriber.",
 		Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5}},
 		[]string{"subscriber"})
-	m.position = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "videotutorials_subscriber_position", Help: "Global position of the last message a subscriber dealt with."},
-		[]string{"subscriber", "category"})
-	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "videotutorials_subscriber_lag", Help: "Messages between a subscriber's position and its category's head (global positions)."},
-		[]string{"subscriber", "category"})
+	m.position = prometheus.NewDesc("videotutorials_subscriber_position",
+		"Global position of the last message a subscriber dealt with (subscriptions this process runs).",
+		[]string{"subscriber", "category"}, nil)
+	m.lag = prometheus.NewDesc("videotutorials_subscriber_lag",
+		"Global positions between a subscriber's position and its category's head (subscriptions this process runs).",
+		[]string{"subscriber", "category"}, nil)
 	m.parkedFn = func() float64 { return 0 }
 	m.parked = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "videotutorials_subscriptions_parked", Help: "Subscriptions parked on a message that keeps failing."},
@@ -81,12 +81,19 @@ func (m *metrics) MessageHandled(sub string, d time.Duration) {
 // MessageFailed implements messagestore.Observer.
 func (m *metrics) MessageFailed(sub string) { m.failed.WithLabelValues(sub).Inc() }
 
-// SubscriptionPosition implements messagestore.Observer.
+// SubscriptionPosition implements messagestore.Observer. It records nothing: position and lag are
+// read from the subscriptions when /metrics is scraped (subscriberCollector), so they are never stale
+// and an idle process runs no queries for them.
 func (m *metrics) SubscriptionPosition(sub string, position, head int64) {}
 
-// watch registers the collectors that read live state: subscriptions and pool statistics.
+// watch registers the collectors that read live state: subscriptions and pool statistics. Every
+// subscription's counters start at zero, so each subscriber has its series before its first message.
 func (m *metrics) watch(sup *messagestore.Supervisor, store *messagestore.Store, d *databases) {
 	m.parkedFn = func() float64 { return float64(len(sup.Parked())) }
+	for _, sub := range sup.Subscriptions() {
+		m.handled.WithLabelValues(sub.SubscriberID())
+		m.failed.WithLabelValues(sub.SubscriberID())
+	}
 	m.reg.MustRegister(&subscriberCollector{m: m, sup: sup, store: store})
 	m.reg.MustRegister(newPoolCollector("views", d.views))
 	if d.store != d.views {
@@ -94,7 +101,9 @@ func (m *metrics) watch(sup *messagestore.Supervisor, store *messagestore.Store,
 	}
 }
 
-// subscriberCollector sets position and lag at scrape time, so idle processes run no queries for it.
+// subscriberCollector reports position and lag at scrape time, so idle processes run no queries
+// for it. A subscription another process holds (standby) is left out: its holder reports it, and
+// this process's copy of its position is stale.
 type subscriberCollector struct {
 	m     *metrics
 	sup   *messagestore.Supervisor
@@ -102,8 +111,8 @@ type subscriberCollector struct {
 }
 
 func (c *subscriberCollector) Describe(ch chan<- *prometheus.Desc) {
-	c.m.position.Describe(ch)
-	c.m.lag.Describe(ch)
+	ch <- c.m.position
+	ch <- c.m.lag
 }
 
 func (c *subscriberCollector) Collect(ch chan<- prometheus.Metric) {
@@ -112,16 +121,22 @@ func (c *subscriberCollector) Collect(ch chan<- prometheus.Metric) {
 	heads := map[string]int64{}
 	for _, sub := range c.sup.Subscriptions() {
 		st := sub.Status()
+		if st.State == messagestore.StateStandby || st.State == messagestore.StateStopped {
+			continue
+		}
 		head, ok := heads[st.Category]
 		if !ok {
-			head, _ = c.store.CategoryHead(ctx, st.Category)
+			var err error
+			if head, err = c.store.CategoryHead(ctx, st.Category); err != nil {
+				head = -1 // unknown: report the position, not a made-up lag
+			}
 			heads[st.Category] = head
 		}
-		c.m.position.WithLabelValues(st.SubscriberID, st.Category).Set(float64(st.Position))
-		c.m.lag.WithLabelValues(st.SubscriberID, st.Category).Set(float64(max(0, head-st.Position)))
+		ch <- prometheus.MustNewConstMetric(c.m.position, prometheus.GaugeValue, float64(st.Position), st.SubscriberID, st.Category)
+		if head >= 0 {
+			ch <- prometheus.MustNewConstMetric(c.m.lag, prometheus.GaugeValue, float64(max(0, head-st.Position)), st.SubscriberID, st.Category)
+		}
 	}
-	c.m.position.Collect(ch)
-	c.m.lag.Collect(ch)
 }
 
 // middleware records every request by its route pattern (never the raw path: ids would explode the
