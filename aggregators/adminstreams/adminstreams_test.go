@@ -3,50 +3,16 @@ package adminstreams_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"videotutorials/aggregators/adminstreams"
-	"videotutorials/devdb"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
-	"videotutorials/migrations"
 )
-
-var pool *pgxpool.Pool
-
-func TestMain(m *testing.M) {
-	url, stop, err := devdb.ForTests()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "test database:", err)
-		os.Exit(1)
-	}
-	ctx := context.Background()
-	pool, err = pgxpool.New(ctx, url)
-	if err == nil {
-		err = migrations.MessageStore.Up(ctx, pool, nil)
-	}
-	if err == nil {
-		err = migrations.ViewData.Up(ctx, pool, nil)
-	}
-	if err != nil {
-		stop()
-		fmt.Fprintln(os.Stderr, "migrate:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	pool.Close()
-	stop()
-	os.Exit(code)
-}
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type counts struct {
 	streams map[string]int64
@@ -89,9 +55,9 @@ func snapshot(t *testing.T, cats []string) counts {
 func TestCountsEveryMessageOnceUnderConcurrentWriters(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	store := messagestore.New(pool, messagestore.Options{Logger: quiet})
+	store := messagestore.New(pool, messagestore.Options{Logger: testdb.Quiet})
 	go func() { _ = store.Run(ctx) }()
-	agg := adminstreams.New(adminstreams.Deps{DB: pool, Logger: quiet})
+	agg := adminstreams.New(adminstreams.Deps{DB: pool, Logger: testdb.Quiet})
 	cfg := agg.Subscriptions()[0]
 	cfg.SubscriberID = "test:admin-streams-" + uuid.NewString()
 	cfg.BatchSize = 7
@@ -195,7 +161,7 @@ func TestCountsEveryMessageOnceUnderConcurrentWriters(t *testing.T) {
 // keeps the newest message as the stream's last.
 func TestOutOfOrderWithinStream(t *testing.T) {
 	ctx := context.Background()
-	agg := adminstreams.New(adminstreams.Deps{DB: pool, Logger: quiet})
+	agg := adminstreams.New(adminstreams.Deps{DB: pool, Logger: testdb.Quiet})
 	cat := "adminOrder" + uuid.NewString()[:8]
 	stream := cat + "-1"
 	mk := func(pos, gpos int64) messagestore.Message {

@@ -3,53 +3,19 @@ package adminsubscriberpositions_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"videotutorials/aggregators/adminsubscriberpositions"
-	"videotutorials/devdb"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
-	"videotutorials/migrations"
 )
-
-var pool *pgxpool.Pool
-
-func TestMain(m *testing.M) {
-	url, stop, err := devdb.ForTests()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "test database:", err)
-		os.Exit(1)
-	}
-	ctx := context.Background()
-	pool, err = pgxpool.New(ctx, url)
-	if err == nil {
-		err = migrations.MessageStore.Up(ctx, pool, nil)
-	}
-	if err == nil {
-		err = migrations.ViewData.Up(ctx, pool, nil)
-	}
-	if err != nil {
-		stop()
-		fmt.Fprintln(os.Stderr, "migrate:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	pool.Close()
-	stop()
-	os.Exit(code)
-}
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestLatestReadWinsAndReplaysChangeNothing(t *testing.T) {
 	ctx := context.Background()
-	agg := adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: pool, Logger: quiet})
+	agg := adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: pool, Logger: testdb.Quiet})
 	id := "test:" + uuid.NewString()
 	read := func(pos, gpos int64) messagestore.Message {
 		return messagestore.Message{ID: uuid.NewString(), StreamName: messagestore.PositionStreamName(id), Type: "Read",

@@ -3,49 +3,15 @@ package adminusers_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"videotutorials/aggregators/adminusers"
-	"videotutorials/devdb"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
-	"videotutorials/migrations"
 )
-
-var pool *pgxpool.Pool
-
-func TestMain(m *testing.M) {
-	url, stop, err := devdb.ForTests()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "test database:", err)
-		os.Exit(1)
-	}
-	ctx := context.Background()
-	pool, err = pgxpool.New(ctx, url)
-	if err == nil {
-		err = migrations.MessageStore.Up(ctx, pool, nil)
-	}
-	if err == nil {
-		err = migrations.ViewData.Up(ctx, pool, nil)
-	}
-	if err != nil {
-		stop()
-		fmt.Fprintln(os.Stderr, "migrate:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	pool.Close()
-	stop()
-	os.Exit(code)
-}
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func msg(stream, typ string, gpos int64, data string) messagestore.Message {
 	return messagestore.Message{ID: uuid.NewString(), StreamName: stream, Type: typ, GlobalPosition: gpos,
@@ -76,7 +42,7 @@ func get(t *testing.T, id string) row {
 // Events of two categories in any order, each applied twice, give the same row as once in order.
 func TestAppliedTwiceAndAcrossCategoriesChangesNothing(t *testing.T) {
 	ctx := context.Background()
-	agg := adminusers.New(adminusers.Deps{DB: pool, Logger: quiet})
+	agg := adminusers.New(adminusers.Deps{DB: pool, Logger: testdb.Quiet})
 	id := uuid.NewString()
 	d := fmt.Sprintf(`{"userId": %q, "email": "a@example.com", "passwordHash": "$2a$10$x", "emailId": "e", "reason": "boom"}`, id)
 	reg := msg("identity-"+id, "Registered", 10, d)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"videotutorials/app/recordviewings/viewingmsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 	"videotutorials/viewdata"
 )
@@ -40,7 +41,7 @@ func (r *recorder) published() []string {
 func newAggregator(t *testing.T) (*Aggregator, *recorder) {
 	t.Helper()
 	live := &recorder{}
-	a := New(Deps{DB: db, Logger: quiet, Live: live})
+	a := New(Deps{DB: db, Logger: testdb.Quiet, Live: live})
 	a.page = "test-home-" + uuid.NewString()
 	t.Cleanup(func() { db.Exec(context.Background(), `DELETE FROM pages WHERE page_name = $1`, a.page) })
 	return a, live
@@ -174,18 +175,10 @@ func TestHomePageReadsTheView(t *testing.T) {
 
 func TestSubscriptionCountsViewings(t *testing.T) {
 	// The aggregator as main runs it, fed by real VideoViewed events.
-	s := newStore(t)
+	s := testdb.NewStore(t)
 	a, live := newAggregator(t)
 	cfg := a.Subscriptions()[0]
-	cfg.SubscriberID = "test:" + cfg.SubscriberID + ":" + uuid.NewString()
-	head, err := s.CategoryHead(ctx, messagestore.AllCategories)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Write(ctx, messagestore.PositionStreamName(cfg.SubscriberID), messagestore.AnyVersion,
-		messagestore.NewMessage{Type: "Read", Data: messagestore.Read{Position: head}}); err != nil {
-		t.Fatal(err)
-	}
+	testdb.StartAtHead(t, s, &cfg) // a fresh subscriber id, so a shared database's history is not replayed
 	videoID := uuid.NewString()
 	handle := cfg.HandleBatch
 	cfg.HandleBatch = func(ctx context.Context, msgs []messagestore.Message) error {
@@ -197,7 +190,7 @@ func TestSubscriptionCountsViewings(t *testing.T) {
 		}
 		return handle(ctx, mine)
 	}
-	cfg.Logger, cfg.MinPollInterval, cfg.MaxPollInterval = quiet, 10*time.Millisecond, 50*time.Millisecond
+	cfg.Logger, cfg.MinPollInterval, cfg.MaxPollInterval = testdb.Quiet, 10*time.Millisecond, 50*time.Millisecond
 	sub, err := s.Subscribe(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

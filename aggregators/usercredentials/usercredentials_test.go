@@ -12,11 +12,12 @@ import (
 	"github.com/google/uuid"
 
 	"videotutorials/components/identity/identitymsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 	"videotutorials/viewdata"
 )
 
-func newAggregator() *Aggregator { return New(Deps{DB: db, Logger: quiet}) }
+func newAggregator() *Aggregator { return New(Deps{DB: db, Logger: testdb.Quiet}) }
 
 func freshEmail() string { return "user-" + uuid.NewString()[:13] + "@example.com" }
 
@@ -187,18 +188,10 @@ func TestUnusableEventsAreSkipped(t *testing.T) {
 
 func TestSubscriptionAppliesRegistrations(t *testing.T) {
 	pool := db
-	s := messagestore.New(pool, messagestore.Options{Logger: quiet})
+	s := messagestore.New(pool, messagestore.Options{Logger: testdb.Quiet})
 	cfg := newAggregator().Subscriptions()[0]
-	cfg.SubscriberID = "test:" + cfg.SubscriberID + ":" + uuid.NewString()
-	head, err := s.CategoryHead(ctx, messagestore.AllCategories)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Write(ctx, messagestore.PositionStreamName(cfg.SubscriberID), messagestore.AnyVersion,
-		messagestore.NewMessage{Type: "Read", Data: messagestore.Read{Position: head}}); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Logger, cfg.MinPollInterval, cfg.MaxPollInterval = quiet, 10*time.Millisecond, 50*time.Millisecond
+	testdb.StartAtHead(t, s, &cfg) // a fresh subscriber id, so a shared database's history is not replayed
+	cfg.Logger, cfg.MinPollInterval, cfg.MaxPollInterval = testdb.Quiet, 10*time.Millisecond, 50*time.Millisecond
 	sub, err := s.Subscribe(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

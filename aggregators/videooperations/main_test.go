@@ -1,39 +1,18 @@
 package videooperations
 
 import (
-	"context"
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"videotutorials/devdb"
+	"videotutorials/internal/testdb"
 	"videotutorials/migrations"
 )
 
-var testPool *pgxpool.Pool
+var testPool *pgxpool.Pool // shared by the tests, see testdb.Main
 
+// The tests run against a real PostgreSQL with the view tables only (the aggregator is handed
+// messages, it reads no store): a throw-away server for this test binary, or TEST_DATABASE_URL.
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	url, stop, err := devdb.ForTests()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "test database:", err)
-		return 1
-	}
-	defer stop()
-	ctx := context.Background()
-	if testPool, err = pgxpool.New(ctx, url); err != nil {
-		fmt.Fprintln(os.Stderr, "connect:", err)
-		return 1
-	}
-	defer testPool.Close()
-	if err := migrations.ViewData.Up(ctx, testPool, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "migrate:", err)
-		return 1
-	}
-	return m.Run()
+	testdb.Main(m, func(p *pgxpool.Pool) { testPool = p }, migrations.ViewData)
 }
