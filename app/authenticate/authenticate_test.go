@@ -16,8 +16,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"videotutorials/app"
+	"videotutorials/app/apptest"
 	"videotutorials/app/authenticate"
 	"videotutorials/app/authenticate/authenticationmsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 )
 
@@ -49,15 +51,15 @@ type fixture struct {
 // setup serves the application with the credentials view in a transaction that is rolled back.
 func setup(t *testing.T, throttle authenticate.Throttle) *fixture {
 	t.Helper()
-	store := newStore(t)
-	tx, err := newPool(t).Begin(context.Background())
+	store := testdb.NewStore(t)
+	tx, err := testdb.NewPool(t).Begin(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
 	clk := &clock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-	srv := newServer(t, app.Deps{}, authenticate.New(authenticate.Deps{
-		Store: store, Views: tx, Logger: quiet, Throttle: throttle, Now: clk.Now,
+	srv := apptest.NewServer(t, app.Deps{}, authenticate.New(authenticate.Deps{
+		Store: store, Views: tx, Logger: testdb.Quiet, Throttle: throttle, Now: clk.Now,
 	}))
 	return &fixture{srv: srv, store: store, views: tx, clock: clk}
 }
@@ -80,19 +82,19 @@ func (f *fixture) user(t *testing.T) user {
 	return u
 }
 
-func logIn(b *browser, email, password, next string) *httptest.ResponseRecorder {
-	b.t.Helper()
+func logIn(b *apptest.Browser, email, password, next string) *httptest.ResponseRecorder {
+	b.T.Helper()
 	form := url.Values{"email": {email}, "password": {password}}
 	if next != "" {
 		form.Set("next", next)
 	}
-	return b.submit(authenticate.LogInPath, authenticate.LogInPath, form)
+	return b.Submit(authenticate.LogInPath, authenticate.LogInPath, form)
 }
 
 func TestLogInForm(t *testing.T) {
 	f := setup(t, authenticate.Throttle{})
-	rec := newBrowser(t, f.srv).get(authenticate.LogInPath)
-	wantStatus(t, rec, http.StatusOK)
+	rec := apptest.NewBrowser(t, f.srv).Get(authenticate.LogInPath)
+	apptest.WantStatus(t, rec, http.StatusOK)
 	page := rec.Body.String()
 	for _, want := range []string{
 		`<form class="form" method="post" action="/auth/log-in"><input type="hidden" name="_csrf"`,
@@ -108,7 +110,7 @@ func TestLogInForm(t *testing.T) {
 	}
 
 	t.Run("email from the registration page", func(t *testing.T) {
-		page := newBrowser(t, f.srv).get(authenticate.LogInPath + "?email=" + url.QueryEscape(" Bob@Example.com")).Body.String()
+		page := apptest.NewBrowser(t, f.srv).Get(authenticate.LogInPath + "?email=" + url.QueryEscape(" Bob@Example.com")).Body.String()
 		if !strings.Contains(page, `value="bob@example.com"`) {
 			t.Error("email not filled in")
 		}
@@ -127,7 +129,7 @@ func TestLogInFormKeepsOnlyASafeNext(t *testing.T) {
 		"javascript:alert(1)":           false,
 		"/\t/evil.example":              false,
 	} {
-		page := newBrowser(t, f.srv).get(authenticate.LogInPath + "?next=" + url.QueryEscape(next)).Body.String()
+		page := apptest.NewBrowser(t, f.srv).Get(authenticate.LogInPath + "?next=" + url.QueryEscape(next)).Body.String()
 		got := regexp.MustCompile(`name="next" value="([^"]*)"`).FindStringSubmatch(page)
 		switch {
 		case keep && (got == nil || got[1] != strings.ReplaceAll(next, "&", "&amp;")):
@@ -141,16 +143,16 @@ func TestLogInFormKeepsOnlyASafeNext(t *testing.T) {
 func TestLogInSucceeds(t *testing.T) {
 	f := setup(t, authenticate.Throttle{})
 	u := f.user(t)
-	b := newBrowser(t, f.srv)
+	b := apptest.NewBrowser(t, f.srv)
 	rec := logIn(b, "  "+strings.ToUpper(u.email)+" ", u.password, "")
-	wantStatus(t, rec, http.StatusSeeOther)
+	apptest.WantStatus(t, rec, http.StatusSeeOther)
 	if loc := rec.Header().Get("Location"); loc != "/" {
 		t.Errorf("Location %q", loc)
 	}
-	if got := b.whoami(); got != u.id {
+	if got := b.WhoAmI(); got != u.id {
 		t.Fatalf("signed in as %q, want %s", got, u.id)
 	}
-	msgs := readStream(t, f.store, authenticationmsg.StreamName(u.id))
+	msgs := testdb.ReadStream(t, f.store, authenticationmsg.StreamName(u.id))
 	if len(msgs) != 1 || msgs[0].Type != "UserLoggedIn" {
 		t.Fatalf("authentication stream holds %+v", msgs)
 	}
@@ -174,8 +176,8 @@ func TestLogInRedirectsToASafeNext(t *testing.T) {
 		"http:/evil.example":            "/",
 		"":                              "/",
 	} {
-		rec := logIn(newBrowser(t, f.srv), u.email, u.password, next)
-		wantStatus(t, rec, http.StatusSeeOther)
+		rec := logIn(apptest.NewBrowser(t, f.srv), u.email, u.password, next)
+		apptest.WantStatus(t, rec, http.StatusSeeOther)
 		if loc := rec.Header().Get("Location"); loc != want {
 			t.Errorf("next %q: Location %q, want %q", next, loc, want)
 		}
@@ -193,12 +195,12 @@ func normalise(page, email string) string {
 func TestWrongPasswordAndUnknownEmailLookTheSame(t *testing.T) {
 	f := setup(t, authenticate.Throttle{})
 	u := f.user(t)
-	b := newBrowser(t, f.srv)
+	b := apptest.NewBrowser(t, f.srv)
 
 	wrong := logIn(b, u.email, "not the password", "")
-	wantStatus(t, wrong, http.StatusUnauthorized)
+	apptest.WantStatus(t, wrong, http.StatusUnauthorized)
 	unknown := logIn(b, "nobody-"+uuid.NewString()[:8]+"@example.com", "not the password", "")
-	wantStatus(t, unknown, http.StatusUnauthorized)
+	apptest.WantStatus(t, unknown, http.StatusUnauthorized)
 
 	for _, rec := range []*httptest.ResponseRecorder{wrong, unknown} {
 		if !strings.Contains(rec.Body.String(), `<p id="login-error" class="form-error" role="alert">Incorrect email or password.</p>`) {
@@ -212,11 +214,11 @@ func TestWrongPasswordAndUnknownEmailLookTheSame(t *testing.T) {
 	if normalise(wrong.Body.String(), u.email) != normalise(unknown.Body.String(), unknownEmail) {
 		t.Errorf("the pages differ:\n%s\n---\n%s", wrong.Body.String(), unknown.Body.String())
 	}
-	if b.whoami() != "anonymous" {
+	if b.WhoAmI() != "anonymous" {
 		t.Error("signed in after a failed log-in")
 	}
 
-	msgs := readStream(t, f.store, authenticationmsg.StreamName(u.id))
+	msgs := testdb.ReadStream(t, f.store, authenticationmsg.StreamName(u.id))
 	if len(msgs) != 1 || msgs[0].Type != "UserLoginFailed" {
 		t.Fatalf("authentication stream holds %+v", msgs)
 	}
@@ -237,8 +239,8 @@ func TestLogInNeedsBothFields(t *testing.T) {
 		"nothing":     {"", ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			rec := logIn(newBrowser(t, f.srv), form[0], form[1], "")
-			wantStatus(t, rec, http.StatusBadRequest)
+			rec := logIn(apptest.NewBrowser(t, f.srv), form[0], form[1], "")
+			apptest.WantStatus(t, rec, http.StatusBadRequest)
 			page := rec.Body.String()
 			if (form[0] == "") != strings.Contains(page, `<p id="email-error" class="field__error">Enter your email address.</p>`) {
 				t.Error("email field message wrong")
@@ -253,109 +255,109 @@ func TestLogInNeedsBothFields(t *testing.T) {
 func TestLogInRefusesBadRequests(t *testing.T) {
 	f := setup(t, authenticate.Throttle{})
 	u := f.user(t)
-	b := newBrowser(t, f.srv)
+	b := apptest.NewBrowser(t, f.srv)
 	t.Run("no CSRF token", func(t *testing.T) {
-		b.csrf(authenticate.LogInPath)
-		rec := b.post(authenticate.LogInPath, url.Values{"email": {u.email}, "password": {u.password}})
-		wantStatus(t, rec, http.StatusForbidden)
-		if b.whoami() != "anonymous" {
+		b.CSRF(authenticate.LogInPath)
+		rec := b.Post(authenticate.LogInPath, url.Values{"email": {u.email}, "password": {u.password}})
+		apptest.WantStatus(t, rec, http.StatusForbidden)
+		if b.WhoAmI() != "anonymous" {
 			t.Error("signed in without a token")
 		}
 	})
 	t.Run("token of another visitor", func(t *testing.T) {
-		other := newBrowser(t, f.srv)
-		b.csrf(authenticate.LogInPath)
-		rec := b.post(authenticate.LogInPath, url.Values{"_csrf": {other.csrf(authenticate.LogInPath)}, "email": {u.email}, "password": {u.password}})
-		wantStatus(t, rec, http.StatusForbidden)
+		other := apptest.NewBrowser(t, f.srv)
+		b.CSRF(authenticate.LogInPath)
+		rec := b.Post(authenticate.LogInPath, url.Values{"_csrf": {other.CSRF(authenticate.LogInPath)}, "email": {u.email}, "password": {u.password}})
+		apptest.WantStatus(t, rec, http.StatusForbidden)
 	})
 	t.Run("oversized body", func(t *testing.T) {
-		rec := b.submit(authenticate.LogInPath, authenticate.LogInPath, url.Values{"email": {u.email}, "password": {strings.Repeat("p", 2<<20)}})
-		wantStatus(t, rec, http.StatusRequestEntityTooLarge)
+		rec := b.Submit(authenticate.LogInPath, authenticate.LogInPath, url.Values{"email": {u.email}, "password": {strings.Repeat("p", 2<<20)}})
+		apptest.WantStatus(t, rec, http.StatusRequestEntityTooLarge)
 	})
 	t.Run("overlong email", func(t *testing.T) {
 		rec := logIn(b, u.email+strings.Repeat("x", 300), u.password, "")
-		wantStatus(t, rec, http.StatusUnauthorized)
+		apptest.WantStatus(t, rec, http.StatusUnauthorized)
 	})
 }
 
 func TestFailedLogInsAreThrottledPerEmail(t *testing.T) {
 	f := setup(t, authenticate.Throttle{}) // the defaults: 5 per email in 15 minutes
 	u := f.user(t)
-	b := newBrowser(t, f.srv)
+	b := apptest.NewBrowser(t, f.srv)
 	for i := range authenticate.DefaultMaxFailuresPerEmail {
 		if rec := logIn(b, u.email, "wrong", ""); rec.Code != http.StatusUnauthorized {
 			t.Fatalf("attempt %d: status %d", i+1, rec.Code)
 		}
 	}
 	// Now even the right password is refused, from anywhere, before it is checked.
-	elsewhere := newBrowser(t, f.srv)
-	elsewhere.remoteAddr = "198.51.100.7:4321"
+	elsewhere := apptest.NewBrowser(t, f.srv)
+	elsewhere.RemoteAddr = "198.51.100.7:4321"
 	rec := logIn(elsewhere, strings.ToUpper(u.email), u.password, "")
-	wantStatus(t, rec, http.StatusTooManyRequests)
+	apptest.WantStatus(t, rec, http.StatusTooManyRequests)
 	if !strings.Contains(rec.Body.String(), "Too many failed log-in attempts") || !strings.Contains(rec.Body.String(), "15 minutes") {
 		t.Errorf("no clear message:\n%s", rec.Body.String())
 	}
 	if ra := rec.Header().Get("Retry-After"); ra != "900" {
 		t.Errorf("Retry-After %q", ra)
 	}
-	if n := len(readStream(t, f.store, authenticationmsg.StreamName(u.id))); n != authenticate.DefaultMaxFailuresPerEmail {
+	if n := len(testdb.ReadStream(t, f.store, authenticationmsg.StreamName(u.id))); n != authenticate.DefaultMaxFailuresPerEmail {
 		t.Errorf("%d events: throttled attempts must not be recorded as failures", n)
 	}
 	// Another account is not affected.
 	other := f.user(t)
-	wantStatus(t, logIn(b, other.email, other.password, ""), http.StatusSeeOther)
+	apptest.WantStatus(t, logIn(b, other.email, other.password, ""), http.StatusSeeOther)
 
 	// The window ends.
 	f.clock.Advance(14 * time.Minute)
 	rec = logIn(elsewhere, u.email, u.password, "")
-	wantStatus(t, rec, http.StatusTooManyRequests)
+	apptest.WantStatus(t, rec, http.StatusTooManyRequests)
 	if ra := rec.Header().Get("Retry-After"); ra != "60" || !strings.Contains(rec.Body.String(), "1 minute.") {
 		t.Errorf("Retry-After %q", ra)
 	}
 	f.clock.Advance(time.Minute)
-	wantStatus(t, logIn(elsewhere, u.email, u.password, ""), http.StatusSeeOther)
+	apptest.WantStatus(t, logIn(elsewhere, u.email, u.password, ""), http.StatusSeeOther)
 }
 
 func TestUnknownEmailsAreThrottledLikeKnownOnes(t *testing.T) {
 	f := setup(t, authenticate.Throttle{MaxFailuresPerEmail: 2})
-	b := newBrowser(t, f.srv)
-	wantStatus(t, logIn(b, "ghost@example.com", "x", ""), http.StatusUnauthorized)
-	wantStatus(t, logIn(b, "ghost@example.com", "x", ""), http.StatusUnauthorized)
-	wantStatus(t, logIn(b, "ghost@example.com", "x", ""), http.StatusTooManyRequests)
+	b := apptest.NewBrowser(t, f.srv)
+	apptest.WantStatus(t, logIn(b, "ghost@example.com", "x", ""), http.StatusUnauthorized)
+	apptest.WantStatus(t, logIn(b, "ghost@example.com", "x", ""), http.StatusUnauthorized)
+	apptest.WantStatus(t, logIn(b, "ghost@example.com", "x", ""), http.StatusTooManyRequests)
 }
 
 func TestFailedLogInsAreThrottledPerIP(t *testing.T) {
 	f := setup(t, authenticate.Throttle{MaxFailuresPerIP: 3})
-	b := newBrowser(t, f.srv)
+	b := apptest.NewBrowser(t, f.srv)
 	u := f.user(t)
 	for i := range 3 {
-		wantStatus(t, logIn(b, "guess-"+string(rune('a'+i))+"@example.com", "x", ""), http.StatusUnauthorized)
+		apptest.WantStatus(t, logIn(b, "guess-"+string(rune('a'+i))+"@example.com", "x", ""), http.StatusUnauthorized)
 	}
-	wantStatus(t, logIn(b, u.email, u.password, ""), http.StatusTooManyRequests)
+	apptest.WantStatus(t, logIn(b, u.email, u.password, ""), http.StatusTooManyRequests)
 	// The same account from another address is fine: it is the address that is throttled.
-	other := newBrowser(t, f.srv)
-	other.remoteAddr = "198.51.100.7:4321"
-	wantStatus(t, logIn(other, u.email, u.password, ""), http.StatusSeeOther)
+	other := apptest.NewBrowser(t, f.srv)
+	other.RemoteAddr = "198.51.100.7:4321"
+	apptest.WantStatus(t, logIn(other, u.email, u.password, ""), http.StatusSeeOther)
 }
 
 func TestSuccessForgetsTheEmailsFailures(t *testing.T) {
 	f := setup(t, authenticate.Throttle{MaxFailuresPerEmail: 3})
 	u := f.user(t)
-	b := newBrowser(t, f.srv)
+	b := apptest.NewBrowser(t, f.srv)
 	for range 2 {
-		wantStatus(t, logIn(b, u.email, "wrong", ""), http.StatusUnauthorized)
+		apptest.WantStatus(t, logIn(b, u.email, "wrong", ""), http.StatusUnauthorized)
 	}
-	wantStatus(t, logIn(b, u.email, u.password, ""), http.StatusSeeOther)
+	apptest.WantStatus(t, logIn(b, u.email, u.password, ""), http.StatusSeeOther)
 	for range 3 {
-		wantStatus(t, logIn(newBrowser(t, f.srv), u.email, "wrong", ""), http.StatusUnauthorized)
+		apptest.WantStatus(t, logIn(apptest.NewBrowser(t, f.srv), u.email, "wrong", ""), http.StatusUnauthorized)
 	}
-	wantStatus(t, logIn(newBrowser(t, f.srv), u.email, "wrong", ""), http.StatusTooManyRequests)
+	apptest.WantStatus(t, logIn(apptest.NewBrowser(t, f.srv), u.email, "wrong", ""), http.StatusTooManyRequests)
 }
 
 func TestConcurrentGuessesCannotPassTheLimit(t *testing.T) {
 	// Concurrent requests need a pool (a transaction serves one query at a time), so this test's user
 	// is committed to the view and removed afterwards.
-	pool := newPool(t)
+	pool := testdb.NewPool(t)
 	u := user{id: uuid.NewString(), email: "user-" + uuid.NewString()[:13] + "@example.com"}
 	if _, err := pool.Exec(context.Background(),
 		`INSERT INTO user_credentials (id, email, password_hash, position) VALUES ($1, $2, 'x', 9000000000000)`,
@@ -363,23 +365,23 @@ func TestConcurrentGuessesCannotPassTheLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DELETE FROM user_credentials WHERE id = $1`, u.id) })
-	srv := newServer(t, app.Deps{}, authenticate.New(authenticate.Deps{
-		Store: newStore(t), Views: pool, Logger: quiet, Throttle: authenticate.Throttle{MaxFailuresPerEmail: 3},
+	srv := apptest.NewServer(t, app.Deps{}, authenticate.New(authenticate.Deps{
+		Store: testdb.NewStore(t), Views: pool, Logger: testdb.Quiet, Throttle: authenticate.Throttle{MaxFailuresPerEmail: 3},
 	}))
 	f := &fixture{srv: srv}
-	var browsers []*browser
+	var browsers []*apptest.Browser
 	var forms []url.Values
 	for range 8 {
-		b := newBrowser(t, f.srv)
+		b := apptest.NewBrowser(t, f.srv)
 		browsers = append(browsers, b)
-		forms = append(forms, url.Values{"_csrf": {b.csrf(authenticate.LogInPath)}, "email": {u.email}, "password": {"wrong"}})
+		forms = append(forms, url.Values{"_csrf": {b.CSRF(authenticate.LogInPath)}, "email": {u.email}, "password": {"wrong"}})
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	codes := map[int]int{}
 	for i, b := range browsers {
 		wg.Go(func() {
-			rec := b.post(authenticate.LogInPath, forms[i])
+			rec := b.Post(authenticate.LogInPath, forms[i])
 			mu.Lock()
 			codes[rec.Code]++
 			mu.Unlock()
@@ -394,31 +396,31 @@ func TestConcurrentGuessesCannotPassTheLimit(t *testing.T) {
 func TestLogOut(t *testing.T) {
 	f := setup(t, authenticate.Throttle{})
 	u := f.user(t)
-	b := newBrowser(t, f.srv)
-	wantStatus(t, logIn(b, u.email, u.password, ""), http.StatusSeeOther)
+	b := apptest.NewBrowser(t, f.srv)
+	apptest.WantStatus(t, logIn(b, u.email, u.password, ""), http.StatusSeeOther)
 
 	t.Run("GET is not allowed", func(t *testing.T) {
-		rec := b.get(authenticate.LogOutPath)
+		rec := b.Get(authenticate.LogOutPath)
 		if rec.Code != http.StatusMethodNotAllowed && rec.Code != http.StatusNotFound {
 			t.Fatalf("status %d", rec.Code)
 		}
-		if b.whoami() != u.id {
+		if b.WhoAmI() != u.id {
 			t.Fatal("GET logged out")
 		}
 	})
 	t.Run("POST without token", func(t *testing.T) {
-		wantStatus(t, b.post(authenticate.LogOutPath, url.Values{}), http.StatusForbidden)
-		if b.whoami() != u.id {
+		apptest.WantStatus(t, b.Post(authenticate.LogOutPath, url.Values{}), http.StatusForbidden)
+		if b.WhoAmI() != u.id {
 			t.Fatal("logged out without a token")
 		}
 	})
 	t.Run("POST", func(t *testing.T) {
-		rec := b.submit(authenticate.LogInPath, authenticate.LogOutPath, nil)
-		wantStatus(t, rec, http.StatusSeeOther)
+		rec := b.Submit(authenticate.LogInPath, authenticate.LogOutPath, nil)
+		apptest.WantStatus(t, rec, http.StatusSeeOther)
 		if loc := rec.Header().Get("Location"); loc != "/" {
 			t.Errorf("Location %q", loc)
 		}
-		if b.whoami() != "anonymous" {
+		if b.WhoAmI() != "anonymous" {
 			t.Fatal("still signed in")
 		}
 	})

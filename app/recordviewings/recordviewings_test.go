@@ -11,39 +11,41 @@ import (
 	"github.com/google/uuid"
 
 	"videotutorials/app"
+	"videotutorials/app/apptest"
 	"videotutorials/app/recordviewings"
 	"videotutorials/app/recordviewings/viewingmsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 )
 
-func setup(t *testing.T) (*browser, *messagestore.Store) {
+func setup(t *testing.T) (*apptest.Browser, *messagestore.Store) {
 	t.Helper()
-	store := newStore(t)
-	srv := newServer(t, app.Deps{}, recordviewings.New(recordviewings.Deps{Store: store, Logger: quiet}))
-	return newBrowser(t, srv), store
+	store := testdb.NewStore(t)
+	srv := apptest.NewServer(t, app.Deps{}, recordviewings.New(recordviewings.Deps{Store: store, Logger: testdb.Quiet}))
+	return apptest.NewBrowser(t, srv), store
 }
 
 // record posts the record-viewing form with a valid token and the given Referer.
-func record(b *browser, videoID, referer string) *httptest.ResponseRecorder {
-	b.t.Helper()
-	token := b.csrf("/t/token")
+func record(b *apptest.Browser, videoID, referer string) *httptest.ResponseRecorder {
+	b.T.Helper()
+	token := b.CSRF("/t/token")
 	req := httptest.NewRequest(http.MethodPost, "/record-viewing/"+videoID, strings.NewReader(url.Values{"_csrf": {token}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if referer != "" {
 		req.Header.Set("Referer", referer)
 	}
-	return b.do(req)
+	return b.Do(req)
 }
 
 func TestRecordViewingAnonymously(t *testing.T) {
 	b, store := setup(t)
 	videoID := uuid.NewString()
 	rec := record(b, videoID, "")
-	wantStatus(t, rec, http.StatusSeeOther)
+	apptest.WantStatus(t, rec, http.StatusSeeOther)
 	if loc := rec.Header().Get("Location"); loc != "/" {
 		t.Fatalf("Location %q", loc)
 	}
-	msgs := readStream(t, store, viewingmsg.StreamName(videoID))
+	msgs := testdb.ReadStream(t, store, viewingmsg.StreamName(videoID))
 	if len(msgs) != 1 || msgs[0].Type != "VideoViewed" {
 		t.Fatalf("stream holds %+v", msgs)
 	}
@@ -62,10 +64,10 @@ func TestRecordViewingAnonymously(t *testing.T) {
 func TestRecordViewingOfSignedInUser(t *testing.T) {
 	b, store := setup(t)
 	userID, videoID := uuid.NewString(), uuid.NewString()
-	b.signIn(userID)
-	wantStatus(t, record(b, videoID, ""), http.StatusSeeOther)
-	wantStatus(t, record(b, videoID, ""), http.StatusSeeOther)
-	msgs := readStream(t, store, viewingmsg.StreamName(videoID))
+	b.SignIn(userID)
+	apptest.WantStatus(t, record(b, videoID, ""), http.StatusSeeOther)
+	apptest.WantStatus(t, record(b, videoID, ""), http.StatusSeeOther)
+	msgs := testdb.ReadStream(t, store, viewingmsg.StreamName(videoID))
 	if len(msgs) != 2 {
 		t.Fatalf("%d messages, want one per viewing", len(msgs))
 	}
@@ -84,8 +86,8 @@ func TestRecordViewingOfSignedInUser(t *testing.T) {
 func TestRecordViewingNormalisesTheID(t *testing.T) {
 	b, store := setup(t)
 	videoID := uuid.NewString()
-	wantStatus(t, record(b, strings.ToUpper(videoID), ""), http.StatusSeeOther)
-	if n := len(readStream(t, store, viewingmsg.StreamName(videoID))); n != 1 {
+	apptest.WantStatus(t, record(b, strings.ToUpper(videoID), ""), http.StatusSeeOther)
+	if n := len(testdb.ReadStream(t, store, viewingmsg.StreamName(videoID))); n != 1 {
 		t.Fatalf("%d messages in the lower-case stream", n)
 	}
 }
@@ -106,7 +108,7 @@ func TestRecordViewingRedirectsBackOnlyWithinTheSite(t *testing.T) {
 		"/\\evil.example":                       "/",
 	} {
 		rec := record(b, uuid.NewString(), referer)
-		wantStatus(t, rec, http.StatusSeeOther)
+		apptest.WantStatus(t, rec, http.StatusSeeOther)
 		if loc := rec.Header().Get("Location"); loc != want {
 			t.Errorf("Referer %q: Location %q, want %q", referer, loc, want)
 		}
@@ -118,32 +120,32 @@ func TestRecordViewingRefusesBadInput(t *testing.T) {
 	for _, id := range []string{"12345", "not-a-uuid", "6f1c5a4e3c6b4c1f9a552b8f1e7d0c11", "{6f1c5a4e-3c6b-4c1f-9a55-2b8f1e7d0c11}",
 		"urn:uuid:6f1c5a4e-3c6b-4c1f-9a55-2b8f1e7d0c11", "6f1c5a4e-3c6b-4c1f-9a55-2b8f1e7d0c1z"} {
 		rec := record(b, url.PathEscape(id), "")
-		wantStatus(t, rec, http.StatusBadRequest)
+		apptest.WantStatus(t, rec, http.StatusBadRequest)
 		if !strings.Contains(rec.Body.String(), "That video id is not valid.") {
 			t.Errorf("%q: no explanation on the 400 page", id)
 		}
 	}
 	for _, id := range []string{"12345", "not-a-uuid"} {
-		if n := len(readStream(t, store, viewingmsg.StreamName(id))); n != 0 {
+		if n := len(testdb.ReadStream(t, store, viewingmsg.StreamName(id))); n != 0 {
 			t.Errorf("wrote %d messages for %q", n, id)
 		}
 	}
 
 	t.Run("no CSRF token", func(t *testing.T) {
-		b.csrf("/t/token") // has a session
-		rec := b.post("/record-viewing/"+uuid.NewString(), url.Values{})
-		wantStatus(t, rec, http.StatusForbidden)
+		b.CSRF("/t/token") // has a session
+		rec := b.Post("/record-viewing/"+uuid.NewString(), url.Values{})
+		apptest.WantStatus(t, rec, http.StatusForbidden)
 	})
 	t.Run("no session", func(t *testing.T) {
 		other, _ := setup(t)
-		rec := other.post("/record-viewing/"+uuid.NewString(), url.Values{"_csrf": {b.csrf("/t/token")}})
-		wantStatus(t, rec, http.StatusForbidden)
+		rec := other.Post("/record-viewing/"+uuid.NewString(), url.Values{"_csrf": {b.CSRF("/t/token")}})
+		apptest.WantStatus(t, rec, http.StatusForbidden)
 	})
 	t.Run("oversized body", func(t *testing.T) {
-		form := url.Values{"_csrf": {b.csrf("/t/token")}, "padding": {strings.Repeat("x", 2<<20)}}
-		wantStatus(t, b.post("/record-viewing/"+uuid.NewString(), form), http.StatusRequestEntityTooLarge)
+		form := url.Values{"_csrf": {b.CSRF("/t/token")}, "padding": {strings.Repeat("x", 2<<20)}}
+		apptest.WantStatus(t, b.Post("/record-viewing/"+uuid.NewString(), form), http.StatusRequestEntityTooLarge)
 	})
 	t.Run("GET", func(t *testing.T) {
-		wantStatus(t, b.get("/record-viewing/"+uuid.NewString()), http.StatusMethodNotAllowed)
+		apptest.WantStatus(t, b.Get("/record-viewing/"+uuid.NewString()), http.StatusMethodNotAllowed)
 	})
 }

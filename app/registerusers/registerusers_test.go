@@ -14,13 +14,15 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"videotutorials/app"
+	"videotutorials/app/apptest"
 	"videotutorials/app/registerusers"
 	"videotutorials/components/identity/identitymsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 )
 
 type fixture struct {
-	b     *browser
+	b     *apptest.Browser
 	store *messagestore.Store
 	views pgx.Tx
 }
@@ -29,16 +31,16 @@ type fixture struct {
 // that tests can claim emails without leaving rows behind.
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	store := newStore(t)
-	tx, err := newPool(t).Begin(context.Background())
+	store := testdb.NewStore(t)
+	tx, err := testdb.NewPool(t).Begin(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-	srv := newServer(t, app.Deps{}, registerusers.New(registerusers.Deps{
-		Store: store, Views: tx, Logger: quiet, BcryptCost: bcrypt.MinCost,
+	srv := apptest.NewServer(t, app.Deps{}, registerusers.New(registerusers.Deps{
+		Store: store, Views: tx, Logger: testdb.Quiet, BcryptCost: bcrypt.MinCost,
 	}))
-	return &fixture{b: newBrowser(t, srv), store: store, views: tx}
+	return &fixture{b: apptest.NewBrowser(t, srv), store: store, views: tx}
 }
 
 // claim puts a registered user with email into the credentials view.
@@ -56,8 +58,8 @@ var userIDField = regexp.MustCompile(`name="userId" value="([^"]*)"`)
 // form loads the registration form and returns its user id.
 func (f *fixture) form(t *testing.T) string {
 	t.Helper()
-	rec := f.b.get(registerusers.RegisterPath)
-	wantStatus(t, rec, http.StatusOK)
+	rec := f.b.Get(registerusers.RegisterPath)
+	apptest.WantStatus(t, rec, http.StatusOK)
 	m := userIDField.FindStringSubmatch(rec.Body.String())
 	if m == nil {
 		t.Fatalf("no userId field:\n%s", rec.Body.String())
@@ -66,7 +68,7 @@ func (f *fixture) form(t *testing.T) string {
 }
 
 func (f *fixture) register(userID, email, password string) *httptest.ResponseRecorder {
-	return f.b.submit(registerusers.RegisterPath, registerusers.RegisterPath, url.Values{
+	return f.b.Submit(registerusers.RegisterPath, registerusers.RegisterPath, url.Values{
 		"userId": {userID}, "email": {email}, "password": {password},
 	})
 }
@@ -75,8 +77,8 @@ func freshEmail() string { return "user-" + uuid.NewString()[:13] + "@example.co
 
 func TestRegistrationForm(t *testing.T) {
 	f := setup(t)
-	rec := f.b.get(registerusers.RegisterPath)
-	wantStatus(t, rec, http.StatusOK)
+	rec := f.b.Get(registerusers.RegisterPath)
+	apptest.WantStatus(t, rec, http.StatusOK)
 	page := rec.Body.String()
 	for _, want := range []string{
 		`<form class="form" method="post" action="/register"><input type="hidden" name="_csrf"`,
@@ -101,11 +103,11 @@ func TestRegisterSendsTheCommand(t *testing.T) {
 	f := setup(t)
 	userID := f.form(t)
 	rec := f.register(userID, "  New.User@Example.COM ", "correct horse")
-	wantStatus(t, rec, http.StatusSeeOther)
+	apptest.WantStatus(t, rec, http.StatusSeeOther)
 	if loc := rec.Header().Get("Location"); loc != registerusers.CompletePath {
 		t.Fatalf("Location %q", loc)
 	}
-	msgs := readStream(t, f.store, identitymsg.CommandStreamName(userID))
+	msgs := testdb.ReadStream(t, f.store, identitymsg.CommandStreamName(userID))
 	if len(msgs) != 1 || msgs[0].Type != "Register" {
 		t.Fatalf("command stream holds %+v", msgs)
 	}
@@ -126,21 +128,21 @@ func TestRegisterSendsTheCommand(t *testing.T) {
 		t.Errorf("metadata %+v", md)
 	}
 
-	complete := f.b.get(registerusers.CompletePath)
-	wantStatus(t, complete, http.StatusOK)
+	complete := f.b.Get(registerusers.CompletePath)
+	apptest.WantStatus(t, complete, http.StatusOK)
 	if !strings.Contains(complete.Body.String(), "log in") {
 		t.Error("completion page does not say what comes next")
 	}
 }
 
 func TestRegisterUsesTheDefaultBcryptCost(t *testing.T) {
-	store := newStore(t)
-	srv := newServer(t, app.Deps{}, registerusers.New(registerusers.Deps{Store: store, Views: newPool(t), Logger: quiet}))
-	f := &fixture{b: newBrowser(t, srv), store: store}
+	store := testdb.NewStore(t)
+	srv := apptest.NewServer(t, app.Deps{}, registerusers.New(registerusers.Deps{Store: store, Views: testdb.NewPool(t), Logger: testdb.Quiet}))
+	f := &fixture{b: apptest.NewBrowser(t, srv), store: store}
 	userID := f.form(t)
-	wantStatus(t, f.register(userID, freshEmail(), "password1"), http.StatusSeeOther)
+	apptest.WantStatus(t, f.register(userID, freshEmail(), "password1"), http.StatusSeeOther)
 	var cmd identitymsg.Register
-	if err := readStream(t, store, identitymsg.CommandStreamName(userID))[0].Decode(&cmd); err != nil {
+	if err := testdb.ReadStream(t, store, identitymsg.CommandStreamName(userID))[0].Decode(&cmd); err != nil {
 		t.Fatal(err)
 	}
 	if cost, err := bcrypt.Cost([]byte(cmd.PasswordHash)); err != nil || cost != bcrypt.DefaultCost {
@@ -152,13 +154,13 @@ func TestSubmittingTheSameFormTwiceSendsOneCommand(t *testing.T) {
 	f := setup(t)
 	userID := f.form(t)
 	email := freshEmail()
-	wantStatus(t, f.register(userID, email, "password1"), http.StatusSeeOther)
+	apptest.WantStatus(t, f.register(userID, email, "password1"), http.StatusSeeOther)
 	rec := f.register(userID, email, "password1")
-	wantStatus(t, rec, http.StatusSeeOther)
+	apptest.WantStatus(t, rec, http.StatusSeeOther)
 	if loc := rec.Header().Get("Location"); loc != registerusers.CompletePath {
 		t.Fatalf("Location %q", loc)
 	}
-	if n := len(readStream(t, f.store, identitymsg.CommandStreamName(userID))); n != 1 {
+	if n := len(testdb.ReadStream(t, f.store, identitymsg.CommandStreamName(userID))); n != 1 {
 		t.Fatalf("%d commands", n)
 	}
 }
@@ -188,7 +190,7 @@ func TestRegisterValidatesAndKeepsTheEmail(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			userID := f.form(t)
 			rec := f.register(userID, tc.email, tc.password)
-			wantStatus(t, rec, http.StatusBadRequest)
+			apptest.WantStatus(t, rec, http.StatusBadRequest)
 			page := rec.Body.String()
 			check := func(field, want string) {
 				t.Helper()
@@ -214,7 +216,7 @@ func TestRegisterValidatesAndKeepsTheEmail(t *testing.T) {
 			if tc.emailErr == "" && !strings.Contains(page, `value="`+strings.ToLower(strings.TrimSpace(tc.email))+`"`) {
 				t.Error("the email is not kept")
 			}
-			if n := len(readStream(t, f.store, identitymsg.CommandStreamName(userID))); n != 0 {
+			if n := len(testdb.ReadStream(t, f.store, identitymsg.CommandStreamName(userID))); n != 0 {
 				t.Errorf("%d commands written for an invalid form", n)
 			}
 		})
@@ -226,7 +228,7 @@ func TestRegisterValidatesAndKeepsTheEmail(t *testing.T) {
 		}
 	})
 	t.Run("exactly 72 bytes is fine", func(t *testing.T) {
-		wantStatus(t, f.register(f.form(t), freshEmail(), strings.Repeat("p", 72)), http.StatusSeeOther)
+		apptest.WantStatus(t, f.register(f.form(t), freshEmail(), strings.Repeat("p", 72)), http.StatusSeeOther)
 	})
 }
 
@@ -240,21 +242,21 @@ func TestRegisterRefusesBadRequests(t *testing.T) {
 		"SQL in user id":   "' OR 1=1 --",
 	} {
 		t.Run(name, func(t *testing.T) {
-			wantStatus(t, f.register(userID, freshEmail(), "password1"), http.StatusBadRequest)
+			apptest.WantStatus(t, f.register(userID, freshEmail(), "password1"), http.StatusBadRequest)
 		})
 	}
 	t.Run("no CSRF token", func(t *testing.T) {
 		f.form(t)
-		rec := f.b.post(registerusers.RegisterPath, url.Values{"userId": {uuid.NewString()}, "email": {freshEmail()}, "password": {"password1"}})
-		wantStatus(t, rec, http.StatusForbidden)
+		rec := f.b.Post(registerusers.RegisterPath, url.Values{"userId": {uuid.NewString()}, "email": {freshEmail()}, "password": {"password1"}})
+		apptest.WantStatus(t, rec, http.StatusForbidden)
 	})
 	t.Run("oversized body", func(t *testing.T) {
-		rec := f.b.submit(registerusers.RegisterPath, registerusers.RegisterPath, url.Values{
+		rec := f.b.Submit(registerusers.RegisterPath, registerusers.RegisterPath, url.Values{
 			"userId": {uuid.NewString()}, "email": {freshEmail()}, "password": {strings.Repeat("p", 2<<20)},
 		})
-		wantStatus(t, rec, http.StatusRequestEntityTooLarge)
+		apptest.WantStatus(t, rec, http.StatusRequestEntityTooLarge)
 	})
 	t.Run("GET of the completion page needs nothing", func(t *testing.T) {
-		wantStatus(t, newBrowser(t, f.b.srv).get(registerusers.CompletePath), http.StatusOK)
+		apptest.WantStatus(t, apptest.NewBrowser(t, f.b.Server).Get(registerusers.CompletePath), http.StatusOK)
 	})
 }
