@@ -15,15 +15,18 @@ import (
 
 	"github.com/google/uuid"
 
+	"videotutorials/app"
+	"videotutorials/app/apptest"
 	"videotutorials/app/creatorsportal"
 	"videotutorials/app/live"
 	"videotutorials/components/videopublishing/videopublishingmsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 )
 
 // fixture is the portal on a media directory of its own.
 type fixture struct {
-	b        *browser
+	b        *apptest.Browser
 	store    *messagestore.Store
 	pool     interface{ Close() }
 	mediaDir string
@@ -35,13 +38,13 @@ const testMaxUpload = 64 << 10
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	pool := newPool(t)
-	f := &fixture{store: messagestore.New(pool, messagestore.Options{Logger: quiet}), mediaDir: t.TempDir(),
+	pool := testdb.NewPool(t)
+	f := &fixture{store: messagestore.New(pool, messagestore.Options{Logger: testdb.Quiet}), mediaDir: t.TempDir(),
 		hub: live.NewHub(live.Options{}), user: uuid.NewString()}
 	portal := creatorsportal.New(creatorsportal.Deps{Store: f.store, Views: pool, Hub: f.hub, MediaDir: f.mediaDir,
-		MaxUploadBytes: testMaxUpload, Logger: quiet})
-	f.b = newBrowser(t, newServer(t, portal))
-	f.b.signIn(f.user)
+		MaxUploadBytes: testMaxUpload, Logger: testdb.Quiet})
+	f.b = apptest.NewBrowser(t, apptest.NewServer(t, app.Deps{}, portal))
+	f.b.SignIn(f.user)
 	return f
 }
 
@@ -65,18 +68,18 @@ func (f *fixture) uploads(t *testing.T) []string {
 var webmHead = []byte("\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm\x42\x87\x81\x04")
 
 func TestAnonymousVisitorsAreSentToLogIn(t *testing.T) {
-	pool := newPool(t)
-	srv := newServer(t, creatorsportal.New(creatorsportal.Deps{Store: messagestore.New(pool, messagestore.Options{}),
+	pool := testdb.NewPool(t)
+	srv := apptest.NewServer(t, app.Deps{}, creatorsportal.New(creatorsportal.Deps{Store: messagestore.New(pool, messagestore.Options{}),
 		Views: pool, MediaDir: t.TempDir()}))
-	b := newBrowser(t, srv)
+	b := apptest.NewBrowser(t, srv)
 	for _, path := range []string{"/creators-portal/", "/creators-portal/videos/" + uuid.NewString()} {
-		rec := b.get(path)
-		wantStatus(t, rec, http.StatusSeeOther)
+		rec := b.Get(path)
+		apptest.WantStatus(t, rec, http.StatusSeeOther)
 		if loc := rec.Header().Get("Location"); loc != "/auth/log-in?next="+url.QueryEscape(path) {
 			t.Errorf("%s → %q", path, loc)
 		}
 	}
-	if rec := b.get("/creators-portal"); rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != "/creators-portal/" {
+	if rec := b.Get("/creators-portal"); rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != "/creators-portal/" {
 		t.Errorf("/creators-portal → %d %q", rec.Code, rec.Header().Get("Location"))
 	}
 }
@@ -84,8 +87,8 @@ func TestAnonymousVisitorsAreSentToLogIn(t *testing.T) {
 func TestUploadStoresTheFileAndSendsPublishVideo(t *testing.T) {
 	f := setup(t)
 	content := append(append([]byte{}, webmHead...), bytes.Repeat([]byte("frame "), 5000)...)
-	rec := f.b.upload("holiday.mp4", content) // the client's name and extension mean nothing
-	wantStatus(t, rec, http.StatusSeeOther)
+	rec := upload(f.b, "holiday.mp4", content) // the client's name and extension mean nothing
+	apptest.WantStatus(t, rec, http.StatusSeeOther)
 	loc, err := url.Parse(rec.Header().Get("Location"))
 	if err != nil || loc.Path != "/creators-portal/" {
 		t.Fatalf("Location %q", rec.Header().Get("Location"))
@@ -101,7 +104,7 @@ func TestUploadStoresTheFileAndSendsPublishVideo(t *testing.T) {
 	if names := f.uploads(t); len(names) != 1 {
 		t.Errorf("uploads directory: %v", names)
 	}
-	msgs := readStream(t, f.store, videopublishingmsg.CommandStreamName(videoID))
+	msgs := testdb.ReadStream(t, f.store, videopublishingmsg.CommandStreamName(videoID))
 	if len(msgs) != 1 || msgs[0].Type != "PublishVideo" {
 		t.Fatalf("command stream %+v", msgs)
 	}
@@ -117,8 +120,8 @@ func TestUploadStoresTheFileAndSendsPublishVideo(t *testing.T) {
 		t.Errorf("metadata %+v", md)
 	}
 	// The dashboard shows the upload as processing even before the view has it.
-	page := f.b.get(loc.String())
-	wantStatus(t, page, http.StatusOK)
+	page := f.b.Get(loc.String())
+	apptest.WantStatus(t, page, http.StatusOK)
 	for _, s := range []string{`id="video-` + videoID + `"`, "Processing", "Untitled", `data-live-field="` + videoID + `.status"`} {
 		if !strings.Contains(page.Body.String(), s) {
 			t.Errorf("dashboard lacks %q", s)
@@ -129,7 +132,7 @@ func TestUploadStoresTheFileAndSendsPublishVideo(t *testing.T) {
 func TestUploadAtTheLimitIsAccepted(t *testing.T) {
 	f := setup(t)
 	content := append(append([]byte{}, webmHead...), bytes.Repeat([]byte{7}, testMaxUpload-len(webmHead))...)
-	wantStatus(t, f.b.upload("a.webm", content), http.StatusSeeOther)
+	apptest.WantStatus(t, upload(f.b, "a.webm", content), http.StatusSeeOther)
 }
 
 func TestUploadsThatAreRefused(t *testing.T) {
@@ -153,8 +156,8 @@ func TestUploadsThatAreRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := f.b.upload(tc.filename, tc.content)
-			wantStatus(t, rec, tc.status)
+			rec := upload(f.b, tc.filename, tc.content)
+			apptest.WantStatus(t, rec, tc.status)
 			if !strings.Contains(rec.Body.String(), tc.message) {
 				t.Errorf("page does not say %q:\n%s", tc.message, rec.Body.String())
 			}
@@ -169,7 +172,7 @@ func TestUploadNeedsTheCSRFToken(t *testing.T) {
 	f := setup(t)
 	req := httptest.NewRequest(http.MethodPost, "/creators-portal/publish-video", strings.NewReader("--x\r\n\r\n--x--\r\n"))
 	req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
-	wantStatus(t, f.b.do(req), http.StatusForbidden)
+	apptest.WantStatus(t, f.b.Do(req), http.StatusForbidden)
 }
 
 func TestSniffingRealContainers(t *testing.T) {
@@ -198,8 +201,8 @@ func TestSniffingRealContainers(t *testing.T) {
 			continue
 		}
 		content, _ := os.ReadFile(out)
-		rec := f.b.upload("x", content)
-		wantStatus(t, rec, http.StatusSeeOther)
+		rec := upload(f.b, "x", content)
+		apptest.WantStatus(t, rec, http.StatusSeeOther)
 		loc, _ := url.Parse(rec.Header().Get("Location"))
 		if _, err := os.Stat(filepath.Join(f.mediaDir, "uploads", loc.Query().Get("uploaded")+tc.want)); err != nil {
 			t.Errorf("%s: not stored as %s: %v", tc.out, tc.want, err)
@@ -209,15 +212,15 @@ func TestSniffingRealContainers(t *testing.T) {
 
 func TestDashboardListsOnlyTheUsersVideos(t *testing.T) {
 	f := setup(t)
-	pool := newPool(t)
+	pool := testdb.NewPool(t)
 	mine, theirs := uuid.NewString(), uuid.NewString()
-	insertVideo(t, pool, videoRow{id: mine, owner: f.user, name: "My <b>tutorial</b>", description: "About Go", status: "published", views: 42,
-		transcoded: "file:videos/" + mine + ".mp4", poster: "file:posters/" + mine + ".jpg"})
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: mine, Owner: f.user, Name: "My <b>tutorial</b>", Description: "About Go", Status: "published", Views: 42,
+		Transcoded: "file:videos/" + mine + ".mp4", Poster: "file:posters/" + mine + ".jpg"})
 	failed := uuid.NewString()
-	insertVideo(t, pool, videoRow{id: failed, owner: f.user, status: "failed", reason: "The file could not be transcoded: junk"})
-	insertVideo(t, pool, videoRow{id: theirs, owner: uuid.NewString(), name: "Not mine", status: "published"})
-	rec := f.b.get("/creators-portal/")
-	wantStatus(t, rec, http.StatusOK)
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: failed, Owner: f.user, Status: "failed", Reason: "The file could not be transcoded: junk"})
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: theirs, Owner: uuid.NewString(), Name: "Not mine", Status: "published"})
+	rec := f.b.Get("/creators-portal/")
+	apptest.WantStatus(t, rec, http.StatusOK)
 	body := rec.Body.String()
 	for _, s := range []string{"My &lt;b&gt;tutorial&lt;/b&gt;", "About Go", ">42<", "Published", "Untitled", "Failed",
 		"The file could not be transcoded: junk", `src="/videos/` + mine + `/poster"`, `data-live-src="/creators-portal/live"`,
@@ -233,13 +236,13 @@ func TestDashboardListsOnlyTheUsersVideos(t *testing.T) {
 
 func TestVideoPageIsTheOwnersOnly(t *testing.T) {
 	f := setup(t)
-	pool := newPool(t)
+	pool := testdb.NewPool(t)
 	mine, theirs := uuid.NewString(), uuid.NewString()
-	insertVideo(t, pool, videoRow{id: mine, owner: f.user, name: "Mine", description: "Desc", status: "published",
-		transcoded: "file:videos/" + mine + ".mp4", poster: "file:posters/" + mine + ".jpg"})
-	insertVideo(t, pool, videoRow{id: theirs, owner: uuid.NewString(), name: "Theirs", status: "published"})
-	rec := f.b.get("/creators-portal/videos/" + mine)
-	wantStatus(t, rec, http.StatusOK)
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: mine, Owner: f.user, Name: "Mine", Description: "Desc", Status: "published",
+		Transcoded: "file:videos/" + mine + ".mp4", Poster: "file:posters/" + mine + ".jpg"})
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: theirs, Owner: uuid.NewString(), Name: "Theirs", Status: "published"})
+	rec := f.b.Get("/creators-portal/videos/" + mine)
+	apptest.WantStatus(t, rec, http.StatusOK)
 	for _, s := range []string{`<video`, `src="/videos/` + mine + `/file"`, `poster="/videos/` + mine + `/poster"`,
 		`action="/creators-portal/videos/` + mine + `/name"`, `action="/creators-portal/videos/` + mine + `/describe"`,
 		`value="Mine"`, ">Desc</textarea>", `maxlength="255"`, `maxlength="5000"`} {
@@ -247,22 +250,22 @@ func TestVideoPageIsTheOwnersOnly(t *testing.T) {
 			t.Errorf("video page lacks %q", s)
 		}
 	}
-	wantStatus(t, f.b.get("/creators-portal/videos/"+theirs), http.StatusNotFound)
-	wantStatus(t, f.b.get("/creators-portal/videos/"+uuid.NewString()), http.StatusNotFound)
-	wantStatus(t, f.b.get("/creators-portal/videos/not-a-uuid"), http.StatusBadRequest)
+	apptest.WantStatus(t, f.b.Get("/creators-portal/videos/"+theirs), http.StatusNotFound)
+	apptest.WantStatus(t, f.b.Get("/creators-portal/videos/"+uuid.NewString()), http.StatusNotFound)
+	apptest.WantStatus(t, f.b.Get("/creators-portal/videos/not-a-uuid"), http.StatusBadRequest)
 	// Nor can a rename be sent for someone else's video.
-	rec = f.b.submit("/creators-portal/", "/creators-portal/videos/"+theirs+"/name", url.Values{"name": {"Mine now"}})
-	wantStatus(t, rec, http.StatusNotFound)
-	if msgs := readStream(t, f.store, videopublishingmsg.CommandStreamName(theirs)); len(msgs) != 0 {
+	rec = f.b.Submit("/creators-portal/", "/creators-portal/videos/"+theirs+"/name", url.Values{"name": {"Mine now"}})
+	apptest.WantStatus(t, rec, http.StatusNotFound)
+	if msgs := testdb.ReadStream(t, f.store, videopublishingmsg.CommandStreamName(theirs)); len(msgs) != 0 {
 		t.Errorf("a command was written for another creator's video: %+v", msgs)
 	}
 }
 
 func TestNameAndDescribeSendCommandsAndShowTheOperation(t *testing.T) {
 	f := setup(t)
-	pool := newPool(t)
+	pool := testdb.NewPool(t)
 	videoID := uuid.NewString()
-	insertVideo(t, pool, videoRow{id: videoID, owner: f.user, status: "published", transcoded: "file:videos/" + videoID + ".mp4"})
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: videoID, Owner: f.user, Status: "published", Transcoded: "file:videos/" + videoID + ".mp4"})
 	page := "/creators-portal/videos/" + videoID
 	long := strings.Repeat("x", 300) // passed on as typed: the component decides
 	for _, tc := range []struct {
@@ -271,13 +274,13 @@ func TestNameAndDescribeSendCommandsAndShowTheOperation(t *testing.T) {
 		{page + "/name", "name", long, "NameVideo"},
 		{page + "/describe", "description", "A description", "DescribeVideo"},
 	} {
-		rec := f.b.submit(page, tc.path, url.Values{tc.field: {tc.value}})
-		wantStatus(t, rec, http.StatusSeeOther)
+		rec := f.b.Submit(page, tc.path, url.Values{tc.field: {tc.value}})
+		apptest.WantStatus(t, rec, http.StatusSeeOther)
 		traceID := rec.Header().Get("X-Trace-Id")
 		if loc := rec.Header().Get("Location"); loc != "/creators-portal/video-operations/"+traceID {
 			t.Fatalf("Location %q, want the operation of trace %s", loc, traceID)
 		}
-		msgs := readStream(t, f.store, videopublishingmsg.CommandStreamName(videoID))
+		msgs := testdb.ReadStream(t, f.store, videopublishingmsg.CommandStreamName(videoID))
 		last := msgs[len(msgs)-1]
 		var data map[string]string
 		if err := last.Decode(&data); err != nil {
@@ -292,35 +295,35 @@ func TestNameAndDescribeSendCommandsAndShowTheOperation(t *testing.T) {
 
 func TestOperationPage(t *testing.T) {
 	f := setup(t)
-	pool := newPool(t)
+	pool := testdb.NewPool(t)
 	videoID, otherVideo := uuid.NewString(), uuid.NewString()
-	insertVideo(t, pool, videoRow{id: videoID, owner: f.user, status: "published"})
-	insertVideo(t, pool, videoRow{id: otherVideo, owner: uuid.NewString(), status: "published"})
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: videoID, Owner: f.user, Status: "published"})
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: otherVideo, Owner: uuid.NewString(), Status: "published"})
 	pending, succeeded, rejected, others := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
 	insertOperation(t, pool, succeeded, videoID, "name", true, "")
 	insertOperation(t, pool, rejected, videoID, "name", false, "The name is longer than 255 characters.")
 	insertOperation(t, pool, others, otherVideo, "name", true, "")
 
-	rec := f.b.get("/creators-portal/video-operations/" + pending)
-	wantStatus(t, rec, http.StatusOK)
+	rec := f.b.Get("/creators-portal/video-operations/" + pending)
+	apptest.WantStatus(t, rec, http.StatusOK)
 	for _, s := range []string{"Pending", `data-live-src="/creators-portal/video-operations/` + pending + `/live"`, `data-live-field="reason"`} {
 		if !strings.Contains(rec.Body.String(), s) {
 			t.Errorf("pending page lacks %q", s)
 		}
 	}
-	rec = f.b.get("/creators-portal/video-operations/" + succeeded)
-	wantStatus(t, rec, http.StatusSeeOther)
+	rec = f.b.Get("/creators-portal/video-operations/" + succeeded)
+	apptest.WantStatus(t, rec, http.StatusSeeOther)
 	if loc := rec.Header().Get("Location"); loc != "/creators-portal/videos/"+videoID {
 		t.Errorf("success → %q", loc)
 	}
-	rec = f.b.get("/creators-portal/video-operations/" + rejected)
-	wantStatus(t, rec, http.StatusOK)
+	rec = f.b.Get("/creators-portal/video-operations/" + rejected)
+	apptest.WantStatus(t, rec, http.StatusOK)
 	if body := rec.Body.String(); !strings.Contains(body, "The name is longer than 255 characters.") ||
 		!strings.Contains(body, "Your name was not saved") || strings.Contains(body, "data-live-src") {
 		t.Errorf("rejected page:\n%s", body)
 	}
-	wantStatus(t, f.b.get("/creators-portal/video-operations/"+others), http.StatusNotFound)
-	wantStatus(t, f.b.get("/creators-portal/video-operations/nope"), http.StatusBadRequest)
+	apptest.WantStatus(t, f.b.Get("/creators-portal/video-operations/"+others), http.StatusNotFound)
+	apptest.WantStatus(t, f.b.Get("/creators-portal/video-operations/nope"), http.StatusBadRequest)
 }
 
 func TestOperationPageIsToldTheOutcomeLive(t *testing.T) {
@@ -332,7 +335,7 @@ func TestOperationPageIsToldTheOutcomeLive(t *testing.T) {
 	defer cancel()
 	req := httptest.NewRequest(http.MethodGet, "/creators-portal/video-operations/"+traceID+"/live", nil).WithContext(c)
 	req.Header.Set("Accept", "text/event-stream")
-	rec := f.b.do(req)
+	rec := f.b.Do(req)
 	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") ||
 		!strings.Contains(rec.Body.String(), "event: redirect\ndata: /creators-portal/videos/x") {
 		t.Errorf("stream %q:\n%s", ct, rec.Body.String())

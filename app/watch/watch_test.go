@@ -12,19 +12,22 @@ import (
 
 	"github.com/google/uuid"
 
+	"videotutorials/app"
+	"videotutorials/app/apptest"
 	"videotutorials/app/watch"
+	"videotutorials/internal/testdb"
 )
 
 type fixture struct {
-	b        *browser
+	b        *apptest.Browser
 	mediaDir string
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	pool := newPool(t)
+	pool := testdb.NewPool(t)
 	f := &fixture{mediaDir: t.TempDir()}
-	f.b = newBrowser(t, newServer(t, watch.New(watch.Deps{Views: pool, MediaDir: f.mediaDir, Logger: quiet})))
+	f.b = apptest.NewBrowser(t, apptest.NewServer(t, app.Deps{}, watch.New(watch.Deps{Views: pool, MediaDir: f.mediaDir, Logger: testdb.Quiet})))
 	return f
 }
 
@@ -45,16 +48,16 @@ func (f *fixture) published(t *testing.T, size int) (string, []byte) {
 			t.Fatal(err)
 		}
 	}
-	insertVideo(t, newPool(t), videoRow{id: id, owner: uuid.NewString(), name: "Go <generics>", description: "All about them",
-		status: "published", views: 7, transcoded: "file:videos/" + id + ".mp4", poster: "file:posters/" + id + ".jpg"})
+	testdb.InsertVideo(t, testdb.NewPool(t), testdb.VideoRow{ID: id, Owner: uuid.NewString(), Name: "Go <generics>", Description: "All about them",
+		Status: "published", Views: 7, Transcoded: "file:videos/" + id + ".mp4", Poster: "file:posters/" + id + ".jpg"})
 	return id, content
 }
 
 func TestWatchPage(t *testing.T) {
 	f := setup(t)
 	id, _ := f.published(t, 1000)
-	rec := f.b.get("/videos/" + id)
-	wantStatus(t, rec, http.StatusOK)
+	rec := f.b.Get("/videos/" + id)
+	apptest.WantStatus(t, rec, http.StatusOK)
 	body := rec.Body.String()
 	for _, s := range []string{`<video id="watch-player"`, `poster="/videos/` + id + `/poster"`,
 		`<source src="/videos/` + id + `/file" type="video/mp4">`, "Go &lt;generics&gt;", "All about them", "7 views",
@@ -70,18 +73,18 @@ func TestWatchPage(t *testing.T) {
 
 func TestWatchPageOfUnknownOrUnpublishedVideos(t *testing.T) {
 	f := setup(t)
-	pool := newPool(t)
+	pool := testdb.NewPool(t)
 	processing, failed, viewedOnly := uuid.NewString(), uuid.NewString(), uuid.NewString()
-	insertVideo(t, pool, videoRow{id: processing, owner: uuid.NewString(), status: "processing"})
-	insertVideo(t, pool, videoRow{id: failed, owner: uuid.NewString(), status: "failed", transcoded: "file:videos/x.mp4"})
-	insertVideo(t, pool, videoRow{id: viewedOnly, views: 3})
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: processing, Owner: uuid.NewString(), Status: "processing"})
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: failed, Owner: uuid.NewString(), Status: "failed", Transcoded: "file:videos/x.mp4"})
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: viewedOnly, Views: 3})
 	for _, id := range []string{uuid.NewString(), processing, failed, viewedOnly} {
 		for _, suffix := range []string{"", "/file", "/poster"} {
-			wantStatus(t, f.b.get("/videos/"+id+suffix), http.StatusNotFound)
+			apptest.WantStatus(t, f.b.Get("/videos/"+id+suffix), http.StatusNotFound)
 		}
 	}
 	for _, path := range []string{"/videos/not-a-uuid", "/videos/..%2f..%2fetc%2fpasswd/file", "/videos/" + strings.ToUpper(uuid.NewString())[:35] + "/file"} {
-		wantStatus(t, f.b.get(path), http.StatusBadRequest)
+		apptest.WantStatus(t, f.b.Get(path), http.StatusBadRequest)
 	}
 }
 
@@ -90,8 +93,8 @@ func TestVideoFileWithRangeRequests(t *testing.T) {
 	id, content := f.published(t, 10000)
 	path := "/videos/" + id + "/file"
 
-	rec := f.b.get(path)
-	wantStatus(t, rec, http.StatusOK)
+	rec := f.b.Get(path)
+	apptest.WantStatus(t, rec, http.StatusOK)
 	if !bytes.Equal(rec.Body.Bytes(), content) || rec.Header().Get("Content-Type") != "video/mp4" ||
 		rec.Header().Get("Accept-Ranges") != "bytes" || rec.Header().Get("Content-Length") != "10000" {
 		t.Errorf("full response: %d bytes, headers %v", rec.Body.Len(), rec.Header())
@@ -108,7 +111,7 @@ func TestVideoFileWithRangeRequests(t *testing.T) {
 	} {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		req.Header.Set("Range", tc.rng)
-		rec := f.b.do(req)
+		rec := f.b.Do(req)
 		if rec.Code != http.StatusPartialContent || rec.Header().Get("Content-Range") != tc.contentRange ||
 			!bytes.Equal(rec.Body.Bytes(), content[tc.from:tc.to]) ||
 			rec.Header().Get("Content-Length") != fmt.Sprint(tc.to-tc.from) {
@@ -117,14 +120,14 @@ func TestVideoFileWithRangeRequests(t *testing.T) {
 	}
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	req.Header.Set("Range", "bytes=20000-")
-	if rec := f.b.do(req); rec.Code != http.StatusRequestedRangeNotSatisfiable || rec.Header().Get("Content-Range") != "bytes */10000" {
+	if rec := f.b.Do(req); rec.Code != http.StatusRequestedRangeNotSatisfiable || rec.Header().Get("Content-Range") != "bytes */10000" {
 		t.Errorf("unsatisfiable range: %d %q", rec.Code, rec.Header().Get("Content-Range"))
 	}
-	rec = f.b.do(httptest.NewRequest(http.MethodHead, path, nil))
+	rec = f.b.Do(httptest.NewRequest(http.MethodHead, path, nil))
 	if rec.Code != http.StatusOK || rec.Body.Len() != 0 || rec.Header().Get("Content-Length") != "10000" {
 		t.Errorf("HEAD: %d, %d bytes, length %q", rec.Code, rec.Body.Len(), rec.Header().Get("Content-Length"))
 	}
-	rec = f.b.get("/videos/" + id + "/poster")
+	rec = f.b.Get("/videos/" + id + "/poster")
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "image/jpeg" || !strings.HasPrefix(rec.Body.String(), "\xff\xd8\xff") {
 		t.Errorf("poster: %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
@@ -136,18 +139,18 @@ func TestFilesOutsideTheMediaDirectoryAreNeverServed(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("top secret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pool := newPool(t)
+	pool := testdb.NewPool(t)
 	for _, uri := range []string{"file:../secret.txt", "file:" + secret, "file:videos/../../secret.txt", secret} {
 		id := uuid.NewString()
-		insertVideo(t, pool, videoRow{id: id, owner: uuid.NewString(), status: "published", transcoded: uri})
-		rec := f.b.get("/videos/" + id + "/file")
+		testdb.InsertVideo(t, pool, testdb.VideoRow{ID: id, Owner: uuid.NewString(), Status: "published", Transcoded: uri})
+		rec := f.b.Get("/videos/" + id + "/file")
 		if rec.Code == http.StatusOK || strings.Contains(rec.Body.String(), "top secret") {
 			t.Errorf("%s: served (%d)", uri, rec.Code)
 		}
 	}
 	// A published video whose file is gone is a 404, not a crash.
 	id := uuid.NewString()
-	insertVideo(t, pool, videoRow{id: id, owner: uuid.NewString(), status: "published", transcoded: "file:videos/" + id + ".mp4"})
-	wantStatus(t, f.b.get("/videos/"+id+"/file"), http.StatusNotFound)
-	wantStatus(t, f.b.get("/videos/"+id+"/poster"), http.StatusNotFound)
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: id, Owner: uuid.NewString(), Status: "published", Transcoded: "file:videos/" + id + ".mp4"})
+	apptest.WantStatus(t, f.b.Get("/videos/"+id+"/file"), http.StatusNotFound)
+	apptest.WantStatus(t, f.b.Get("/videos/"+id+"/poster"), http.StatusNotFound)
 }
