@@ -2,6 +2,8 @@ package messagestore
 
 import (
 	"context"
+	"errors"
+	"os"
 	"sync"
 	"time"
 
@@ -19,7 +21,10 @@ import (
 // of transactions (and lock hand-overs) drops by the batch factor.
 //
 // Each stream's messages keep their order (they are queued in arrival order), and every write still
-// goes through write_message, so positions stay gapless. If a combined transaction fails (one bad
+// goes through message_store's write functions under the category lock, so positions stay gapless. A
+// combined transaction is set-based rather than one statement per message: the writes to a stream
+// that has several in the batch go in one write_messages call (one multi-row INSERT), and the rest
+// in one statement that calls write_message for each row of the arrays it is given. If a combined transaction fails (one bad
 // message poisons a transaction), each write in it is retried alone, so one writer's error is never
 // another's.
 
@@ -45,7 +50,15 @@ type combiner struct {
 	busy  map[string]bool
 }
 
+// CombineWritesEnv names the environment variable that, set to "false", turns combining off in every
+// Store of the process (as Options.NoCombining does), so that a benchmark can run the unchanged
+// program both ways side by side (docs/BENCHMARKS.md). It is not a setting of the program.
+const CombineWritesEnv = "MESSAGE_STORE_COMBINE_WRITES"
+
 func newCombiner(s *Store) *combiner {
+	if os.Getenv(CombineWritesEnv) == "false" {
+		return nil
+	}
 	return &combiner{store: s, queue: map[string][]*pendingWrite{}, busy: map[string]bool{}}
 }
 
@@ -116,26 +129,111 @@ func (c *combiner) flush(ctx context.Context, batch []*pendingWrite) {
 	}
 }
 
+// writeRowsSQL calls write_message once per row of its arrays, in array order, in one statement.
+// (PostgreSQL evaluates a volatile function of the select list after the sort, so in order n.)
+const writeRowsSQL = `SELECT message_store.write_message(m.id, m.stream_name, m.type, m.data, m.metadata, NULL::bigint)
+FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::text[]::jsonb[], $5::text[]::jsonb[])
+    WITH ORDINALITY AS m(id, stream_name, type, data, metadata, n)
+ORDER BY m.n`
+
+// writeStreamSQL writes several messages to one stream: one multi-row INSERT.
+const writeStreamSQL = `SELECT message_store.write_messages($1, $2, $3, $4::text[]::jsonb[], $5::text[]::jsonb[], NULL::bigint)`
+
+// streamGroup is the pending writes of a batch to one stream, in arrival order.
+type streamGroup struct {
+	stream string
+	ws     []*pendingWrite
+	n      int // messages
+}
+
 // sendWrites writes every pending write in one transaction (one round trip) and records positions.
+// Streams with several messages in the batch are written with write_messages, the other messages
+// with one write_message-per-row statement.
 func (s *Store) sendWrites(ctx context.Context, ws []*pendingWrite) error {
-	b := &pgx.Batch{}
+	var groups []*streamGroup
+	byStream := make(map[string]*streamGroup, len(ws))
 	for _, w := range ws {
-		for _, m := range w.msgs {
-			b.Queue(writeSQL, m.id, w.stream, m.typ, string(m.data), string(m.metadata), nil)
+		g := byStream[w.stream]
+		if g == nil {
+			g = &streamGroup{stream: w.stream}
+			byStream[w.stream] = g
+			groups = append(groups, g)
 		}
+		g.ws = append(g.ws, w)
+		g.n += len(w.msgs)
 	}
-	br := s.pool.SendBatch(ctx, b)
-	var err error
-	for _, w := range ws {
-		for range w.msgs {
-			if err = br.QueryRow().Scan(&w.pos); err != nil {
-				break
+	b := &pgx.Batch{}
+	var multi []*streamGroup
+	var singles []*pendingWrite
+	var ids, streams, types, data, mds []string
+	for _, g := range groups {
+		if g.n == 1 {
+			w := g.ws[0]
+			m := w.msgs[0]
+			singles = append(singles, w)
+			ids, streams, types = append(ids, m.id), append(streams, w.stream), append(types, m.typ)
+			data, mds = append(data, string(m.data)), append(mds, string(m.metadata))
+			continue
+		}
+		multi = append(multi, g)
+		gids, gtypes := make([]string, 0, g.n), make([]string, 0, g.n)
+		gdata, gmds := make([]string, 0, g.n), make([]string, 0, g.n)
+		for _, w := range g.ws {
+			for _, m := range w.msgs {
+				gids, gtypes = append(gids, m.id), append(gtypes, m.typ)
+				gdata, gmds = append(gdata, string(m.data)), append(gmds, string(m.metadata))
 			}
 		}
-		if err != nil {
-			break
-		}
+		b.Queue(writeStreamSQL, g.stream, gids, gtypes, gdata, gmds)
 	}
+	switch len(singles) {
+	case 0:
+	case 1:
+		b.Queue(writeSQL, ids[0], streams[0], types[0], data[0], mds[0], nil)
+	default:
+		b.Queue(writeRowsSQL, ids, streams, types, data, mds)
+	}
+	// A batch runs as one implicit transaction: everything lands, or nothing.
+	br := s.pool.SendBatch(ctx, b)
+	err := func() error {
+		for _, g := range multi {
+			var last int64
+			if err := br.QueryRow().Scan(&last); err != nil {
+				return err
+			}
+			// The group's messages are consecutive in its stream: hand positions back from the end.
+			for i := len(g.ws) - 1; i >= 0; i-- {
+				g.ws[i].pos = last
+				last -= int64(len(g.ws[i].msgs))
+			}
+		}
+		if len(singles) == 0 {
+			return nil
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		i := 0
+		for rows.Next() {
+			if i >= len(singles) {
+				rows.Close()
+				return errors.New("messagestore: combined write returned too many rows")
+			}
+			if err := rows.Scan(&singles[i].pos); err != nil {
+				rows.Close()
+				return err
+			}
+			i++
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if i != len(singles) {
+			return errors.New("messagestore: combined write returned too few rows")
+		}
+		return nil
+	}()
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}

@@ -125,3 +125,74 @@ func BenchmarkHotCategoryWrites(b *testing.B) {
 		})
 	}
 }
+
+// TestCombinedWritesReturnTheirOwnPositions mixes, in the same combined transactions, writes to a hot
+// stream (written with write_messages), to streams of their own (one write_message per row) and
+// writes of several messages: each Write must return the position of its own last message.
+func TestCombinedWritesReturnTheirOwnPositions(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	cat := fresh("hot")
+	hot := messagestore.StreamName(cat, uuid.NewString())
+	type result struct {
+		stream, lastID string
+		pos            int64
+	}
+	const writers, each = 24, 15
+	results := make(chan result, writers*each)
+	errs := make(chan error, writers*each)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				stream := hot
+				if w%3 == 0 {
+					stream = messagestore.StreamName(cat, uuid.NewString())
+				}
+				msgs := []messagestore.NewMessage{{ID: uuid.NewString(), Type: "T"}}
+				if i%4 == 0 {
+					msgs = append(msgs, messagestore.NewMessage{ID: uuid.NewString(), Type: "T"})
+				}
+				pos, err := s.Write(ctx, stream, messagestore.AnyVersion, msgs...)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				results <- result{stream, msgs[len(msgs)-1].ID, pos}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	close(results)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	positions := map[string]map[string]int64{} // stream → id → position
+	n := 0
+	for r := range results {
+		if positions[r.stream] == nil {
+			msgs, err := s.ReadStream(ctx, r.stream, 0, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			positions[r.stream] = map[string]int64{}
+			for i, m := range msgs {
+				if m.Position != int64(i) {
+					t.Fatalf("gap in %s at %d", r.stream, i)
+				}
+				positions[r.stream][m.ID] = m.Position
+			}
+		}
+		got, ok := positions[r.stream][r.lastID]
+		if !ok || got != r.pos {
+			t.Fatalf("write to %s returned %d; its last message is at %d (found %v)", r.stream, r.pos, got, ok)
+		}
+		n++
+	}
+	if n != writers*each {
+		t.Fatalf("%d writes checked", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,6 +41,9 @@ type Deps struct {
 	// Hub serves the live counter. Nil: the page works without live updates.
 	Hub    *live.Hub
 	Logger *slog.Logger
+	// CacheTTL bounds how long GET / serves the view data from memory while Run relays the
+	// aggregator's events (which invalidate it at once). Zero: DefaultCacheTTL; negative: no cache.
+	CacheTTL time.Duration
 }
 
 // App is the home application.
@@ -47,6 +51,7 @@ type App struct {
 	views viewdata.Querier
 	hub   *live.Hub
 	log   *slog.Logger
+	cache *viewCache
 }
 
 // New returns the home application.
@@ -55,7 +60,11 @@ func New(d Deps) *App {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &App{views: d.Views, hub: d.Hub, log: log.With("application", Contract.Name)}
+	ttl := d.CacheTTL
+	if ttl == 0 {
+		ttl = DefaultCacheTTL
+	}
+	return &App{views: d.Views, hub: d.Hub, log: log.With("application", Contract.Name), cache: newViewCache(ttl)}
 }
 
 // Routes mounts GET / and, with a hub, the live counter stream.
@@ -71,24 +80,32 @@ const listedVideos = 24
 
 // showHome fetches the home page view and the published videos and renders them.
 func (a *App) showHome(c echo.Context) error {
-	ctx := c.Request().Context()
-	page, err := viewdata.HomePage(ctx, a.views)
-	if err != nil {
-		return err
-	}
-	videos, err := viewdata.PublishedVideos(ctx, a.views, listedVideos)
+	data, err := a.cache.get(c.Request().Context(), a.load)
 	if err != nil {
 		return err
 	}
 	view := templates.HomeView{
-		VideosWatched:    page.VideosWatched,
+		VideosWatched:    data.page.VideosWatched,
 		RecordViewingURL: recordViewingPath(DemoVideoID),
-		Videos:           videos,
+		Videos:           data.videos,
 	}
 	if a.hub != nil {
 		view.LiveURL = LivePath
 	}
 	return app.Render(c, http.StatusOK, templates.Home(app.PageFor(c, "Home"), view))
+}
+
+// load reads the home page view and the published videos.
+func (a *App) load(ctx context.Context) (homeData, error) {
+	page, err := viewdata.HomePage(ctx, a.views)
+	if err != nil {
+		return homeData{}, err
+	}
+	videos, err := viewdata.PublishedVideos(ctx, a.views, listedVideos)
+	if err != nil {
+		return homeData{}, err
+	}
+	return homeData{page: page, videos: videos}, nil
 }
 
 // Run relays the home-page aggregator's counts to open home pages as "update" events until ctx ends
@@ -98,13 +115,17 @@ func (a *App) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
+	// While the relay runs, every count event invalidates the page's cache, so the cache is on.
+	defer a.cache.setActive(false)
 	for {
 		sub := a.hub.Subscribe(live.TopicHome)
+		a.cache.setActive(true) // after subscribing: no event can be missed
 		stop := context.AfterFunc(ctx, sub.Close)
 		for ev := range sub.Events() {
 			if ev.Name != countEvent {
 				continue // our own updates, or events for the page itself
 			}
+			a.cache.invalidate()
 			update, ok := countUpdate(ev.Data)
 			if !ok {
 				a.log.Warn("ignoring a malformed home page count", "data", ev.Data)
@@ -113,6 +134,7 @@ func (a *App) Run(ctx context.Context) error {
 			a.hub.Publish(live.TopicHome, live.EventUpdate, update)
 		}
 		stop()
+		a.cache.setActive(false)
 		// The channel closed: ctx ended, the hub closed, or we fell behind and were dropped. Only
 		// the last is worth a new subscription (whose retained event brings the current count).
 		if ctx.Err() != nil || !sub.Lagged() {

@@ -242,3 +242,38 @@ func TestHomeListsPublishedVideos(t *testing.T) {
 		t.Error("a video that is not published is listed")
 	}
 }
+
+// TestCountEventInvalidatesTheCachedPage: while Run relays the aggregator's events, GET / serves the
+// view from memory, and the aggregator's event (published after its commit) makes the next request
+// read the view again.
+func TestCountEventInvalidatesTheCachedPage(t *testing.T) {
+	tx := homeRow(t, `UPDATE pages SET page_data = '{"videosWatched": 42, "lastViewProcessed": 99}' WHERE page_name = 'home'`)
+	hub := live.NewHub(live.Options{Retain: -1})
+	a := home.New(home.Deps{Views: tx, Hub: hub, Logger: quiet, CacheTTL: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, "relay subscribed", func() bool { return hub.Subscribers(live.TopicHome) == 1 })
+	srv := newServer(t, app.Deps{}, a)
+	b := newBrowser(t, srv)
+	count := func() string {
+		t.Helper()
+		m := counter.FindStringSubmatch(b.get("/").Body.String())
+		if m == nil {
+			t.Fatal("no counter")
+		}
+		return m[1]
+	}
+	if got := count(); got != "42" {
+		t.Fatalf("count %s", got)
+	}
+	if _, err := tx.Exec(context.Background(), `UPDATE pages SET page_data = '{"videosWatched": 43, "lastViewProcessed": 100}' WHERE page_name = 'home'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != "42" {
+		t.Fatalf("count %s before the event, want the cached 42", got)
+	}
+	hub.Publish(live.TopicHome, "videosWatched", "43")
+	eventually(t, "the page shows the new count", func() bool { return count() == "43" })
+}

@@ -1,0 +1,114 @@
+package home
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"videotutorials/viewdata"
+)
+
+// DefaultCacheTTL bounds how long the home page shows data without re-reading it.
+const DefaultCacheTTL = time.Second
+
+// homeData is what the home page reads from the view data.
+type homeData struct {
+	page   viewdata.HomePageData
+	videos []viewdata.CreatorsVideo // shared between requests: read only
+}
+
+// viewCache keeps the home page's view data in memory, so that GET / does not query the database on
+// every request. It is only used while Run is relaying the home-page aggregator's events: each of
+// them (the count changed and committed) invalidates the cache, so the next request reads the view
+// again; in a process without the aggregator the events arrive through the live bridge (NOTIFY).
+// Events can be lost across processes, and the published videos have no event on this topic, so an
+// entry also expires after ttl.
+//
+// Concurrent requests for a missing entry share one load. A load that was under way when an event
+// arrived is handed to the requests already waiting for it (it started after they arrived) but is
+// not kept.
+type viewCache struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	active  bool   // Run is receiving invalidations
+	gen     uint64 // bumped by every invalidation
+	cur     *cacheEntry
+	loading *cacheLoad
+}
+
+type cacheEntry struct {
+	gen  uint64
+	at   time.Time // when its load started
+	data homeData
+}
+
+type cacheLoad struct {
+	gen  uint64
+	done chan struct{}
+	data homeData
+	err  error
+}
+
+func newViewCache(ttl time.Duration) *viewCache {
+	return &viewCache{ttl: ttl, now: time.Now}
+}
+
+// setActive turns the cache on (Run subscribed) or off (Run stopped); either way it starts empty.
+func (c *viewCache) setActive(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.active = on && c.ttl > 0
+	c.gen++
+	c.cur = nil
+}
+
+// invalidate drops the entry: the view changed.
+func (c *viewCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.cur = nil
+}
+
+// get returns the cached data or loads it.
+func (c *viewCache) get(ctx context.Context, load func(context.Context) (homeData, error)) (homeData, error) {
+	c.mu.Lock()
+	if !c.active {
+		c.mu.Unlock()
+		return load(ctx)
+	}
+	now := c.now()
+	if e := c.cur; e != nil && e.gen == c.gen && now.Sub(e.at) < c.ttl {
+		c.mu.Unlock()
+		return e.data, nil
+	}
+	l := c.loading
+	if l == nil || l.gen != c.gen {
+		l = &cacheLoad{gen: c.gen, done: make(chan struct{})}
+		c.loading = l
+		c.mu.Unlock()
+		// Other requests wait for this load: it must not end with the request that started it.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		l.data, l.err = load(lctx)
+		cancel()
+		c.mu.Lock()
+		if l.err == nil && l.gen == c.gen && c.active {
+			c.cur = &cacheEntry{gen: l.gen, at: now, data: l.data}
+		}
+		if c.loading == l {
+			c.loading = nil
+		}
+		c.mu.Unlock()
+		close(l.done)
+		return l.data, l.err
+	}
+	c.mu.Unlock()
+	select {
+	case <-l.done:
+		return l.data, l.err
+	case <-ctx.Done():
+		return homeData{}, ctx.Err()
+	}
+}
