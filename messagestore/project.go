@@ -2,7 +2,6 @@ package messagestore
 
 import (
 	"context"
-	"fmt"
 )
 
 // Projection folds a stream's messages into an entity, as the book's projections do: an initial
@@ -10,27 +9,14 @@ import (
 type Projection[E any] struct {
 	Init  func() E
 	Apply func(entity E, m Message) (E, error)
+	// Clone, when set, copies an entity deeply. FetchCached needs it for entities that hold maps,
+	// slices or pointers which Apply changes in place; plain value entities need none.
+	Clone func(E) E
 }
 
 // Fetch projects the whole stream (paging through it, whatever its length) and returns the entity with
 // the stream's version (-1 when the stream is empty), to be used as the expected version of the write
-// that follows the decision.
+// that follows the decision. FetchCached does the same reading only what a cache has not seen.
 func Fetch[E any](ctx context.Context, s *Store, streamName string, p Projection[E]) (E, int64, error) {
-	entity := p.Init()
-	version := int64(-1)
-	for {
-		msgs, err := s.ReadStream(ctx, streamName, version+1, DefaultBatchSize)
-		if err != nil {
-			return entity, version, fmt.Errorf("fetch %s: %w", streamName, err)
-		}
-		for _, m := range msgs {
-			if entity, err = p.Apply(entity, m); err != nil {
-				return entity, version, fmt.Errorf("project %s at %d: %w", streamName, m.Position, err)
-			}
-			version = m.Position
-		}
-		if len(msgs) < DefaultBatchSize {
-			return entity, version, nil
-		}
-	}
+	return project(ctx, s, streamName, p, p.Init(), -1)
 }

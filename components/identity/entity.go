@@ -38,9 +38,21 @@ var userProjection = messagestore.Projection[user]{
 	},
 }
 
-// fetchUser projects a user's identity stream and returns the version to write against.
+// fetchUser projects a user's identity stream (through the cache: only messages it has not seen are
+// read) and returns the version to write against.
 func (c *Component) fetchUser(ctx context.Context, userID string) (user, int64, error) {
-	return messagestore.Fetch(ctx, c.store, identitymsg.StreamName(userID), userProjection)
+	return messagestore.FetchCached(ctx, c.store, c.users, identitymsg.StreamName(userID), userProjection)
+}
+
+// writeUser appends to a user's identity stream with the version from fetchUser; a version conflict
+// drops the cached user, so that the retry projects the stream afresh.
+func (c *Component) writeUser(ctx context.Context, userID string, version int64, ev messagestore.NewMessage) error {
+	stream := identitymsg.StreamName(userID)
+	_, err := c.writer.Write(ctx, stream, version, ev)
+	if messagestore.IsVersionConflict(err) {
+		c.users.Invalidate(stream)
+	}
+	return err
 }
 
 // reservation is an email reservation, projected from its stream: the first EmailReserved wins.

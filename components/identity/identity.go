@@ -61,7 +61,12 @@ type Component struct {
 	writer  *messagestore.Writer
 	log     *slog.Logger
 	baseURL string
+	// users keeps recently projected identities, so that a fetch reads only a stream's new messages.
+	users *messagestore.EntityCache[user]
 }
+
+// EntityCacheSize is how many entities each component keeps in memory per entity kind.
+const EntityCacheSize = 10000
 
 // New returns the component.
 func New(d Deps) *Component {
@@ -74,6 +79,7 @@ func New(d Deps) *Component {
 		writer:  d.Store.WriterFor(Contract),
 		log:     log.With("component", Contract.Name),
 		baseURL: strings.TrimRight(d.BaseURL, "/"),
+		users:   messagestore.NewEntityCache[user](EntityCacheSize),
 	}
 }
 

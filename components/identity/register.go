@@ -47,9 +47,8 @@ func (c *Component) HandleRegister(ctx context.Context, m messagestore.Message) 
 	email := NormalizeEmail(cmd.Email)
 	reject := func(reason string) error {
 		log.Info("registration rejected", "email", email, "reason", reason)
-		_, err := c.writer.Write(ctx, identitymsg.StreamName(cmd.UserID), version, messagestore.NewEvent(
+		return c.writeUser(ctx, cmd.UserID, version, messagestore.NewEvent(
 			identitymsg.RegistrationRejected{UserID: cmd.UserID, Email: email, Reason: reason}, md))
-		return err
 	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
 		// The application validates emails; this guards the store against other writers, and keeps a
@@ -66,7 +65,7 @@ func (c *Component) HandleRegister(ctx context.Context, m messagestore.Message) 
 	if owner != cmd.UserID {
 		return reject(ReasonEmailTaken)
 	}
-	if _, err := c.writer.Write(ctx, identitymsg.StreamName(cmd.UserID), version, messagestore.NewEvent(
+	if err := c.writeUser(ctx, cmd.UserID, version, messagestore.NewEvent(
 		identitymsg.Registered{UserID: cmd.UserID, Email: email, PasswordHash: cmd.PasswordHash}, md)); err != nil {
 		return err
 	}

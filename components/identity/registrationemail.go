@@ -106,7 +106,7 @@ func (c *Component) recordOutcome(ctx context.Context, m messagestore.Message, e
 		return nil
 	}
 	ev := messagestore.NewEvent(event(userID), m.FollowedFrom())
-	if _, err := c.writer.Write(ctx, identitymsg.StreamName(userID), version, ev); err != nil {
+	if err := c.writeUser(ctx, userID, version, ev); err != nil {
 		return err
 	}
 	log.Info("registration email outcome recorded", "event", ev.Type)

@@ -47,7 +47,12 @@ type Component struct {
 	log       *slog.Logger
 	transport Transport
 	sender    string
+	// emails keeps recently projected emails, so that a fetch reads only a stream's new messages.
+	emails *messagestore.EntityCache[email]
 }
+
+// EntityCacheSize is how many emails the component keeps in memory.
+const EntityCacheSize = 10000
 
 // New returns the component. It panics without a transport: that is a wiring mistake.
 func New(d Deps) *Component {
@@ -59,7 +64,7 @@ func New(d Deps) *Component {
 		log = slog.Default()
 	}
 	return &Component{store: d.Store, writer: d.Store.WriterFor(Contract), log: log.With("component", Contract.Name),
-		transport: d.Transport, sender: d.Sender}
+		transport: d.Transport, sender: d.Sender, emails: messagestore.NewEntityCache[email](EntityCacheSize)}
 }
 
 // Subscriptions returns send-email's subscription; main runs it under a lease.
@@ -111,7 +116,7 @@ func (c *Component) HandleSend(ctx context.Context, m messagestore.Message) erro
 	}
 	log := c.log.With("emailId", cmd.EmailID, "traceId", m.Metadata.TraceID, "originStreamName", m.Metadata.OriginStreamName)
 	stream := sendemailmsg.StreamName(cmd.EmailID)
-	e, version, err := messagestore.Fetch(ctx, c.store, stream, emailProjection)
+	e, version, err := messagestore.FetchCached(ctx, c.store, c.emails, stream, emailProjection)
 	if err != nil {
 		return err
 	}
@@ -140,5 +145,8 @@ func (c *Component) HandleSend(ctx context.Context, m messagestore.Message) erro
 			Text: cmd.Text, HTML: cmd.HTML}, md)
 	}
 	_, err = c.writer.Write(ctx, stream, version, ev)
+	if messagestore.IsVersionConflict(err) {
+		c.emails.Invalidate(stream) // the retry projects the stream afresh
+	}
 	return err
 }

@@ -68,7 +68,8 @@ var videoProjection = messagestore.Projection[video]{
 	},
 }
 
-// fetchVideo projects a video's stream and returns the version to write against.
+// fetchVideo projects a video's stream (through the cache: only messages it has not seen are read) and
+// returns the version to write against.
 func (c *Component) fetchVideo(ctx context.Context, videoID string) (video, int64, error) {
-	return messagestore.Fetch(ctx, c.store, videopublishingmsg.StreamName(videoID), videoProjection)
+	return messagestore.FetchCached(ctx, c.store, c.videos, videopublishingmsg.StreamName(videoID), videoProjection)
 }

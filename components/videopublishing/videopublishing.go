@@ -65,7 +65,12 @@ type Component struct {
 	log        *slog.Logger
 	mediaDir   string
 	transcoder Transcoder
+	// videos keeps recently projected videos, so that a fetch reads only a stream's new messages.
+	videos *messagestore.EntityCache[video]
 }
+
+// EntityCacheSize is how many videos the component keeps in memory.
+const EntityCacheSize = 10000
 
 // New returns the component.
 func New(d Deps) *Component {
@@ -87,6 +92,7 @@ func New(d Deps) *Component {
 		log:        log,
 		mediaDir:   d.MediaDir,
 		transcoder: t,
+		videos:     messagestore.NewEntityCache[video](EntityCacheSize),
 	}
 }
 
@@ -124,6 +130,10 @@ func (c *Component) skip(m messagestore.Message, why string, args ...any) {
 
 // write appends one event to a video's stream with the version from the fetch.
 func (c *Component) write(ctx context.Context, videoID string, version int64, data any, md messagestore.Metadata) error {
-	_, err := c.writer.Write(ctx, videopublishingmsg.StreamName(videoID), version, messagestore.NewEvent(data, md))
+	stream := videopublishingmsg.StreamName(videoID)
+	_, err := c.writer.Write(ctx, stream, version, messagestore.NewEvent(data, md))
+	if messagestore.IsVersionConflict(err) {
+		c.videos.Invalidate(stream) // the retry projects the stream afresh
+	}
 	return err
 }
