@@ -4,18 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
 	"videotutorials/aggregators/adminstreams"
@@ -23,39 +20,9 @@ import (
 	"videotutorials/aggregators/adminusers"
 	"videotutorials/app"
 	"videotutorials/app/admin"
-	"videotutorials/devdb"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
-	"videotutorials/migrations"
 )
-
-var pool *pgxpool.Pool
-
-func TestMain(m *testing.M) {
-	url, stop, err := devdb.ForTests()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "test database:", err)
-		os.Exit(1)
-	}
-	ctx := context.Background()
-	pool, err = pgxpool.New(ctx, url)
-	if err == nil {
-		err = migrations.MessageStore.Up(ctx, pool, nil)
-	}
-	if err == nil {
-		err = migrations.ViewData.Up(ctx, pool, nil)
-	}
-	if err != nil {
-		stop()
-		fmt.Fprintln(os.Stderr, "migrate:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	pool.Close()
-	stop()
-	os.Exit(code)
-}
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 const (
 	secretBody = "Welcome-secret-body-text-7f3a"
@@ -78,7 +45,7 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	store := messagestore.New(pool, messagestore.Options{Logger: quiet})
+	store := messagestore.New(pool, messagestore.Options{Logger: testdb.Quiet})
 	f := &fixture{adminID: uuid.NewString(), userID: uuid.NewString(), traceID: uuid.NewString(), store: store}
 	md := messagestore.Metadata{TraceID: f.traceID, UserID: f.userID}
 	write := func(stream, typ string, data any) int64 {
@@ -107,9 +74,9 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := adminusers.New(adminusers.Deps{DB: pool, Logger: quiet})
-	streams := adminstreams.New(adminstreams.Deps{DB: pool, Logger: quiet})
-	positions := adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: pool, Logger: quiet})
+	users := adminusers.New(adminusers.Deps{DB: pool, Logger: testdb.Quiet})
+	streams := adminstreams.New(adminstreams.Deps{DB: pool, Logger: testdb.Quiet})
+	positions := adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: pool, Logger: testdb.Quiet})
 	for _, h := range []func(context.Context, []messagestore.Message) error{users.HandleMessages, streams.HandleMessages, positions.HandleReads} {
 		if err := h(ctx, all); err != nil {
 			t.Fatal(err)
@@ -125,7 +92,7 @@ func setup(t *testing.T) *fixture {
 	f.sup = messagestore.NewSupervisor(store, nil, sub)
 
 	srv := app.New(app.Deps{
-		Logger:        quiet,
+		Logger:        testdb.Quiet,
 		SessionSecret: []byte("0123456789abcdef0123456789abcdef-admin-test"),
 		Identify: func(_ context.Context, id string) (app.Identity, error) {
 			return app.Identity{Email: id + "@example.com", IsAdmin: id == f.adminID}, nil
