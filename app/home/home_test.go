@@ -14,15 +14,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"videotutorials/app"
+	"videotutorials/app/apptest"
 	"videotutorials/app/home"
 	"videotutorials/app/live"
+	"videotutorials/internal/testdb"
 )
 
 // homeRow runs the test with the home page row as set by change, inside a transaction that is rolled
 // back, so the test neither depends on nor disturbs the shared view.
 func homeRow(t *testing.T, change string, args ...any) pgx.Tx {
 	t.Helper()
-	tx, err := newPool(t).Begin(context.Background())
+	tx, err := testdb.NewPool(t).Begin(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,9 +39,9 @@ var counter = regexp.MustCompile(`id="videos-watched"[^>]*>(\d+)</span>\s*<span[
 
 func TestHomeShowsTheCountAndTheButton(t *testing.T) {
 	tx := homeRow(t, `UPDATE pages SET page_data = '{"videosWatched": 42, "lastViewProcessed": 99}' WHERE page_name = 'home'`)
-	srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: tx, Hub: live.NewHub(live.Options{}), Logger: quiet}))
-	rec := newBrowser(t, srv).get("/")
-	wantStatus(t, rec, http.StatusOK)
+	srv := apptest.NewServer(t, app.Deps{}, home.New(home.Deps{Views: tx, Hub: live.NewHub(live.Options{}), Logger: testdb.Quiet}))
+	rec := apptest.NewBrowser(t, srv).Get("/")
+	apptest.WantStatus(t, rec, http.StatusOK)
 	page := rec.Body.String()
 	if m := counter.FindStringSubmatch(page); m == nil || m[1] != "42" || m[2] != "videos" {
 		t.Fatalf("counter %q in:\n%s", m, page)
@@ -61,8 +63,8 @@ func TestHomeShowsTheCountAndTheButton(t *testing.T) {
 
 func TestHomeSaysOneVideo(t *testing.T) {
 	tx := homeRow(t, `UPDATE pages SET page_data = '{"videosWatched": 1, "lastViewProcessed": 5}' WHERE page_name = 'home'`)
-	srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: tx}))
-	m := counter.FindStringSubmatch(newBrowser(t, srv).get("/").Body.String())
+	srv := apptest.NewServer(t, app.Deps{}, home.New(home.Deps{Views: tx}))
+	m := counter.FindStringSubmatch(apptest.NewBrowser(t, srv).Get("/").Body.String())
 	if m == nil || m[1] != "1" || m[2] != "video" {
 		t.Fatalf("counter %q", m)
 	}
@@ -75,9 +77,9 @@ func TestHomeWorksBeforeAnyViewing(t *testing.T) {
 		"empty data":  `UPDATE pages SET page_data = '{}' WHERE page_name = 'home'`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: homeRow(t, change)}))
-			rec := newBrowser(t, srv).get("/")
-			wantStatus(t, rec, http.StatusOK)
+			srv := apptest.NewServer(t, app.Deps{}, home.New(home.Deps{Views: homeRow(t, change)}))
+			rec := apptest.NewBrowser(t, srv).Get("/")
+			apptest.WantStatus(t, rec, http.StatusOK)
 			if m := counter.FindStringSubmatch(rec.Body.String()); m == nil || m[1] != "0" || m[2] != "videos" {
 				t.Fatalf("counter %q", m)
 			}
@@ -86,20 +88,20 @@ func TestHomeWorksBeforeAnyViewing(t *testing.T) {
 }
 
 func TestHomeWithoutHubHasNoLiveStream(t *testing.T) {
-	srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: newPool(t)}))
-	b := newBrowser(t, srv)
-	rec := b.get("/")
-	wantStatus(t, rec, http.StatusOK)
+	srv := apptest.NewServer(t, app.Deps{}, home.New(home.Deps{Views: testdb.NewPool(t)}))
+	b := apptest.NewBrowser(t, srv)
+	rec := b.Get("/")
+	apptest.WantStatus(t, rec, http.StatusOK)
 	if strings.Contains(rec.Body.String(), "data-live-src") {
 		t.Error("page points at a live stream that does not exist")
 	}
-	wantStatus(t, b.get(home.LivePath), http.StatusNotFound)
+	apptest.WantStatus(t, b.Get(home.LivePath), http.StatusNotFound)
 }
 
 func TestUnknownPathIsA404Page(t *testing.T) {
-	srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: newPool(t)}))
-	rec := newBrowser(t, srv).get("/no-such-page")
-	wantStatus(t, rec, http.StatusNotFound)
+	srv := apptest.NewServer(t, app.Deps{}, home.New(home.Deps{Views: testdb.NewPool(t)}))
+	rec := apptest.NewBrowser(t, srv).Get("/no-such-page")
+	apptest.WantStatus(t, rec, http.StatusNotFound)
 	if !strings.Contains(rec.Body.String(), "Page not found") {
 		t.Error("not the 404 page")
 	}
@@ -109,7 +111,7 @@ func TestUnknownPathIsA404Page(t *testing.T) {
 // page script's "update" event.
 func TestRunRelaysCountsAsUpdates(t *testing.T) {
 	hub := live.NewHub(live.Options{Retain: -1})
-	a := home.New(home.Deps{Hub: hub, Logger: quiet})
+	a := home.New(home.Deps{Hub: hub, Logger: testdb.Quiet})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -170,13 +172,13 @@ func TestRunWithoutHubWaitsForCancel(t *testing.T) {
 // event is published.
 func TestLiveCounterStream(t *testing.T) {
 	hub := live.NewHub(live.Options{})
-	a := home.New(home.Deps{Views: newPool(t), Hub: hub, Logger: quiet})
+	a := home.New(home.Deps{Views: testdb.NewPool(t), Hub: hub, Logger: testdb.Quiet})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go a.Run(ctx) //nolint:errcheck // ends with ctx
 	eventually(t, "relay subscribed", func() bool { return hub.Subscribers(live.TopicHome) == 1 })
 
-	ts := httptest.NewServer(newServer(t, app.Deps{}, a).Echo())
+	ts := httptest.NewServer(apptest.NewServer(t, app.Deps{}, a).Echo())
 	defer ts.Close()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+home.LivePath, nil)
 	req.Header.Set("Accept", "text/event-stream")
@@ -231,9 +233,9 @@ func TestHomeListsPublishedVideos(t *testing.T) {
 	tx := homeRow(t, `INSERT INTO creators_portal_videos (id, owner_id, name, views, status, uploaded_at)
 		VALUES ($1, $3, 'Event sourcing in ten minutes', 7, 'published', now()),
 		       ($2, $3, 'Not ready yet', 0, 'processing', now())`, published, processing, uuid.NewString())
-	srv := newServer(t, app.Deps{}, home.New(home.Deps{Views: tx}))
-	rec := newBrowser(t, srv).get("/")
-	wantStatus(t, rec, http.StatusOK)
+	srv := apptest.NewServer(t, app.Deps{}, home.New(home.Deps{Views: tx}))
+	rec := apptest.NewBrowser(t, srv).Get("/")
+	apptest.WantStatus(t, rec, http.StatusOK)
 	page := rec.Body.String()
 	if !strings.Contains(page, `href="/videos/`+published+`"`) || !strings.Contains(page, "Event sourcing in ten minutes") {
 		t.Errorf("the published video is not listed:\n%s", page)
@@ -249,17 +251,17 @@ func TestHomeListsPublishedVideos(t *testing.T) {
 func TestCountEventInvalidatesTheCachedPage(t *testing.T) {
 	tx := homeRow(t, `UPDATE pages SET page_data = '{"videosWatched": 42, "lastViewProcessed": 99}' WHERE page_name = 'home'`)
 	hub := live.NewHub(live.Options{Retain: -1})
-	a := home.New(home.Deps{Views: tx, Hub: hub, Logger: quiet, CacheTTL: time.Hour})
+	a := home.New(home.Deps{Views: tx, Hub: hub, Logger: testdb.Quiet, CacheTTL: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	eventually(t, "relay subscribed", func() bool { return hub.Subscribers(live.TopicHome) == 1 })
-	srv := newServer(t, app.Deps{}, a)
-	b := newBrowser(t, srv)
+	srv := apptest.NewServer(t, app.Deps{}, a)
+	b := apptest.NewBrowser(t, srv)
 	count := func() string {
 		t.Helper()
-		m := counter.FindStringSubmatch(b.get("/").Body.String())
+		m := counter.FindStringSubmatch(b.Get("/").Body.String())
 		if m == nil {
 			t.Fatal("no counter")
 		}
