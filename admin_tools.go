@@ -23,8 +23,10 @@ import (
 	"videotutorials/aggregators/adminstreams"
 	"videotutorials/aggregators/adminsubscriberpositions"
 	"videotutorials/aggregators/adminusers"
+	"videotutorials/aggregators/creatorsvideos"
 	"videotutorials/aggregators/homepage"
 	"videotutorials/aggregators/usercredentials"
+	"videotutorials/aggregators/videooperations"
 	"videotutorials/messagestore"
 	"videotutorials/viewdata"
 )
@@ -151,6 +153,8 @@ func toolPopulate(ctx context.Context, _ *databases, store *messagestore.Store, 
 }
 
 // rebuildable is an aggregator the rebuild tool knows: how to build it on a pool, and its tables.
+// Every aggregator contract in wiring.go has an entry (admin_tools_test.go checks it), and the
+// aggregator it builds has the same subscriptions as the contract: a rebuild replays every one.
 type rebuildable struct {
 	tables []string
 	// others, when set, is a condition selecting the rows of tables[0] that belong to other
@@ -166,6 +170,14 @@ var rebuildables = map[string]rebuildable{
 	"user-credentials": {[]string{"user_credentials"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
 		return usercredentials.New(usercredentials.Deps{DB: p, Logger: l})
 	}},
+	// creators-videos reads three categories (videoPublishing, viewing and videoPublishing:command),
+	// each with its own subscription and per-column watermarks; the rebuild replays all three.
+	"creators-videos": {[]string{"creators_portal_videos"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
+		return creatorsvideos.New(creatorsvideos.Deps{DB: p, Logger: l})
+	}},
+	"video-operations": {[]string{"video_operations"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
+		return videooperations.New(videooperations.Deps{DB: p, Logger: l})
+	}},
 	"admin-users": {[]string{"admin_users"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
 		return adminusers.New(adminusers.Deps{DB: p, Logger: l})
 	}},
@@ -177,44 +189,69 @@ var rebuildables = map[string]rebuildable{
 	}},
 }
 
-// toolRebuild rebuilds one aggregator's view from position 0 into shadow tables (a schema of their own
-// that the aggregator's unqualified table names resolve to), compares them with the live view, and
-// swaps them in within one transaction that locks the live tables and first lets the shadow catch up
-// with whatever was written meanwhile. The running program keeps serving; its aggregator re-applies
-// (idempotently) anything past its own position into the new tables.
+// rebuildableNames returns the names the rebuild tool knows, sorted.
+func rebuildableNames() []string {
+	names := make([]string, 0, len(rebuildables))
+	for n := range rebuildables {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// rebuildResult is what one rebuild found.
+type rebuildResult struct {
+	Schema   string           // the shadow schema (dropped when the rebuild returns)
+	Messages int              // messages read from the store (all subscriptions, both passes)
+	Diff     map[string]int64 // per table: rows in one of live and rebuilt but not the other
+	Equal    bool             // every table of the rebuilt view equals the live one
+	Swapped  bool             // the rebuilt tables replaced the live ones
+}
+
+// toolRebuild is `videotutorials rebuild [-dry-run] <aggregator>` (see rebuildView).
 func toolRebuild(ctx context.Context, d *databases, store *messagestore.Store, args []string) error {
 	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
 	dry := fs.Bool("dry-run", false, "build and compare only; keep the live view")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	r, ok := rebuildables[fs.Arg(0)]
-	if fs.NArg() != 1 || !ok {
-		names := make([]string, 0, len(rebuildables))
-		for n := range rebuildables {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		fmt.Fprintf(os.Stderr, "usage: videotutorials rebuild [-dry-run] <%s>\n", strings.Join(names, "|"))
+	if _, ok := rebuildables[fs.Arg(0)]; fs.NArg() != 1 || !ok {
+		fmt.Fprintf(os.Stderr, "usage: videotutorials rebuild [-dry-run] <%s>\n", strings.Join(rebuildableNames(), "|"))
 		return errUsage
 	}
-	schema := "rebuild_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	qs := pgx.Identifier{schema}.Sanitize()
+	_, err := rebuildView(ctx, d, store, fs.Arg(0), *dry, os.Stdout)
+	return err
+}
+
+// rebuildView rebuilds one aggregator's view from position 0 into shadow tables (a schema of their
+// own that the aggregator's unqualified table names resolve to), compares them with the live view,
+// and, unless dryRun, swaps them in within one transaction that locks the live tables and first lets
+// the shadow catch up with whatever was written meanwhile. Each of the aggregator's subscriptions is
+// replayed from the start of its own category. The running program keeps serving; its aggregator
+// re-applies (idempotently) anything past its own position into the new tables. Progress goes to out.
+func rebuildView(ctx context.Context, d *databases, store *messagestore.Store, name string, dryRun bool, out io.Writer) (rebuildResult, error) {
+	res := rebuildResult{Diff: map[string]int64{}}
+	r, ok := rebuildables[name]
+	if !ok {
+		return res, fmt.Errorf("%w: no aggregator %q (known: %s)", errUsage, name, strings.Join(rebuildableNames(), ", "))
+	}
+	res.Schema = "rebuild_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	qs := pgx.Identifier{res.Schema}.Sanitize()
 	if _, err := d.views.Exec(ctx, "CREATE SCHEMA "+qs); err != nil {
-		return err
+		return res, err
 	}
 	defer d.views.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+qs+" CASCADE") //nolint:errcheck
 	for _, t := range r.tables {
 		if _, err := d.views.Exec(ctx, fmt.Sprintf("CREATE TABLE %s.%s (LIKE public.%s INCLUDING ALL)", qs, t, t)); err != nil {
-			return err
+			return res, err
 		}
 	}
 	pc := d.views.Config().Copy()
-	pc.ConnConfig.RuntimeParams["search_path"] = schema + ", public"
+	pc.ConnConfig.RuntimeParams["search_path"] = res.Schema + ", public"
 	pc.MaxConns = 2
 	shadow, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer shadow.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -223,70 +260,117 @@ func toolRebuild(ctx context.Context, d *databases, store *messagestore.Store, a
 	for _, sc := range agg.Subscriptions() {
 		feeds = append(feeds, &feed{cfg: sc, store: store})
 	}
-	n := 0
 	for _, f := range feeds {
 		k, err := f.catchUp(ctx)
 		if err != nil {
-			return err
+			return res, fmt.Errorf("replay %s: %w", f.cfg.SubscriberID, err)
 		}
-		n += k
+		res.Messages += k
 	}
-	fmt.Printf("rebuilt %s from %d messages into %s\n", fs.Arg(0), n, schema)
+	fmt.Fprintf(out, "rebuilt %s from %d messages (%d subscriptions) into %s\n", name, res.Messages, len(feeds), res.Schema)
 
 	tx, err := d.views.Begin(ctx)
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck
 	for _, t := range r.tables {
 		if _, err := tx.Exec(ctx, "LOCK TABLE public."+t+" IN EXCLUSIVE MODE"); err != nil {
-			return err
+			return res, err
 		}
 	}
 	for _, f := range feeds { // what was written while building
-		if _, err := f.catchUp(ctx); err != nil {
-			return err
+		k, err := f.catchUp(ctx)
+		if err != nil {
+			return res, fmt.Errorf("replay %s: %w", f.cfg.SubscriberID, err)
 		}
+		res.Messages += k
 	}
 	if r.others != "" {
 		t := r.tables[0]
 		if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %[2]s.%[1]s WHERE %[3]s; INSERT INTO %[2]s.%[1]s SELECT * FROM public.%[1]s WHERE %[3]s",
 			t, qs, r.others)); err != nil {
-			return err
+			return res, err
 		}
 	}
-	equal := true
+	res.Equal = true
 	for _, t := range r.tables {
 		var diff int64
 		if err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM ((SELECT * FROM public.%[1]s EXCEPT ALL SELECT * FROM %[2]s.%[1]s)
 			UNION ALL (SELECT * FROM %[2]s.%[1]s EXCEPT ALL SELECT * FROM public.%[1]s)) d`, t, qs)).Scan(&diff); err != nil {
-			return err
+			return res, err
 		}
+		res.Diff[t] = diff
 		if diff != 0 {
-			equal = false
-			fmt.Printf("%s: %d rows differ from the live view (the live aggregator may also just be behind)\n", t, diff)
+			res.Equal = false
+			fmt.Fprintf(out, "%s: %d rows differ from the live view (the live aggregator may also just be behind)\n", t, diff)
 		}
 	}
-	if equal {
-		fmt.Println("the rebuilt view equals the live view")
+	if res.Equal {
+		fmt.Fprintln(out, "the rebuilt view equals the live view")
 	}
-	if *dry {
-		fmt.Println("dry run: live view kept")
-		return nil
+	if dryRun {
+		fmt.Fprintln(out, "dry run: live view kept")
+		return res, nil
 	}
 	for _, t := range r.tables {
+		renames, err := indexRenames(ctx, tx, res.Schema, t)
+		if err != nil {
+			return res, err
+		}
 		if _, err := tx.Exec(ctx, "DROP TABLE public."+t); err != nil {
-			return err
+			return res, err
 		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s SET SCHEMA public", qs, t)); err != nil {
-			return err
+			return res, err
+		}
+		for from, to := range renames {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER INDEX public.%s RENAME TO %s", pgx.Identifier{from}.Sanitize(),
+				pgx.Identifier{to}.Sanitize())); err != nil {
+				return res, err
+			}
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return err
+		return res, err
 	}
-	fmt.Println("swapped the rebuilt view in")
-	return nil
+	res.Swapped = true
+	fmt.Fprintln(out, "swapped the rebuilt view in")
+	return res, nil
+}
+
+// indexRenames maps the names Postgres gave the shadow table's indexes (CREATE TABLE … LIKE names
+// them itself) to the live table's names for the same definitions, so that after a swap the indexes
+// keep the names the migrations gave them (and later migrations can refer to them).
+func indexRenames(ctx context.Context, tx pgx.Tx, schema, table string) (map[string]string, error) {
+	rows, err := tx.Query(ctx, `SELECT schemaname, indexname,
+		regexp_replace(indexdef, '^(CREATE (UNIQUE )?INDEX )\S+ ON \S+', '\1ON') AS shape
+		FROM pg_indexes WHERE tablename = $1 AND schemaname IN ('public', $2)`, table, schema)
+	if err != nil {
+		return nil, err
+	}
+	live, shadow := map[string]string{}, map[string]string{}
+	for rows.Next() {
+		var sch, name, shape string
+		if err := rows.Scan(&sch, &name, &shape); err != nil {
+			return nil, err
+		}
+		if sch == "public" {
+			live[shape] = name
+		} else {
+			shadow[shape] = name
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	renames := map[string]string{}
+	for shape, name := range shadow {
+		if to, ok := live[shape]; ok && to != name {
+			renames[name] = to
+		}
+	}
+	return renames, nil
 }
 
 // feed reads one subscription's messages from the store and applies them, as the subscription would,
