@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"videotutorials/app"
+	"videotutorials/app/apptest"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
@@ -54,34 +55,16 @@ func (b *lockedBuffer) records(t *testing.T) []map[string]any {
 	return out
 }
 
-// clock is a settable time source for session expiry tests.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type harness struct {
 	t     *testing.T
 	srv   *app.Server
 	logs  *lockedBuffer
-	clock *clock
+	clock *apptest.Clock
 }
 
 func newHarness(t *testing.T, apps []app.Application, modify ...func(*app.Deps)) *harness {
 	t.Helper()
-	h := &harness{t: t, logs: &lockedBuffer{}, clock: &clock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}}
+	h := &harness{t: t, logs: &lockedBuffer{}, clock: apptest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))}
 	deps := app.Deps{
 		Logger:        slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SessionSecret: testSecret,

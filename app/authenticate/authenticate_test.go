@@ -23,29 +23,11 @@ import (
 	"videotutorials/messagestore"
 )
 
-// clock is a settable time source for the throttle.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	srv   *app.Server
 	store *messagestore.Store
 	views pgx.Tx
-	clock *clock
+	clock *apptest.Clock
 }
 
 // setup serves the application with the credentials view in a transaction that is rolled back.
@@ -57,7 +39,7 @@ func setup(t *testing.T, throttle authenticate.Throttle) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-	clk := &clock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := apptest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	srv := apptest.NewServer(t, app.Deps{}, authenticate.New(authenticate.Deps{
 		Store: store, Views: tx, Logger: testdb.Quiet, Throttle: throttle, Now: clk.Now,
 	}))
