@@ -332,7 +332,12 @@ func reads(want int, query func(i int) (string, []any)) op {
 }
 
 // BenchmarkRead: batches of 1000 from a stream, a category, a correlated category read, a consumer
-// group member, and the category read without shipping rows (the server's share), side by side.
+// group member, side by side with the references a category read is judged against:
+//   - category_plpgsql: the same read through 00003's PL/pgSQL body (category_read_plpgsql since 00004),
+//     the "before" of the inlined get_category_messages;
+//   - category_select: the SELECT the inlined function becomes, sent as is (the ceiling);
+//   - *_server_only: the read wrapped in SELECT count(r.*), which evaluates every column (jsonb to text
+//     included) but ships one row: the server's share.
 func BenchmarkRead(b *testing.B) {
 	const batch = 1000
 	f := loadReadFixture(b)
@@ -340,20 +345,35 @@ func BenchmarkRead(b *testing.B) {
 	categoryFrom := func(i int) int64 { return f.first + int64(i%(readCategorySize/batch))*2*batch }
 	// A member's batch spans about 4 x 2000 positions; stay in the first half so that it fills.
 	groupFrom := func(i int) int64 { return f.first + int64(i%(readCategorySize/batch/8))*2*batch }
-	serverOnly := func(ctx context.Context, c *pgxpool.Conn, _, i int) error {
-		var n int
-		if err := c.QueryRow(ctx, `SELECT count(*) FROM message_store.get_category_messages($1, $2, $3)`,
-			f.category, categoryFrom(i), batch).Scan(&n); err != nil {
-			return err
+	serverOnly := func(fn string) op {
+		return func(ctx context.Context, c *pgxpool.Conn, _, i int) error {
+			var n int
+			if err := c.QueryRow(ctx, `SELECT count(r.*) FROM message_store.`+fn+`($1, $2, $3) AS r`,
+				f.category, categoryFrom(i), batch).Scan(&n); err != nil {
+				return err
+			}
+			if n != batch {
+				return fmt.Errorf("read %d messages, want %d", n, batch)
+			}
+			return nil
 		}
-		if n != batch {
-			return fmt.Errorf("read %d messages, want %d", n, batch)
-		}
-		return nil
 	}
 	compare(b, 1,
 		contender{"category", batch, reads(batch, func(i int) (string, []any) {
 			return `SELECT * FROM message_store.get_category_messages($1, $2, $3)`, []any{f.category, categoryFrom(i), batch}
+		})},
+		contender{"category_plpgsql", batch, reads(batch, func(i int) (string, []any) {
+			return `SELECT * FROM message_store.category_read_plpgsql($1, $2, $3)`, []any{f.category, categoryFrom(i), batch}
+		})},
+		contender{"category_select", batch, reads(batch, func(i int) (string, []any) {
+			return `SELECT m.id::varchar, m.stream_name::varchar, m.type::varchar, m.position,
+			               m.global_position, m.data::varchar, m.metadata::varchar, m.time
+			        FROM message_store.messages AS m
+			        WHERE message_store.category(m.stream_name) >= $1
+			          AND message_store.category(m.stream_name) <= $1
+			          AND m.global_position >= $2
+			        ORDER BY message_store.category(m.stream_name), m.global_position
+			        LIMIT $3`, []any{f.category, categoryFrom(i), batch}
 		})},
 		contender{"consumer_group_0of4", batch, reads(batch, func(i int) (string, []any) {
 			return `SELECT * FROM message_store.get_category_messages($1, $2, $3, NULL, 0, 4)`, []any{f.category, groupFrom(i), batch}
@@ -364,6 +384,7 @@ func BenchmarkRead(b *testing.B) {
 		contender{"stream", batch, reads(batch, func(i int) (string, []any) {
 			return `SELECT * FROM message_store.get_stream_messages($1, $2, $3)`, []any{f.stream, int64(i%(readStreamSize/batch)) * batch, batch}
 		})},
-		contender{"category_server_only", batch, serverOnly},
+		contender{"category_server_only", batch, serverOnly("get_category_messages")},
+		contender{"category_plpgsql_server_only", batch, serverOnly("category_read_plpgsql")},
 	)
 }

@@ -297,6 +297,9 @@ func TestFunctionSignatures(t *testing.T) {
 		"get_all_messages": {"after_transaction_id xid8 DEFAULT '0'::xid8, after_global_position bigint DEFAULT 0, batch_size bigint DEFAULT 1000",
 			"TABLE(id character varying, stream_name character varying, type character varying, \"position\" bigint, global_position bigint, data character varying, metadata character varying, \"time\" timestamp without time zone, transaction_id xid8)"},
 		"write_messages": {"stream_name character varying, ids character varying[], types character varying[], data jsonb[], metadata jsonb[] DEFAULT NULL::jsonb[], expected_version bigint DEFAULT NULL::bigint", "bigint"},
+		// 00004: the validations and the PL/pgSQL paths of the inlined get_category_messages.
+		"category_read_limit":   {"category character varying, \"position\" bigint, batch_size bigint, correlation character varying, consumer_group_member bigint, consumer_group_size bigint, condition character varying", "bigint"},
+		"category_read_plpgsql": {"category character varying, \"position\" bigint DEFAULT 1, batch_size bigint DEFAULT 1000, correlation character varying DEFAULT NULL::character varying, consumer_group_member bigint DEFAULT NULL::bigint, consumer_group_size bigint DEFAULT NULL::bigint, condition character varying DEFAULT NULL::character varying", "SETOF message_store.message"},
 	}
 	rows, err := pool.Query(testCtx(t), `
 		SELECT p.proname, pg_get_function_arguments(p.oid), pg_get_function_result(p.oid),
@@ -1981,5 +1984,186 @@ func TestGetAllMessagesNeverSkips(t *testing.T) {
 	}
 	if len(seen) != total {
 		t.Fatalf("the reader saw %d of %d messages", len(seen), total)
+	}
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 00004: get_category_messages inlined into the caller's query
+
+// TestGetCategoryMessagesIsInlined: a plain or consumer-group read becomes an ordered range scan of
+// messages_category in the caller's own plan (no Function Scan, no tuplestore), under a generic plan
+// too; correlated reads and reads with a condition go through category_read_plpgsql.
+func TestGetCategoryMessagesIsInlined(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	explain := func(query string, args ...any) string {
+		t.Helper()
+		rows, err := pool.Query(ctx, `EXPLAIN `+query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var plan strings.Builder
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(line + "\n")
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return plan.String()
+	}
+	inlined := func(p string) bool {
+		return strings.Contains(p, "Index Scan using messages_category on") && !strings.Contains(p, "Sort") &&
+			!strings.Contains(p, "Function Scan on get_category_messages")
+	}
+	for _, q := range []string{
+		`SELECT * FROM message_store.get_category_messages('x', 1, 1000)`,
+		`SELECT * FROM message_store.get_category_messages('x', 1, 1000, NULL, 1, 4)`,
+	} {
+		if p := explain(q); !inlined(p) || strings.Contains(p, "category_read_plpgsql") {
+			t.Errorf("%s is not an inlined ordered scan of messages_category:\n%s", q, p)
+		}
+	}
+	p := genericPlan(t, `SELECT * FROM message_store.get_category_messages($1, $2, $3, $4, $5, $6, $7)`,
+		`'x', 1, 1000, NULL, NULL, NULL, NULL`)
+	if !inlined(p) {
+		t.Errorf("generic plan is not an inlined ordered scan of messages_category:\n%s", p)
+	}
+	for _, q := range []string{
+		`SELECT * FROM message_store.get_category_messages('x', 1, 1000, 'y')`,
+		`SELECT * FROM message_store.get_category_messages('x', 1, 1000, NULL, NULL, NULL, 'true')`,
+	} {
+		if p := explain(q); !strings.Contains(p, "Function Scan on category_read_plpgsql") ||
+			strings.Contains(p, "Index Scan using messages_category on") {
+			t.Errorf("%s does not go (only) through category_read_plpgsql:\n%s", q, p)
+		}
+	}
+}
+
+// TestGetCategoryMessagesPlansAgree: the inlined function under custom and generic plans returns what
+// 00003's PL/pgSQL body (category_read_plpgsql) returns, raises the same errors (also for batch_size 0,
+// which fetches nothing), and raises its debug NOTICEs exactly once per call.
+func TestGetCategoryMessagesPlansAgree(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cat := newCategory("agree")
+	var streams []string
+	for i := 0; i < 12; i++ {
+		id := uuid.NewString()
+		streams = append(streams, cat+"-"+id, cat+"-"+id+"+a")
+	}
+	streams = append(streams, cat, cat+"-", cat+"-+x", cat+"X-1", cat+":command-1")
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for i, s := range streams {
+			var md any
+			switch i % 3 {
+			case 0:
+				md = fmt.Sprintf(`{"correlationStreamName": "%sCorr-%d"}`, cat, i)
+			case 1:
+				md = `{"traceId": "t"}`
+			}
+			if _, err := write(ctx, tx, s, fmt.Sprintf("T%d", i%2), `{"n": 1}`, md, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := mustRows(t)(pool.Query(ctx, `SELECT * FROM message_store.get_category_messages($1, 1, -1)`, cat))[0].GlobalPosition
+
+	type args []any // category, position, batch_size, correlation, member, size, condition
+	calls := []args{
+		{cat, nil, nil, nil, nil, nil, nil},
+		{cat, first + 5, nil, nil, nil, nil, nil},
+		{cat, int64(-3), int64(4), nil, nil, nil, nil},
+		{cat, nil, int64(-1), nil, nil, nil, nil},
+		{cat, nil, int64(0), nil, nil, nil, nil},
+		{cat, nil, nil, nil, int64(0), int64(3), nil},
+		{cat, nil, int64(2), nil, int64(2), int64(3), nil},
+		{cat, nil, nil, cat + "Corr", nil, nil, nil},
+		{cat, nil, int64(3), cat + "Corr", int64(1), int64(2), nil},
+		{cat, nil, nil, nil, nil, nil, `messages.type = 'T1'`},
+		{cat, nil, int64(2), nil, int64(0), int64(2), `messages.type = 'T0'`},
+		{nil, nil, nil, nil, nil, nil, nil},
+		{"agreeNone" + cat, nil, nil, nil, nil, nil, nil},
+		// Errors, each also with batch_size 0.
+		{cat + "-1", nil, nil, nil, nil, nil, nil},
+		{cat + "-1", nil, int64(0), "a-b", int64(1), nil, nil},
+		{cat, nil, int64(0), "corr-1", nil, nil, nil},
+		{cat, nil, int64(0), nil, int64(1), nil, nil},
+		{cat, nil, int64(0), nil, nil, int64(2), nil},
+		{cat, nil, int64(0), nil, int64(0), int64(0), nil},
+		{cat, nil, int64(0), nil, int64(-1), int64(2), nil},
+		{cat, nil, int64(0), nil, int64(2), int64(2), nil},
+		{cat, nil, int64(0), nil, int64(50000), int64(40000), nil},
+		{cat, nil, int64(0), nil, int64(0), int64(32768), nil},
+		{cat, nil, int64(-2), nil, nil, nil, nil},
+		{cat, nil, int64(-2), "corr", int64(0), int64(2), nil},
+	}
+	type outcome struct {
+		rows    []int64
+		err     string
+		notices int
+	}
+	run := func(c *pgx.Conn, notices *int, fn string, a args) outcome {
+		*notices = 0
+		got, err := collect(c.Query(ctx, `SELECT * FROM message_store.`+fn+`($1, $2, $3, $4, $5, $6, $7)`, a...))
+		o := outcome{rows: globalPositions(got), notices: *notices}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			o.err = pgErr.Code + " " + pgErr.Message
+		} else if err != nil {
+			t.Fatalf("%s%v: %v", fn, a, err)
+		}
+		return o
+	}
+	session := func(mode string) (*pgx.Conn, *int) {
+		cfg, err := pgx.ParseConfig(testURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RuntimeParams["plan_cache_mode"] = mode
+		cfg.RuntimeParams["message_store.sql_condition"] = "on"
+		cfg.RuntimeParams["message_store.debug_get"] = "on"
+		notices := new(int)
+		cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+			if n.Message == "» get_category_messages" {
+				*notices++
+			}
+		}
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(context.Background()) })
+		return c, notices
+	}
+	ref, refNotices := session("auto")
+	custom, customNotices := session("force_custom_plan")
+	generic, genericNotices := session("force_generic_plan")
+	for _, a := range calls {
+		want := run(ref, refNotices, "category_read_plpgsql", a)
+		if want.err == "" && want.notices != 1 {
+			t.Errorf("category_read_plpgsql%v: %d debug notices", a, want.notices)
+		}
+		// Twice each: the second call of a prepared statement runs the plan cached by the first.
+		for _, side := range []struct {
+			name    string
+			c       *pgx.Conn
+			notices *int
+		}{{"custom", custom, customNotices}, {"generic", generic, genericNotices}} {
+			for i := 0; i < 2; i++ {
+				got := run(side.c, side.notices, "get_category_messages", a)
+				if !equalSlices(got.rows, want.rows) || got.err != want.err || got.notices != want.notices {
+					t.Errorf("%s plan, get_category_messages%v = %+v, PL/pgSQL gives %+v", side.name, a, got, want)
+				}
+			}
+		}
 	}
 }
