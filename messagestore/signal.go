@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +19,9 @@ const AllCategories = "$all"
 type signals struct {
 	mu sync.Mutex
 	ch map[string]chan struct{}
+	// listening is true while Run's LISTEN connection is up: writes of other processes then wake this
+	// process's subscriptions too, so that idle subscriptions can poll far less often.
+	listening atomic.Bool
 }
 
 func newSignals() *signals { return &signals{ch: map[string]chan struct{}{}} }
@@ -43,6 +47,10 @@ func (s *signals) fire(category string) {
 		}
 	}
 }
+
+// Listening reports whether the store receives other processes' write announcements (Run's LISTEN
+// connection is up).
+func (s *Store) Listening() bool { return s.signals.listening.Load() }
 
 // WaitFor returns a channel closed by the next write to category (AllCategories: to any category)
 // made by this process, or announced by another one through NOTIFY.
@@ -146,6 +154,8 @@ func (s *Store) listen(ctx context.Context) error {
 		return err
 	}
 	// Something may have been written while we were not listening: wake everyone to look.
+	s.signals.listening.Store(true)
+	defer s.signals.listening.Store(false)
 	s.signals.fireAll()
 	for {
 		n, err := conn.Conn().WaitForNotification(ctx)

@@ -32,14 +32,24 @@ type SubscriptionConfig struct {
 	// this category are even read (filtered by the server).
 	Correlation string
 
-	BatchSize              int           // messages per read; default 500
+	BatchSize int // messages per read; default 500
+	// CatchUpBatchSize is the read size while the subscription is behind (its last read was full);
+	// default 2000 with HandleBatch (an aggregator applies a whole read in one transaction), BatchSize
+	// otherwise. While behind, a HandleBatch subscription saves its position by PositionUpdatePeriod
+	// only, not after every read: its handler's watermark makes a replay after a crash harmless.
+	CatchUpBatchSize       int
 	PositionUpdateInterval int           // save the position after this many messages; default 100
 	PositionUpdatePeriod   time.Duration // …or after this long with unsaved progress; default 1s
 	MinPollInterval        time.Duration // first idle poll delay; default 100ms
 	MaxPollInterval        time.Duration // idle polls back off up to this; default 5s
-	MaxAttempts            int           // failures of one message before parking; default 5
-	RetryBackoff           time.Duration // first retry delay, doubling; default 100ms
-	Logger                 *slog.Logger
+	// ListeningMaxPollInterval replaces MaxPollInterval while the store receives other processes'
+	// write announcements (Store.Run's LISTEN connection is up): every write then wakes the
+	// subscription at once, so polling is only the safety net (e.g. for writers that do not NOTIFY,
+	// such as other Message DB clients). Default 30s, and never below MaxPollInterval.
+	ListeningMaxPollInterval time.Duration
+	MaxAttempts              int           // failures of one message before parking; default 5
+	RetryBackoff             time.Duration // first retry delay, doubling; default 100ms
+	Logger                   *slog.Logger
 }
 
 // State is what a subscription is doing.
@@ -111,6 +121,13 @@ func (s *Store) Subscribe(cfg SubscriptionConfig, leases *Leases) (*Subscription
 	defd(&cfg.PositionUpdatePeriod, time.Second)
 	defd(&cfg.MinPollInterval, 100*time.Millisecond)
 	defd(&cfg.MaxPollInterval, 5*time.Second)
+	defd(&cfg.ListeningMaxPollInterval, 30*time.Second)
+	cfg.ListeningMaxPollInterval = max(cfg.ListeningMaxPollInterval, cfg.MaxPollInterval)
+	if cfg.HandleBatch != nil {
+		def(&cfg.CatchUpBatchSize, max(2000, cfg.BatchSize))
+	} else {
+		def(&cfg.CatchUpBatchSize, cfg.BatchSize)
+	}
 	defd(&cfg.RetryBackoff, 100*time.Millisecond)
 	log := cfg.Logger
 	if log == nil {
@@ -133,7 +150,7 @@ func (s *Store) Subscribe(cfg SubscriptionConfig, leases *Leases) (*Subscription
 
 // PositionStreamName is where a subscriber's position is kept (book compatible).
 func PositionStreamName(subscriberID string) string {
-	return StreamName("subscriberPosition", subscriberID)
+	return StreamName(positionCategory, subscriberID)
 }
 
 // Read is the message a subscription writes to record its position.
@@ -210,14 +227,29 @@ func (s *Subscription) run(ctx context.Context) {
 	}
 	saved := position
 	lastSave := time.Now()
-	// dirty says there is progress worth saving. A subscription that reads its own position stream
-	// (store-wide, or on subscriberPosition) would otherwise see each save as new progress and save
-	// again forever; passing over its own Read messages is not progress.
+	// dirty says there is progress worth saving on time (PositionUpdatePeriod). A subscription that
+	// reads its own position stream (store-wide, or on subscriberPosition) would otherwise see each
+	// save as new progress and save again forever; passing over its own Read messages is not
+	// progress. Other subscribers' Read messages are progress, but not worth a timed save: two
+	// subscriptions that read position streams (admin-streams and admin-subscriber-positions) would
+	// otherwise answer each other's saves forever, keeping an idle program busy. Those count only
+	// towards PositionUpdateInterval (and the save on shutdown), so each such save needs that many
+	// others, and the echo dies out.
 	dirty := false
+	sinceSave := 0 // messages passed since the last save, own Read messages excepted
 	ownStream := PositionStreamName(s.cfg.SubscriberID)
 	s.update(func(st *Status) { st.Position, st.SavedPosition = position, saved })
+	passed := func(m Message) {
+		if m.StreamName == ownStream {
+			return
+		}
+		sinceSave++
+		if Category(m.StreamName) != positionCategory {
+			dirty = true
+		}
+	}
 	save := func(c context.Context) {
-		if !dirty || position == saved {
+		if sinceSave == 0 || position == saved {
 			return
 		}
 		if err := s.savePosition(c, position, txid); err != nil {
@@ -226,7 +258,7 @@ func (s *Subscription) run(ctx context.Context) {
 			}
 			return
 		}
-		saved, lastSave, dirty = position, time.Now(), false
+		saved, lastSave, dirty, sinceSave = position, time.Now(), false, 0
 		s.update(func(st *Status) { st.SavedPosition = saved })
 	}
 	defer func() {
@@ -239,10 +271,14 @@ func (s *Subscription) run(ctx context.Context) {
 
 	poll := s.cfg.MinPollInterval
 	readBackoff := s.cfg.RetryBackoff
-	sinceSave := 0
+	behind := false // the last read was full: read more at once, save less often
 	for ctx.Err() == nil {
 		wake := s.store.WaitFor(s.cfg.Category)
-		msgs, err := s.read(ctx, position, txid)
+		size := s.cfg.BatchSize
+		if behind {
+			size = s.cfg.CatchUpBatchSize
+		}
+		msgs, err := s.read(ctx, position, txid, size)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -253,18 +289,22 @@ func (s *Subscription) run(ctx context.Context) {
 			continue
 		}
 		readBackoff = s.cfg.RetryBackoff
+		behind = len(msgs) >= size
 		if len(msgs) == 0 {
-			if time.Since(lastSave) >= s.cfg.PositionUpdatePeriod {
+			if dirty && time.Since(lastSave) >= s.cfg.PositionUpdatePeriod {
 				save(ctx)
-				sinceSave = 0
 			}
-			timer := time.NewTimer(poll)
+			maxPoll := s.cfg.MaxPollInterval
+			if s.store.Listening() {
+				maxPoll = s.cfg.ListeningMaxPollInterval
+			}
+			timer := time.NewTimer(min(poll, maxPoll))
 			select {
 			case <-ctx.Done():
 			case <-wake:
 				poll = s.cfg.MinPollInterval
 			case <-timer.C:
-				poll = min(poll*2, s.cfg.MaxPollInterval)
+				poll = min(poll*2, maxPoll)
 			}
 			timer.Stop()
 			continue
@@ -285,10 +325,15 @@ func (s *Subscription) run(ctx context.Context) {
 			}
 			position, txid = msgs[len(msgs)-1].GlobalPosition, msgs[len(msgs)-1].TransactionID
 			for _, m := range msgs {
-				if m.StreamName != ownStream {
-					dirty = true
-					sinceSave++
+				passed(m)
+			}
+			s.update(func(st *Status) { st.Position = position })
+			if behind {
+				// Catching up: the handler's watermark makes a replay harmless, so save on time only.
+				if dirty && time.Since(lastSave) >= s.cfg.PositionUpdatePeriod {
+					save(ctx)
 				}
+				continue
 			}
 		} else {
 			for _, m := range msgs {
@@ -301,32 +346,29 @@ func (s *Subscription) run(ctx context.Context) {
 				// Filtered and unhandled messages advance the position too: a subscription never
 				// stalls on messages that are not for it.
 				position, txid = m.GlobalPosition, m.TransactionID
-				if m.StreamName == ownStream {
-					continue
-				}
-				dirty = true
-				sinceSave++
+				passed(m)
 				if sinceSave >= s.cfg.PositionUpdateInterval {
 					s.update(func(st *Status) { st.Position = position })
 					save(ctx)
-					sinceSave = 0
 				}
 			}
 		}
 		s.update(func(st *Status) { st.Position = position })
-		if sinceSave >= s.cfg.PositionUpdateInterval || time.Since(lastSave) >= s.cfg.PositionUpdatePeriod {
+		if sinceSave >= s.cfg.PositionUpdateInterval || (dirty && time.Since(lastSave) >= s.cfg.PositionUpdatePeriod) {
 			save(ctx)
-			sinceSave = 0
 		}
 	}
 }
 
+// positionCategory is the category of the subscribers' position streams.
+const positionCategory = "subscriberPosition"
+
 // read returns the messages after the position.
-func (s *Subscription) read(ctx context.Context, position int64, txid uint64) ([]Message, error) {
+func (s *Subscription) read(ctx context.Context, position int64, txid uint64, size int) ([]Message, error) {
 	if s.cfg.Category == AllCategories {
-		return s.store.ReadAll(ctx, txid, position, s.cfg.BatchSize)
+		return s.store.ReadAll(ctx, txid, position, size)
 	}
-	return s.store.ReadCategory(ctx, s.cfg.Category, position+1, s.cfg.BatchSize, CategoryRead{Correlation: s.cfg.Correlation})
+	return s.store.ReadCategory(ctx, s.cfg.Category, position+1, size, CategoryRead{Correlation: s.cfg.Correlation})
 }
 
 func (s *Subscription) wants(m Message) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -332,5 +333,99 @@ func TestStoreWideSubscriptionDoesNotFeedOnItsOwnPositionWrites(t *testing.T) {
 	time.Sleep(time.Second)
 	if after := saves(); after != before {
 		t.Fatalf("idle store-wide subscription kept saving its position: %d → %d saves", before, after)
+	}
+}
+
+func TestCatchUpReadsLargerBatchesAndSavesLessOften(t *testing.T) {
+	s := newStore(t)
+	cat := fresh("catchup")
+	deposit(t, s, messagestore.StreamName(cat, uuid.NewString()), 3000)
+	id := "test:" + uuid.NewString()
+	var mu sync.Mutex
+	var sizes []int
+	var gps []int64
+	sub, err := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
+		HandleBatch: func(_ context.Context, msgs []messagestore.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			sizes = append(sizes, len(msgs))
+			for _, m := range msgs {
+				gps = append(gps, m.GlobalPosition)
+			}
+			return nil
+		},
+		BatchSize: 100, CatchUpBatchSize: 1000, PositionUpdateInterval: 100, PositionUpdatePeriod: time.Hour}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, sub)
+	defer stop()
+	handled := func() int { mu.Lock(); defer mu.Unlock(); return len(gps) }
+	eventually(t, 30*time.Second, "3000 messages", func() bool { return handled() == 3000 })
+	eventually(t, 10*time.Second, "the position saved at the head", func() bool {
+		return sub.Status().SavedPosition == gps[len(gps)-1]
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(gps); i++ {
+		if gps[i] <= gps[i-1] {
+			t.Fatalf("out of order or twice at %d: %d after %d", i, gps[i], gps[i-1])
+		}
+	}
+	if sizes[0] != 100 || slices.Max(sizes) != 1000 {
+		t.Fatalf("batch sizes %v: want 100 first, then reads of 1000 while behind", sizes)
+	}
+	saves, err := s.StreamVersion(ctx, messagestore.PositionStreamName(id))
+	if err != nil || saves+1 != 1 {
+		t.Fatalf("%d position saves while catching up (want 1, at the head): %v", saves+1, err)
+	}
+}
+
+func TestPositionReadersDoNotAnswerEachOthersSavesForever(t *testing.T) {
+	if os.Getenv("TEST_DATABASE_URL") != "" {
+		t.Skip("needs a database nobody else writes to while it watches for idle saves")
+	}
+	s := newStore(t)
+	noop := func(context.Context, []messagestore.Message) error { return nil }
+	fast := func(id, cat string) *messagestore.Subscription {
+		sub, err := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat, HandleBatch: noop,
+			PositionUpdatePeriod: 20 * time.Millisecond, MinPollInterval: 10 * time.Millisecond,
+			MaxPollInterval: 20 * time.Millisecond}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
+	// Like admin-subscriber-positions and admin-streams: one reads the position category, one the
+	// whole store; and an ordinary subscription whose saves they both see.
+	cat := fresh("echo")
+	ids := []string{"test:" + uuid.NewString(), "test:" + uuid.NewString(), "test:" + uuid.NewString()}
+	for i, sub := range []*messagestore.Subscription{
+		fast(ids[0], "subscriberPosition"), fast(ids[1], messagestore.AllCategories), fast(ids[2], cat)} {
+		stop := run(t, sub)
+		defer stop()
+		_ = i
+	}
+	writeN(t, s, cat, 1, messagestore.Metadata{})
+	saves := func() int64 {
+		var n int64
+		for _, id := range ids {
+			v, err := s.StreamVersion(ctx, messagestore.PositionStreamName(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += v + 1
+		}
+		return n
+	}
+	eventually(t, 15*time.Second, "the ordinary subscription's save", func() bool {
+		v, _ := s.StreamVersion(ctx, messagestore.PositionStreamName(ids[2]))
+		return v >= 0
+	})
+	time.Sleep(500 * time.Millisecond) // settle
+	before := saves()
+	time.Sleep(time.Second)
+	if after := saves(); after != before {
+		t.Fatalf("position readers kept saving after one write: %d → %d saves in 1s", before, after)
 	}
 }
