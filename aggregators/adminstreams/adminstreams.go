@@ -69,8 +69,12 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 	}}
 }
 
+// indexSQL indexes a whole batch in one statement (set-based: one executor start for the batch).
 const indexSQL = `INSERT INTO admin_message_index (global_position, stream_name, category, type, trace_id, user_id)
-VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, '')) ON CONFLICT (global_position) DO NOTHING`
+SELECT gp, s, c, t, nullif(tr, ''), nullif(u, '')
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS m(gp, s, c, t, tr, u)
+ORDER BY gp
+ON CONFLICT (global_position) DO NOTHING`
 
 // streamSQL raises a stream's count to max(position)+1 and moves its last message forward, and
 // returns the count before and after, so the category can grow by exactly the difference.
@@ -121,22 +125,31 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
 
-	b := &pgx.Batch{}
-	for _, m := range msgs {
-		b.Queue(indexSQL, m.GlobalPosition, m.StreamName, messagestore.Category(m.StreamName), m.Type,
-			m.Metadata.TraceID, m.Metadata.UserID)
+	n := len(msgs)
+	gps, streamNames, cats0, types := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
+	traces, users := make([]string, n), make([]string, n)
+	for i, m := range msgs {
+		gps[i], streamNames[i], cats0[i], types[i] = m.GlobalPosition, m.StreamName, messagestore.Category(m.StreamName), m.Type
+		traces[i], users[i] = m.Metadata.TraceID, m.Metadata.UserID
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if _, err := tx.Exec(ctx, indexSQL, gps, streamNames, cats0, types, traces, users); err != nil {
 		return fmt.Errorf("admin streams: index: %w", err)
 	}
 
+	// One statement per stream, all sent in one round trip, in the fixed lock order.
+	b := &pgx.Batch{}
+	for _, s := range streams {
+		m := last[s]
+		b.Queue(streamSQL, s, messagestore.Category(s), m.Position, m.ID, m.GlobalPosition, m.Type, m.Time)
+	}
+	br := tx.SendBatch(ctx, b)
 	type delta struct{ count, last int64 }
 	cats := map[string]*delta{}
 	for _, s := range streams {
 		m := last[s]
 		var before, after int64
-		if err := tx.QueryRow(ctx, streamSQL, s, messagestore.Category(s), m.Position, m.ID, m.GlobalPosition,
-			m.Type, m.Time).Scan(&before, &after); err != nil {
+		if err := br.QueryRow().Scan(&before, &after); err != nil {
+			br.Close()
 			return fmt.Errorf("admin streams: stream %s: %w", s, err)
 		}
 		cat := messagestore.Category(s)
@@ -147,6 +160,9 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 		}
 		d.count += after - before
 		d.last = max(d.last, m.GlobalPosition)
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("admin streams: streams: %w", err)
 	}
 	names := make([]string, 0, len(cats))
 	for c := range cats {

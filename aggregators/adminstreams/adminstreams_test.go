@@ -187,3 +187,36 @@ func TestOutOfOrderWithinStream(t *testing.T) {
 	}
 	_, _ = pool.Exec(ctx, `DELETE FROM admin_message_index WHERE global_position > 900000000`)
 }
+
+// A batch of many streams, applied twice and then overlapping: the set-based index insert and the
+// pipelined stream statements count every message once.
+func TestManyStreamBatchTwiceAndOverlapping(t *testing.T) {
+	ctx := context.Background()
+	agg := adminstreams.New(adminstreams.Deps{DB: pool, Logger: testdb.Quiet})
+	cat := "adminMany" + uuid.NewString()[:8]
+	var msgs []messagestore.Message
+	gp := int64(910000000)
+	for pos := range int64(3) {
+		for s := range 50 {
+			gp++
+			msgs = append(msgs, messagestore.Message{ID: uuid.NewString(), StreamName: fmt.Sprintf("%s-%d", cat, s),
+				Type: "T", Position: pos, GlobalPosition: gp, Time: time.Now().UTC(),
+				Metadata: messagestore.Metadata{TraceID: "trace"}})
+		}
+	}
+	defer pool.Exec(ctx, `DELETE FROM admin_message_index WHERE category = $1`, cat) //nolint:errcheck
+	for _, batch := range [][]messagestore.Message{msgs[:100], msgs[:100], msgs[50:], msgs} {
+		if err := agg.HandleMessages(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := snapshot(t, []string{cat})
+	if c.cats[cat] != 150 || c.index != 150 || len(c.streams) != 50 {
+		t.Fatalf("category %d, index %d, streams %d; want 150, 150, 50", c.cats[cat], c.index, len(c.streams))
+	}
+	for s, n := range c.streams {
+		if n != 3 {
+			t.Fatalf("stream %s counts %d, want 3", s, n)
+		}
+	}
+}
