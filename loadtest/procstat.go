@@ -42,6 +42,21 @@ func readProc(pid int) (procSample, error) {
 	return procSample{ticks: ut + st, rss: rssPages * int64(os.Getpagesize())}, nil
 }
 
+// pss is the proportional set size of pid in bytes (0 when unknown).
+func pss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 // descendants returns pid and every process below it (for PostgreSQL: the postmaster and its
 // backends).
 func descendants(pid int) []int {
@@ -86,14 +101,14 @@ type Watched struct {
 type Usage struct {
 	Name          string
 	CPUPercent    float64 // of one core, averaged over the window
-	RSSMax        int64   // bytes, largest sample
+	RSSMax        int64   // bytes, largest sample (RSS of a process; PSS summed over a tree)
 	RSSMean       int64
 	RSSStart      int64
 	samples, sumR int64
 }
 
 func (u Usage) String() string {
-	return fmt.Sprintf("%s: CPU %.0f%% of a core, RSS max %.1f MB (mean %.1f, before %.1f)",
+	return fmt.Sprintf("%s: CPU %.0f%% of a core, memory max %.1f MB (mean %.1f, before %.1f)",
 		u.Name, u.CPUPercent, mb(u.RSSMax), mb(u.RSSMean), mb(u.RSSStart))
 }
 
@@ -121,12 +136,14 @@ func (s *Sampler) read(w Watched) procSample {
 		p, _ := readProc(w.Pid)
 		return p
 	}
+	// Backends share PostgreSQL's shared buffers: summing their RSS would count them once per
+	// backend, so a tree's memory is the sum of proportional set sizes (PSS).
 	var sum procSample
 	for _, pid := range descendants(w.Pid) {
 		p, err := readProc(pid)
 		if err == nil {
 			sum.ticks += p.ticks
-			sum.rss += p.rss
+			sum.rss += pss(pid)
 		}
 	}
 	return sum

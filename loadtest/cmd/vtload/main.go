@@ -10,7 +10,7 @@
 //
 //	vtload -bin /tmp/vt -spawn 'web;components,aggregators' -scenario suite
 //
-// Scenarios: home (GET /), viewing (POST /record-viewing/:id; verifies every stream afterwards),
+// Scenarios: hold (keep the started processes for -d and sample them, e.g. for wrk), home (GET /), viewing (POST /record-viewing/:id; verifies every stream afterwards),
 // visible (a viewing visible in the home view after the POST), register (RegistrationEmailSent after
 // the registration POST), suite (all four). -ab-env runs a second set of processes with extra
 // environment on the same database and alternates every load between the two sides (A/B ratios).
@@ -37,10 +37,10 @@ import (
 )
 
 type options struct {
-	urls, spawn, bin, dbURL, pids, dbPid, scenarios, abEnv, env, visibleMode string
-	conns, postConns, probes, regConns, regN, rounds                         int
-	dur, warmup, probeGap, poll, regPoll                                     time.Duration
-	cookies, hot, durable                                                    bool
+	urls, spawn, bin, abBin, dbURL, pids, dbPid, scenarios, abEnv, env, visibleMode string
+	conns, postConns, probes, regConns, regN, rounds                                int
+	dur, warmup, probeGap, poll, regPoll                                            time.Duration
+	cookies, hot, durable                                                           bool
 }
 
 func main() {
@@ -68,6 +68,7 @@ func main() {
 	flag.IntVar(&o.regN, "reg-n", 40, "registrations per registering client")
 	flag.DurationVar(&o.regPoll, "reg-poll", 5*time.Millisecond, "poll interval while waiting for RegistrationEmailSent (NOTIFY wakes earlier)")
 	flag.StringVar(&o.abEnv, "ab-env", "", "with -spawn: also start side B with this extra environment (comma-separated VAR=value) and compare")
+	flag.StringVar(&o.abBin, "ab-bin", "", "with -spawn: also start side B from this executable (e.g. the previous commit's build) and compare")
 	flag.StringVar(&o.env, "env", "", "with -spawn: extra environment for every process (comma-separated VAR=value)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -115,14 +116,17 @@ func run(ctx context.Context, o options) error {
 		dbURL = a.DBURL
 		fmt.Printf("side A: %d process(es) %q, database %s\n", len(roles), roles, redact(dbURL))
 		sides = append(sides, &side{name: "A", urls: a.WebURLs, sampler: loadtest.NewSampler(a.Watched(), 250*time.Millisecond)})
-		if o.abEnv != "" {
+		if o.abEnv != "" || o.abBin != "" {
 			copts.DatabaseURL, copts.Env = a.DBURL, append(copts.Env, splitList(o.abEnv, ",")...)
+			if o.abBin != "" {
+				copts.Bin = o.abBin
+			}
 			b, err := loadtest.StartCluster(ctx, copts)
 			if err != nil {
 				return err
 			}
 			defer b.Stop()
-			fmt.Printf("side B: the same with %s\n", o.abEnv)
+			fmt.Printf("side B: the same with %s %s\n", o.abBin, o.abEnv)
 			// One database serves both sides: sample it under side A only, as everything else.
 			w := a.Watched()
 			sides[0].sampler = loadtest.NewSampler(w, 250*time.Millisecond)
@@ -218,6 +222,18 @@ func run(ctx context.Context, o options) error {
 				r := loadtest.Register(ctx, sd.urls, db, o.regConns, o.regN, o.regPoll, sd.sampler)
 				fmt.Printf("[%s] %s\n", sd.name, r)
 			}
+		case "hold":
+			// Keep the started processes for d, to point another tool (wrk) at them.
+			for _, sd := range sides {
+				fmt.Printf("[%s] web URLs: %s\n", sd.name, strings.Join(sd.urls, " "))
+			}
+			if sides[0].sampler != nil {
+				sides[0].sampler.Start()
+			}
+			sleep(ctx, o.dur)
+			for _, u := range sides[0].sampler.Stop() {
+				fmt.Printf("  %s\n", u)
+			}
 		default:
 			return fmt.Errorf("unknown scenario %q", s)
 		}
@@ -256,6 +272,13 @@ func compare(ctx context.Context, o options, sides []*side, name string, mk func
 	}
 	if after != nil {
 		after()
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
 	}
 }
 
