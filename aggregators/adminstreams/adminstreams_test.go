@@ -25,7 +25,7 @@ func snapshot(t *testing.T, cats []string) counts {
 	ctx := context.Background()
 	c := counts{streams: map[string]int64{}, cats: map[string]int64{}}
 	for _, cat := range cats {
-		rows, err := pool.Query(ctx, `SELECT stream_name, message_count FROM admin_streams WHERE category = $1`, cat)
+		rows, err := testdb.Pool().Query(ctx, `SELECT stream_name, message_count FROM admin_streams WHERE category = $1`, cat)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,10 +39,10 @@ func snapshot(t *testing.T, cats []string) counts {
 		}
 		rows.Close()
 		var n int64
-		_ = pool.QueryRow(ctx, `SELECT message_count FROM admin_categories WHERE category = $1`, cat).Scan(&n)
+		_ = testdb.Pool().QueryRow(ctx, `SELECT message_count FROM admin_categories WHERE category = $1`, cat).Scan(&n)
 		c.cats[cat] = n
 		var idx int64
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM admin_message_index WHERE category = $1`, cat).Scan(&idx); err != nil {
+		if err := testdb.Pool().QueryRow(ctx, `SELECT count(*) FROM admin_message_index WHERE category = $1`, cat).Scan(&idx); err != nil {
 			t.Fatal(err)
 		}
 		c.index += idx
@@ -55,9 +55,9 @@ func snapshot(t *testing.T, cats []string) counts {
 func TestCountsEveryMessageOnceUnderConcurrentWriters(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	store := messagestore.New(pool, messagestore.Options{Logger: testdb.Quiet})
+	store := messagestore.New(testdb.Pool(), messagestore.Options{Logger: testdb.Quiet})
 	go func() { _ = store.Run(ctx) }()
-	agg := adminstreams.New(adminstreams.Deps{DB: pool, Logger: testdb.Quiet})
+	agg := adminstreams.New(adminstreams.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
 	cfg := agg.Subscriptions()[0]
 	cfg.SubscriberID = "test:admin-streams-" + uuid.NewString()
 	cfg.BatchSize = 7
@@ -161,7 +161,7 @@ func TestCountsEveryMessageOnceUnderConcurrentWriters(t *testing.T) {
 // keeps the newest message as the stream's last.
 func TestOutOfOrderWithinStream(t *testing.T) {
 	ctx := context.Background()
-	agg := adminstreams.New(adminstreams.Deps{DB: pool, Logger: testdb.Quiet})
+	agg := adminstreams.New(adminstreams.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
 	cat := "adminOrder" + uuid.NewString()[:8]
 	stream := cat + "-1"
 	mk := func(pos, gpos int64) messagestore.Message {
@@ -176,23 +176,23 @@ func TestOutOfOrderWithinStream(t *testing.T) {
 	}
 	var n, catN int64
 	var typ string
-	if err := pool.QueryRow(ctx, `SELECT message_count, last_message_type FROM admin_streams WHERE stream_name = $1`, stream).Scan(&n, &typ); err != nil {
+	if err := testdb.Pool().QueryRow(ctx, `SELECT message_count, last_message_type FROM admin_streams WHERE stream_name = $1`, stream).Scan(&n, &typ); err != nil {
 		t.Fatal(err)
 	}
-	if err := pool.QueryRow(ctx, `SELECT message_count FROM admin_categories WHERE category = $1`, cat).Scan(&catN); err != nil {
+	if err := testdb.Pool().QueryRow(ctx, `SELECT message_count FROM admin_categories WHERE category = $1`, cat).Scan(&catN); err != nil {
 		t.Fatal(err)
 	}
 	if n != 3 || catN != 3 || typ != "T2" {
 		t.Errorf("stream count %d, category count %d, last type %s; want 3, 3, T2", n, catN, typ)
 	}
-	_, _ = pool.Exec(ctx, `DELETE FROM admin_message_index WHERE global_position > 900000000`)
+	_, _ = testdb.Pool().Exec(ctx, `DELETE FROM admin_message_index WHERE global_position > 900000000`)
 }
 
 // A batch of many streams, applied twice and then overlapping: the set-based index insert and the
 // pipelined stream statements count every message once.
 func TestManyStreamBatchTwiceAndOverlapping(t *testing.T) {
 	ctx := context.Background()
-	agg := adminstreams.New(adminstreams.Deps{DB: pool, Logger: testdb.Quiet})
+	agg := adminstreams.New(adminstreams.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
 	cat := "adminMany" + uuid.NewString()[:8]
 	var msgs []messagestore.Message
 	gp := int64(910000000)
@@ -204,7 +204,7 @@ func TestManyStreamBatchTwiceAndOverlapping(t *testing.T) {
 				Metadata: messagestore.Metadata{TraceID: "trace"}})
 		}
 	}
-	defer pool.Exec(ctx, `DELETE FROM admin_message_index WHERE category = $1`, cat) //nolint:errcheck
+	defer testdb.Pool().Exec(ctx, `DELETE FROM admin_message_index WHERE category = $1`, cat) //nolint:errcheck
 	for _, batch := range [][]messagestore.Message{msgs[:100], msgs[:100], msgs[50:], msgs} {
 		if err := agg.HandleMessages(ctx, batch); err != nil {
 			t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 
 func TestLatestReadWinsAndReplaysChangeNothing(t *testing.T) {
 	ctx := context.Background()
-	agg := adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: pool, Logger: testdb.Quiet})
+	agg := adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
 	id := "test:" + uuid.NewString()
 	read := func(pos, gpos int64) messagestore.Message {
 		return messagestore.Message{ID: uuid.NewString(), StreamName: messagestore.PositionStreamName(id), Type: "Read",
@@ -28,7 +28,7 @@ func TestLatestReadWinsAndReplaysChangeNothing(t *testing.T) {
 		}
 	}
 	var p, g int64
-	if err := pool.QueryRow(ctx, `SELECT position, last_read_global_position FROM admin_subscriber_positions
+	if err := testdb.Pool().QueryRow(ctx, `SELECT position, last_read_global_position FROM admin_subscriber_positions
 		WHERE subscriber_id = $1`, id).Scan(&p, &g); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func get(t *testing.T, id string) row {
 	t.Helper()
 	var r row
 	var last *time.Time
-	if err := pool.QueryRow(context.Background(), `SELECT coalesce(email, ''), registration_email_sent,
+	if err := testdb.Pool().QueryRow(context.Background(), `SELECT coalesce(email, ''), registration_email_sent,
 		registration_email_failed_reason, login_count, last_login_at FROM admin_users WHERE id = $1`, id).
 		Scan(&r.Email, &r.Sent, &r.Failed, &r.Logins, &last); err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func get(t *testing.T, id string) row {
 // Events of two categories in any order, each applied twice, give the same row as once in order.
 func TestAppliedTwiceAndAcrossCategoriesChangesNothing(t *testing.T) {
 	ctx := context.Background()
-	agg := adminusers.New(adminusers.Deps{DB: pool, Logger: testdb.Quiet})
+	agg := adminusers.New(adminusers.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
 	id := uuid.NewString()
 	d := fmt.Sprintf(`{"userId": %q, "email": "a@example.com", "passwordHash": "$2a$10$x", "emailId": "e", "reason": "boom"}`, id)
 	reg := msg("identity-"+id, "Registered", 10, d)

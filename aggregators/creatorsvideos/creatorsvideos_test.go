@@ -16,6 +16,7 @@ import (
 
 	"videotutorials/app/recordviewings/viewingmsg"
 	"videotutorials/components/videopublishing/videopublishingmsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 	"videotutorials/viewdata"
 )
@@ -52,7 +53,7 @@ func (r *recorder) all() []event {
 
 func newAggregator() (*Aggregator, *recorder) {
 	r := &recorder{}
-	return New(Deps{DB: testPool, Logger: quiet, Live: r}), r
+	return New(Deps{DB: testdb.Pool(), Logger: quiet, Live: r}), r
 }
 
 // msg builds a message as a subscription hands it over: the next global position, the stream's
@@ -79,7 +80,7 @@ func load(t *testing.T, id string) row {
 	t.Helper()
 	var r row
 	var uploaded *time.Time
-	err := testPool.QueryRow(ctx, `SELECT id::text, coalesce(owner_id::text, ''), name, description,
+	err := testdb.Pool().QueryRow(ctx, `SELECT id::text, coalesce(owner_id::text, ''), name, description,
 		coalesce(source_uri, ''), coalesce(transcoded_uri, ''), coalesce(poster_uri, ''), status,
 		coalesce(failure_reason, ''), views, uploaded_at, position, upload_position, status_position,
 		name_position, description_position, views_position
@@ -193,7 +194,7 @@ func TestUploadShowsProcessingUntilTheOutcome(t *testing.T) {
 	if r.Status != "processing" || r.Owner != h.owner || r.Name != "" || r.Views != 0 {
 		t.Fatalf("after the upload: %+v", r)
 	}
-	v, err := viewdata.VideosOfOwner(ctx, testPool, h.owner, 10)
+	v, err := viewdata.VideosOfOwner(ctx, testdb.Pool(), h.owner, 10)
 	if err != nil || len(v) != 1 || v[0].DisplayName() != "Untitled" || v[0].StatusLabel() != "Processing" {
 		t.Fatalf("dashboard query: %+v %v", v, err)
 	}
@@ -234,7 +235,7 @@ func TestViewsAreCountedOnceAndNotified(t *testing.T) {
 	if !strings.Contains(events[1].data, `"`+h.videoID+`.views":"3"`) {
 		t.Errorf("last event %s", events[1].data)
 	}
-	pub, err := viewdata.PublishedVideos(ctx, testPool, 1000)
+	pub, err := viewdata.PublishedVideos(ctx, testdb.Pool(), 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

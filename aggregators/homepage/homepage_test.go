@@ -18,6 +18,8 @@ import (
 	"videotutorials/viewdata"
 )
 
+var ctx = context.Background()
+
 // recorder is a Notifier that remembers what it was told.
 type recorder struct {
 	mu     sync.Mutex
@@ -41,9 +43,9 @@ func (r *recorder) published() []string {
 func newAggregator(t *testing.T) (*Aggregator, *recorder) {
 	t.Helper()
 	live := &recorder{}
-	a := New(Deps{DB: db, Logger: testdb.Quiet, Live: live})
+	a := New(Deps{DB: testdb.Pool(), Logger: testdb.Quiet, Live: live})
 	a.page = "test-home-" + uuid.NewString()
-	t.Cleanup(func() { db.Exec(context.Background(), `DELETE FROM pages WHERE page_name = $1`, a.page) })
+	t.Cleanup(func() { testdb.Pool().Exec(context.Background(), `DELETE FROM pages WHERE page_name = $1`, a.page) })
 	return a, live
 }
 
@@ -63,7 +65,7 @@ func viewings(gps ...int64) []messagestore.Message {
 func pageData(t *testing.T, a *Aggregator) string {
 	t.Helper()
 	var data string
-	err := db.QueryRow(ctx, `SELECT page_data::text FROM pages WHERE page_name = $1`, a.page).Scan(&data)
+	err := testdb.Pool().QueryRow(ctx, `SELECT page_data::text FROM pages WHERE page_name = $1`, a.page).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ""
 	}
@@ -77,7 +79,7 @@ func TestContract(t *testing.T) {
 	if err := Contract.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	subs := New(Deps{DB: db}).Subscriptions()
+	subs := New(Deps{DB: testdb.Pool()}).Subscriptions()
 	if len(subs) != 1 || subs[0].SubscriberID != "aggregators:home-page" || subs[0].Category != "viewing" ||
 		subs[0].HandleBatch == nil || !slices.Equal(subs[0].BatchTypes, []string{"VideoViewed"}) ||
 		Contract.Subscribes[0].SubscriberID != subs[0].SubscriberID {
@@ -125,7 +127,7 @@ func TestOverlappingAndSplitBatchesGiveTheSameView(t *testing.T) {
 
 func TestOtherKeysOfThePageAreKept(t *testing.T) {
 	a, _ := newAggregator(t)
-	if _, err := db.Exec(ctx, `INSERT INTO pages (page_name, page_data) VALUES ($1, '{"videosWatched": 7, "lastViewProcessed": 30, "other": true}')`, a.page); err != nil {
+	if _, err := testdb.Pool().Exec(ctx, `INSERT INTO pages (page_name, page_data) VALUES ($1, '{"videosWatched": 7, "lastViewProcessed": 30, "other": true}')`, a.page); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.HandleViewings(ctx, viewings(29, 30, 31)); err != nil {
@@ -139,12 +141,12 @@ func TestOtherKeysOfThePageAreKept(t *testing.T) {
 func TestEmptyDatabase(t *testing.T) {
 	// The migration seeds the home row at zero…
 	var seeded bool
-	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pages WHERE page_name = 'home')`).Scan(&seeded); err != nil || !seeded {
+	if err := testdb.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pages WHERE page_name = 'home')`).Scan(&seeded); err != nil || !seeded {
 		t.Fatalf("no seeded home row (%v)", err)
 	}
 	// …and a missing row reads as zero (checked in a transaction that is rolled back, so the real row
 	// of a shared database is left alone).
-	tx, err := db.Begin(ctx)
+	tx, err := testdb.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +169,7 @@ func TestEmptyDatabase(t *testing.T) {
 }
 
 func TestHomePageReadsTheView(t *testing.T) {
-	p, err := viewdata.HomePage(ctx, db)
+	p, err := viewdata.HomePage(ctx, testdb.Pool())
 	if err != nil || p.VideosWatched < 0 {
 		t.Fatalf("%+v %v", p, err)
 	}
@@ -191,14 +193,7 @@ func TestSubscriptionCountsViewings(t *testing.T) {
 		return handle(ctx, mine)
 	}
 	cfg.Logger, cfg.MinPollInterval, cfg.MaxPollInterval = testdb.Quiet, 10*time.Millisecond, 50*time.Millisecond
-	sub, err := s.Subscribe(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { sub.Run(runCtx); close(done) }()
-	defer func() { cancel(); <-done }()
+	testdb.RunSubscription(t, s, cfg)
 
 	for _, typ := range []string{"VideoViewed", "SomethingElse", "VideoViewed"} {
 		if _, err := s.Write(ctx, viewingmsg.StreamName(videoID), messagestore.AnyVersion,

@@ -17,7 +17,9 @@ import (
 	"videotutorials/viewdata"
 )
 
-func newAggregator() *Aggregator { return New(Deps{DB: db, Logger: testdb.Quiet}) }
+var ctx = context.Background()
+
+func newAggregator() *Aggregator { return New(Deps{DB: testdb.Pool(), Logger: testdb.Quiet}) }
 
 func freshEmail() string { return "user-" + uuid.NewString()[:13] + "@example.com" }
 
@@ -31,7 +33,7 @@ func registration(userID, email string, gp int64) messagestore.Message {
 // rows returns the rows of the given emails and user ids, as "id email hash position", sorted.
 func rows(t *testing.T, emails []string, ids []string) []string {
 	t.Helper()
-	q, err := db.Query(ctx, `SELECT id::text || ' ' || email || ' ' || password_hash || ' ' || position FROM user_credentials
+	q, err := testdb.Pool().Query(ctx, `SELECT id::text || ' ' || email || ' ' || password_hash || ' ' || position FROM user_credentials
 		WHERE email = ANY($1) OR id::text = ANY($2) ORDER BY 1`, emails, ids)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +56,7 @@ func rows(t *testing.T, emails []string, ids []string) []string {
 // forget deletes this test's rows (and only those), so that the next application starts afresh.
 func forget(t *testing.T, emails, ids []string) {
 	t.Helper()
-	if _, err := db.Exec(ctx, `DELETE FROM user_credentials WHERE email = ANY($1) OR id::text = ANY($2)`, emails, ids); err != nil {
+	if _, err := testdb.Pool().Exec(ctx, `DELETE FROM user_credentials WHERE email = ANY($1) OR id::text = ANY($2)`, emails, ids); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -89,30 +91,30 @@ func TestRegisteredAppliedTwiceMakesOneRow(t *testing.T) {
 		t.Fatalf("rows %v", got)
 	}
 
-	byEmail, err := viewdata.CredentialsByEmail(ctx, db, strings.ToUpper(email)+" ")
+	byEmail, err := viewdata.CredentialsByEmail(ctx, testdb.Pool(), strings.ToUpper(email)+" ")
 	want := viewdata.UserCredentials{ID: id, Email: email, PasswordHash: "$2a$10$" + id[:8]}
 	if err != nil || byEmail != want {
 		t.Errorf("CredentialsByEmail %+v %v", byEmail, err)
 	}
-	byID, err := viewdata.CredentialsByID(ctx, db, id)
+	byID, err := viewdata.CredentialsByID(ctx, testdb.Pool(), id)
 	if err != nil || byID != want {
 		t.Errorf("CredentialsByID %+v %v", byID, err)
 	}
-	if taken, err := viewdata.EmailTaken(ctx, db, strings.ToUpper(email)); err != nil || !taken {
+	if taken, err := viewdata.EmailTaken(ctx, testdb.Pool(), strings.ToUpper(email)); err != nil || !taken {
 		t.Errorf("EmailTaken %v %v", taken, err)
 	}
 }
 
 func TestMissingCredentials(t *testing.T) {
-	if _, err := viewdata.CredentialsByEmail(ctx, db, freshEmail()); !errors.Is(err, viewdata.ErrNotFound) {
+	if _, err := viewdata.CredentialsByEmail(ctx, testdb.Pool(), freshEmail()); !errors.Is(err, viewdata.ErrNotFound) {
 		t.Errorf("unknown email: %v", err)
 	}
 	for _, id := range []string{uuid.NewString(), "not-a-uuid", ""} {
-		if _, err := viewdata.CredentialsByID(ctx, db, id); !errors.Is(err, viewdata.ErrNotFound) {
+		if _, err := viewdata.CredentialsByID(ctx, testdb.Pool(), id); !errors.Is(err, viewdata.ErrNotFound) {
 			t.Errorf("id %q: %v", id, err)
 		}
 	}
-	if taken, err := viewdata.EmailTaken(ctx, db, freshEmail()); err != nil || taken {
+	if taken, err := viewdata.EmailTaken(ctx, testdb.Pool(), freshEmail()); err != nil || taken {
 		t.Errorf("EmailTaken %v %v", taken, err)
 	}
 }
@@ -160,14 +162,14 @@ func TestDuplicateEmailDoesNotStopTheAggregator(t *testing.T) {
 		registration(intruder, strings.ToUpper(email), 310), // never happens with identity; must not stop us
 		registration(next, other, 320),                      // later events in the same batch still count
 	})
-	c, err := viewdata.CredentialsByEmail(ctx, db, email)
+	c, err := viewdata.CredentialsByEmail(ctx, testdb.Pool(), email)
 	if err != nil || c.ID != owner {
 		t.Errorf("%s belongs to %+v (%v), want %s", email, c, err, owner)
 	}
-	if _, err := viewdata.CredentialsByID(ctx, db, intruder); !errors.Is(err, viewdata.ErrNotFound) {
+	if _, err := viewdata.CredentialsByID(ctx, testdb.Pool(), intruder); !errors.Is(err, viewdata.ErrNotFound) {
 		t.Errorf("the second claim got a row: %v", err)
 	}
-	if c, err := viewdata.CredentialsByEmail(ctx, db, other); err != nil || c.ID != next {
+	if c, err := viewdata.CredentialsByEmail(ctx, testdb.Pool(), other); err != nil || c.ID != next {
 		t.Errorf("%s: %+v %v", other, c, err)
 	}
 }
@@ -181,25 +183,18 @@ func TestUnusableEventsAreSkipped(t *testing.T) {
 		{ID: uuid.NewString(), StreamName: "identity-z", Type: "Registered", GlobalPosition: 402},
 		registration(good, email, 403),
 	})
-	if c, err := viewdata.CredentialsByEmail(ctx, db, email); err != nil || c.ID != good {
+	if c, err := viewdata.CredentialsByEmail(ctx, testdb.Pool(), email); err != nil || c.ID != good {
 		t.Fatalf("%+v %v", c, err)
 	}
 }
 
 func TestSubscriptionAppliesRegistrations(t *testing.T) {
-	pool := db
+	pool := testdb.Pool()
 	s := messagestore.New(pool, messagestore.Options{Logger: testdb.Quiet})
 	cfg := newAggregator().Subscriptions()[0]
 	testdb.StartAtHead(t, s, &cfg) // a fresh subscriber id, so a shared database's history is not replayed
 	cfg.Logger, cfg.MinPollInterval, cfg.MaxPollInterval = testdb.Quiet, 10*time.Millisecond, 50*time.Millisecond
-	sub, err := s.Subscribe(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { sub.Run(runCtx); close(done) }()
-	defer func() { cancel(); <-done }()
+	testdb.RunSubscription(t, s, cfg)
 
 	id, email := uuid.NewString(), freshEmail()
 	if _, err := s.Write(ctx, identitymsg.StreamName(id), messagestore.AnyVersion, messagestore.NewEvent(
@@ -208,7 +203,7 @@ func TestSubscriptionAppliesRegistrations(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := viewdata.CredentialsByID(ctx, db, id)
+		c, err := viewdata.CredentialsByID(ctx, testdb.Pool(), id)
 		if err == nil && c.Email == email {
 			return
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"videotutorials/components/videopublishing/videopublishingmsg"
+	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 	"videotutorials/viewdata"
 )
@@ -39,7 +40,7 @@ func (r *recorder) Publish(topic, name, data string) {
 
 func newAggregator() (*Aggregator, *recorder) {
 	r := &recorder{}
-	return New(Deps{DB: testPool, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Live: r}), r
+	return New(Deps{DB: testdb.Pool(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Live: r}), r
 }
 
 func outcome(t *testing.T, videoID, traceID string, data any) messagestore.Message {
@@ -79,7 +80,7 @@ func TestOutcomesAreRecordedOnceAndAnnounced(t *testing.T) {
 		descRejected: {TraceID: descRejected, VideoID: videoID, Kind: "describe", FailureReason: "Only the video's owner can change it."},
 	}
 	for trace, w := range want {
-		got, err := viewdata.VideoOperationByTraceID(ctx, testPool, trace)
+		got, err := viewdata.VideoOperationByTraceID(ctx, testdb.Pool(), trace)
 		if err != nil || got != w {
 			t.Errorf("%s: %+v %v, want %+v", trace, got, err, w)
 		}
@@ -94,7 +95,7 @@ func TestOutcomesAreRecordedOnceAndAnnounced(t *testing.T) {
 		e.data != `{"reason":"The name is blank.","state":"Rejected"}` {
 		t.Errorf("rejection event %+v", e)
 	}
-	if _, err := viewdata.VideoOperationByTraceID(ctx, testPool, uuid.NewString()); !errors.Is(err, viewdata.ErrNotFound) {
+	if _, err := viewdata.VideoOperationByTraceID(ctx, testdb.Pool(), uuid.NewString()); !errors.Is(err, viewdata.ErrNotFound) {
 		t.Errorf("pending operation: %v", err)
 	}
 }
@@ -109,7 +110,7 @@ func TestUnusableEventsAreSkipped(t *testing.T) {
 	if err := a.HandleMessages(ctx, []messagestore.Message{noTrace, badStream, other}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := viewdata.VideoOperationByTraceID(ctx, testPool, badStream.Metadata.TraceID); !errors.Is(err, viewdata.ErrNotFound) {
+	if _, err := viewdata.VideoOperationByTraceID(ctx, testdb.Pool(), badStream.Metadata.TraceID); !errors.Is(err, viewdata.ErrNotFound) {
 		t.Errorf("recorded an event of a stream without a video: %v", err)
 	}
 }

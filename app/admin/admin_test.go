@@ -45,7 +45,7 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	store := messagestore.New(pool, messagestore.Options{Logger: testdb.Quiet})
+	store := messagestore.New(testdb.Pool(), messagestore.Options{Logger: testdb.Quiet})
 	f := &fixture{adminID: uuid.NewString(), userID: uuid.NewString(), traceID: uuid.NewString(), store: store}
 	md := messagestore.Metadata{TraceID: f.traceID, UserID: f.userID}
 	write := func(stream, typ string, data any) int64 {
@@ -74,9 +74,9 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := adminusers.New(adminusers.Deps{DB: pool, Logger: testdb.Quiet})
-	streams := adminstreams.New(adminstreams.Deps{DB: pool, Logger: testdb.Quiet})
-	positions := adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: pool, Logger: testdb.Quiet})
+	users := adminusers.New(adminusers.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
+	streams := adminstreams.New(adminstreams.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
+	positions := adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
 	for _, h := range []func(context.Context, []messagestore.Message) error{users.HandleMessages, streams.HandleMessages, positions.HandleReads} {
 		if err := h(ctx, all); err != nil {
 			t.Fatal(err)
@@ -98,7 +98,7 @@ func setup(t *testing.T) *fixture {
 			return app.Identity{Email: id + "@example.com", IsAdmin: id == f.adminID}, nil
 		},
 	})
-	a := admin.New(admin.Deps{Views: pool, Store: pool, Head: store.CategoryHead,
+	a := admin.New(admin.Deps{Views: testdb.Pool(), Store: testdb.Pool(), Head: store.CategoryHead,
 		Contracts: func() []messagestore.Contract {
 			return []messagestore.Contract{adminstreams.Contract, adminusers.Contract}
 		}})

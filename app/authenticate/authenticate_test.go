@@ -34,11 +34,7 @@ type fixture struct {
 func setup(t *testing.T, throttle authenticate.Throttle) *fixture {
 	t.Helper()
 	store := testdb.NewStore(t)
-	tx, err := testdb.NewPool(t).Begin(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	tx := testdb.NewTx(t)
 	clk := apptest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	srv := apptest.NewServer(t, app.Deps{}, authenticate.New(authenticate.Deps{
 		Store: store, Views: tx, Logger: testdb.Quiet, Throttle: throttle, Now: clk.Now,

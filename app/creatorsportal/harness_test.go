@@ -19,7 +19,7 @@ import (
 // real PostgreSQL: a throw-away server for this test binary, or TEST_DATABASE_URL (see apptest and
 // testdb). View rows are written with SQL as the aggregators would leave them (testdb.InsertVideo).
 func TestMain(m *testing.M) {
-	testdb.Main(m, nil, migrations.MessageStore, migrations.ViewData)
+	testdb.Main(m, migrations.MessageStore, migrations.ViewData)
 }
 
 var ctx = context.Background()

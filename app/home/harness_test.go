@@ -11,5 +11,5 @@ import (
 // against a real PostgreSQL: a throw-away server for this test binary, or TEST_DATABASE_URL (see
 // apptest and testdb).
 func TestMain(m *testing.M) {
-	testdb.Main(m, nil, migrations.MessageStore, migrations.ViewData)
+	testdb.Main(m, migrations.MessageStore, migrations.ViewData)
 }

@@ -24,11 +24,7 @@ import (
 // back, so the test neither depends on nor disturbs the shared view.
 func homeRow(t *testing.T, change string, args ...any) pgx.Tx {
 	t.Helper()
-	tx, err := testdb.NewPool(t).Begin(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	tx := testdb.NewTx(t)
 	if _, err := tx.Exec(context.Background(), change, args...); err != nil {
 		t.Fatal(err)
 	}

@@ -32,11 +32,7 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	store := testdb.NewStore(t)
-	tx, err := testdb.NewPool(t).Begin(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	tx := testdb.NewTx(t)
 	srv := apptest.NewServer(t, app.Deps{}, registerusers.New(registerusers.Deps{
 		Store: store, Views: tx, Logger: testdb.Quiet, BcryptCost: bcrypt.MinCost,
 	}))

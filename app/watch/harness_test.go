@@ -12,5 +12,5 @@ import (
 // apptest and testdb). View rows are written with SQL as the aggregators would leave them
 // (testdb.InsertVideo).
 func TestMain(m *testing.M) {
-	testdb.Main(m, nil, migrations.MessageStore, migrations.ViewData)
+	testdb.Main(m, migrations.MessageStore, migrations.ViewData)
 }

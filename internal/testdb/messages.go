@@ -92,6 +92,12 @@ func RunAtHead(t *testing.T, s *messagestore.Store, cfg messagestore.Subscriptio
 	cfg.Handlers = handlers
 	cfg.Logger = Quiet
 	cfg.MinPollInterval, cfg.MaxPollInterval, cfg.RetryBackoff = 10*time.Millisecond, 50*time.Millisecond, 5*time.Millisecond
+	return RunSubscription(t, s, cfg)
+}
+
+// RunSubscription subscribes with cfg and runs the subscription until t ends.
+func RunSubscription(t testing.TB, s *messagestore.Store, cfg messagestore.SubscriptionConfig) *messagestore.Subscription {
+	t.Helper()
 	sub, err := s.Subscribe(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
