@@ -206,7 +206,8 @@ func BenchmarkWriteMessage(b *testing.B) {
 
 // BenchmarkWriteBatch: batches to one stream, each atomic, next to single writes. Two ways to write a
 // batch: write_message once per message, pipelined in one round trip as one implicit transaction
-// (pgx.Batch, as messagestore.Store.Write does), and write_messages, one statement per batch.
+// (pgx.Batch), and write_messages, one statement per batch (as messagestore.Store.Write does for
+// several messages); and the same rows as a plain multi-row INSERT, the ceiling.
 func BenchmarkWriteBatch(b *testing.B) {
 	for _, size := range []int{10, 100} {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
@@ -230,10 +231,34 @@ func BenchmarkWriteBatch(b *testing.B) {
 					"benchBatch-"+uuid.NewString(), ids, types, data, metadata)
 				return err
 			}
+			// The ceiling of a batch: the same rows as one multi-row INSERT into a table of the messages
+			// table's shape (all its indexes and its generated column), positions supplied by the client:
+			// no lock, no version lookup, no function. write_messages / this is its per-row overhead.
+			table := plainTable(b)
+			positions := make([]int64, size)
+			for j := range positions {
+				positions[j] = int64(j)
+			}
+			plainRows := func(ctx context.Context, c *pgxpool.Conn, _, _ int) error {
+				ids := make([]string, size)
+				streams := make([]string, size)
+				types := make([]string, size)
+				data := make([]string, size)
+				metadata := make([]string, size)
+				stream := "benchBatch-" + uuid.NewString()
+				for j := range ids {
+					ids[j], streams[j], types[j], data[j], metadata[j] = uuid.NewString(), stream, "Viewed", benchData, benchMetadata
+				}
+				_, err := c.Exec(ctx, `INSERT INTO `+table+` (id, stream_name, position, type, data, metadata)
+					SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::jsonb[])`,
+					ids, streams, positions, types, data, metadata)
+				return err
+			}
 			compare(b, 1,
 				contender{"single_write_message", 1, writeMessage(streamsOfOneCategory())},
 				contender{"pipelined_write_message", size, pipelined},
 				contender{"write_messages", size, arrays},
+				contender{"plain_multirow_insert", size, plainRows},
 			)
 		})
 	}

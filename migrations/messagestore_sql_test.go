@@ -300,6 +300,9 @@ func TestFunctionSignatures(t *testing.T) {
 		// 00004: the validations and the PL/pgSQL paths of the inlined get_category_messages.
 		"category_read_limit":   {"category character varying, \"position\" bigint, batch_size bigint, correlation character varying, consumer_group_member bigint, consumer_group_size bigint, condition character varying", "bigint"},
 		"category_read_plpgsql": {"category character varying, \"position\" bigint DEFAULT 1, batch_size bigint DEFAULT 1000, correlation character varying DEFAULT NULL::character varying, consumer_group_member bigint DEFAULT NULL::bigint, consumer_group_size bigint DEFAULT NULL::bigint, condition character varying DEFAULT NULL::character varying", "SETOF message_store.message"},
+		// 00005: the same for get_stream_messages.
+		"stream_read_limit":   {"stream_name character varying, \"position\" bigint, batch_size bigint, condition character varying", "bigint"},
+		"stream_read_plpgsql": {"stream_name character varying, \"position\" bigint DEFAULT 0, batch_size bigint DEFAULT 1000, condition character varying DEFAULT NULL::character varying", "SETOF message_store.message"},
 	}
 	rows, err := pool.Query(testCtx(t), `
 		SELECT p.proname, pg_get_function_arguments(p.oid), pg_get_function_result(p.oid),
@@ -2162,6 +2165,126 @@ func TestGetCategoryMessagesPlansAgree(t *testing.T) {
 				got := run(side.c, side.notices, "get_category_messages", a)
 				if !equalSlices(got.rows, want.rows) || got.err != want.err || got.notices != want.notices {
 					t.Errorf("%s plan, get_category_messages%v = %+v, PL/pgSQL gives %+v", side.name, a, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestGetStreamMessagesIsInlined: a stream read without a condition is a range scan of messages_stream in
+// the caller's own plan, under a generic plan too; a read with a condition goes through
+// stream_read_plpgsql.
+func TestGetStreamMessagesIsInlined(t *testing.T) {
+	t.Parallel()
+	p := genericPlan(t, `SELECT * FROM message_store.get_stream_messages($1, $2, $3, $4)`, `'x-1', 0, 1000, NULL`)
+	if !strings.Contains(p, "Index Scan using messages_stream on") || strings.Contains(p, "Sort") ||
+		strings.Contains(p, "Function Scan on get_stream_messages") {
+		t.Errorf("generic plan is not an inlined ordered scan of messages_stream:\n%s", p)
+	}
+	var plan strings.Builder
+	rows, err := pool.Query(testCtx(t), `EXPLAIN SELECT * FROM message_store.get_stream_messages('x-1', 0, 1000, 'true')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if p := plan.String(); !strings.Contains(p, "Function Scan on stream_read_plpgsql") || strings.Contains(p, "messages_stream") {
+		t.Errorf("a read with a condition does not go (only) through stream_read_plpgsql:\n%s", p)
+	}
+}
+
+// TestGetStreamMessagesPlansAgree: the inlined get_stream_messages under custom and generic plans
+// returns what 00001's PL/pgSQL body (stream_read_plpgsql) returns, raises the same errors (also for
+// batch_size 0) and its debug NOTICEs exactly once per call, before the condition-switch error.
+func TestGetStreamMessagesPlansAgree(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	stream := newStream("sagree")
+	bare := newCategory("sagreeBare")
+	for i := 0; i < 7; i++ {
+		mustWrite(t, pool, stream, fmt.Sprintf("T%d", i%2), `{"n": 1}`, nil)
+	}
+	mustWrite(t, pool, bare, "T", `{}`, nil)
+	type args []any // stream_name, position, batch_size, condition
+	calls := []args{
+		{stream, nil, nil, nil},
+		{stream, int64(3), nil, nil},
+		{stream, int64(-5), int64(2), nil},
+		{stream, nil, int64(-1), nil},
+		{stream, nil, int64(0), nil},
+		{stream, int64(1), int64(3), `messages.type = 'T1'`},
+		{stream + "x", nil, nil, nil},
+		{bare, nil, nil, nil},
+		{bare, nil, int64(0), nil},
+		{nil, nil, int64(0), nil},
+		{stream, nil, int64(-2), nil},
+		{stream, nil, int64(-2), `true`},
+	}
+	type outcome struct {
+		rows    []int64
+		err     string
+		notices int
+	}
+	session := func(mode, condition string) (*pgx.Conn, *int) {
+		cfg, err := pgx.ParseConfig(testURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RuntimeParams["plan_cache_mode"] = mode
+		cfg.RuntimeParams["message_store.sql_condition"] = condition
+		cfg.RuntimeParams["message_store.debug_get"] = "on"
+		notices := new(int)
+		cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+			if n.Message == "» get_stream_messages" {
+				*notices++
+			}
+		}
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(context.Background()) })
+		return c, notices
+	}
+	run := func(c *pgx.Conn, notices *int, fn string, a args) outcome {
+		*notices = 0
+		got, err := collect(c.Query(ctx, `SELECT * FROM message_store.`+fn+`($1, $2, $3, $4)`, a...))
+		o := outcome{rows: positions(got), notices: *notices}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			o.err = pgErr.Code + " " + pgErr.Message
+		} else if err != nil {
+			t.Fatalf("%s%v: %v", fn, a, err)
+		}
+		return o
+	}
+	for _, condition := range []string{"on", "off"} {
+		ref, refNotices := session("auto", condition)
+		custom, customNotices := session("force_custom_plan", condition)
+		generic, genericNotices := session("force_generic_plan", condition)
+		for _, a := range calls {
+			want := run(ref, refNotices, "stream_read_plpgsql", a)
+			if !strings.HasPrefix(want.err, "P0001 Must be") && want.notices != 1 {
+				t.Errorf("stream_read_plpgsql%v (switch %s): %d debug notices", a, condition, want.notices)
+			}
+			for _, side := range []struct {
+				name    string
+				c       *pgx.Conn
+				notices *int
+			}{{"custom", custom, customNotices}, {"generic", generic, genericNotices}} {
+				for i := 0; i < 2; i++ {
+					got := run(side.c, side.notices, "get_stream_messages", a)
+					if !equalSlices(got.rows, want.rows) || got.err != want.err || got.notices != want.notices {
+						t.Errorf("%s plan, switch %s, get_stream_messages%v = %+v, PL/pgSQL gives %+v", side.name, condition, a, got, want)
+					}
 				}
 			}
 		}
