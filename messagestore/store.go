@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -171,7 +174,7 @@ func (s *Store) ReadStream(ctx context.Context, streamName string, position int6
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s from %d: %w", streamName, position, translate(err))
 	}
-	msgs, err := scanMessages(rows)
+	msgs, err := scanMessagesN(rows, batchSize)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s from %d: %w", streamName, position, translate(err))
 	}
@@ -207,7 +210,7 @@ func (s *Store) ReadCategory(ctx context.Context, category string, globalPositio
 	if err != nil {
 		return nil, fmt.Errorf("read category %s from %d: %w", category, globalPosition, translate(err))
 	}
-	msgs, err := scanMessages(rows)
+	msgs, err := scanMessagesN(rows, batchSize)
 	if err != nil {
 		return nil, fmt.Errorf("read category %s from %d: %w", category, globalPosition, translate(err))
 	}
@@ -227,7 +230,7 @@ func (s *Store) LastMessage(ctx context.Context, streamName, typ string) (*Messa
 	if err != nil {
 		return nil, fmt.Errorf("last message of %s: %w", streamName, translate(err))
 	}
-	msgs, err := scanMessages(rows)
+	msgs, err := scanMessagesN(rows, 1)
 	if err != nil {
 		return nil, fmt.Errorf("last message of %s: %w", streamName, translate(err))
 	}
@@ -250,27 +253,276 @@ func (s *Store) StreamVersion(ctx context.Context, streamName string) (int64, er
 }
 
 func scanMessages(rows pgx.Rows) ([]Message, error) {
+	return scanMessagesN(rows, 0)
+}
+
+// scanMessagesN scans message rows (id, stream_name, type, position, global_position, data, metadata,
+// time), expecting about n of them. It is the client's hot read path (docs/BENCHMARKS.md): payloads are
+// scanned straight into their json.RawMessage (one copy, no intermediate string), the result is sized
+// once, and metadata goes through decodeMetadata's fast path.
+func scanMessagesN(rows pgx.Rows, n int) ([]Message, error) {
 	defer rows.Close()
-	var out []Message
+	out := make([]Message, 0, min(max(n, 0), DefaultBatchSize))
 	for rows.Next() {
-		var m Message
-		var data, md *string
+		out = append(out, Message{})
+		m := &out[len(out)-1]
+		var data, md []byte
 		if err := rows.Scan(&m.ID, &m.StreamName, &m.Type, &m.Position, &m.GlobalPosition, &data, &md, &m.Time); err != nil {
 			return nil, err
 		}
 		if data != nil {
-			m.Data = json.RawMessage(*data)
+			m.Data = json.RawMessage(data)
 		}
-		if md != nil && *md != "null" {
-			m.RawMetadata = json.RawMessage(*md)
+		if md != nil && string(md) != "null" {
+			m.RawMetadata = json.RawMessage(md)
 			// Foreign writers may put anything in metadata; a shape we do not know is not an error
 			// worth stopping a reader for, so unknown or mistyped fields are left out.
-			_ = json.Unmarshal([]byte(*md), &m.Metadata)
+			decodeMetadata(md, &m.Metadata)
 		}
 		m.Time = m.Time.UTC()
-		out = append(out, m)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// decodeMetadata sets md from the JSON text b exactly as `_ = json.Unmarshal(b, md)` would, but
+// without reflection for the common shape: one object whose values are plain strings (no escapes),
+// integers, or anything else under a key Metadata does not have. Whenever the text leaves that shape
+// (an escape in a key or in a known string, a known key spelled with other letter case -- json matches
+// those --, a mistyped known value, invalid UTF-8, anything unusual), it starts over with
+// json.Unmarshal, so the result is always Unmarshal's. Metadata read from the store is jsonb's output:
+// canonical, valid JSON, and almost always on the fast path.
+func decodeMetadata(b []byte, md *Metadata) {
+	*md = Metadata{}
+	if decodeMetadataFast(b, md) {
+		return
+	}
+	*md = Metadata{} // whatever the fast path set before it gave up
+	_ = json.Unmarshal(b, md)
+}
+
+func decodeMetadataFast(b []byte, md *Metadata) bool {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return skipSpace(b, i+1) == len(b)
+	}
+	for {
+		key, j, ok := plainString(b, i)
+		if !ok {
+			return false
+		}
+		i = skipSpace(b, j)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipSpace(b, i+1)
+		var str *string
+		var num **int64
+		switch string(key) { // no allocation: the compiler compares the bytes
+		case "traceId":
+			str = &md.TraceID
+		case "userId":
+			str = &md.UserID
+		case "originStreamName":
+			str = &md.OriginStreamName
+		case "correlationStreamName":
+			str = &md.CorrelationStreamName
+		case "causationMessageStreamName":
+			str = &md.CausationMessageStreamName
+		case "causationMessageId":
+			str = &md.CausationMessageID
+		case "causationMessagePosition":
+			num = &md.CausationMessagePosition
+		case "causationMessageGlobalPosition":
+			num = &md.CausationMessageGlobalPosition
+		default:
+			if isMetadataKeyFold(string(key)) {
+				return false // encoding/json would match it case-insensitively
+			}
+		}
+		switch {
+		case str != nil:
+			v, j, ok := plainString(b, i)
+			if !ok {
+				return false
+			}
+			*str, i = string(v), j
+		case num != nil:
+			v, j, ok := plainInt(b, i)
+			if !ok {
+				return false
+			}
+			*num, i = &v, j
+		default:
+			j, ok := skipValue(b, i, 0)
+			if !ok {
+				return false
+			}
+			i = j
+		}
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return skipSpace(b, i+1) == len(b)
+		default:
+			return false
+		}
+	}
+}
+
+var metadataKeys = []string{"traceId", "userId", "originStreamName", "correlationStreamName",
+	"causationMessageStreamName", "causationMessagePosition", "causationMessageGlobalPosition", "causationMessageId"}
+
+func isMetadataKeyFold(key string) bool {
+	for _, k := range metadataKeys {
+		if len(k) == len(key) && strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	// encoding/json folds some non-ASCII letters too (the Kelvin sign, the long s): leave any non-ASCII
+	// key to it.
+	for i := 0; i < len(key); i++ {
+		if key[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainString reads a JSON string at b[i] that has no escapes, no control characters and valid UTF-8,
+// and returns its content (a sub-slice of b).
+func plainString(b []byte, i int) ([]byte, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, i, false
+	}
+	start := i + 1
+	ascii := true
+	for j := start; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			if !ascii && !utf8.Valid(b[start:j]) {
+				return nil, i, false
+			}
+			return b[start:j], j + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, i, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, i, false
+}
+
+// plainInt reads a JSON integer (no fraction, no exponent) that fits an int64.
+func plainInt(b []byte, i int) (int64, int, bool) {
+	j := i
+	if j < len(b) && b[j] == '-' {
+		j++
+	}
+	digits := j
+	for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+		j++
+	}
+	if j == digits || (b[digits] == '0' && j-digits > 1) {
+		return 0, i, false
+	}
+	if j < len(b) && (b[j] == '.' || b[j] == 'e' || b[j] == 'E') {
+		return 0, i, false
+	}
+	v, err := strconv.ParseInt(string(b[i:j]), 10, 64)
+	if err != nil {
+		return 0, i, false
+	}
+	return v, j, true
+}
+
+// skipValue skips one JSON value at b[i] (a string, number, literal, or a nested object or array).
+// It is lenient inside values it skips: its input is valid JSON from jsonb, and on anything it does not
+// recognise it gives up (and decodeMetadata falls back to json.Unmarshal, which validates).
+func skipValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) || depth > 100 {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		for j := i + 1; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1, true
+			}
+		}
+		return i, false
+	case c == '{' || c == '[':
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		j := skipSpace(b, i+1)
+		if j < len(b) && b[j] == end {
+			return j + 1, true
+		}
+		for {
+			if c == '{' {
+				k, ok := skipValue(b, j, depth+1)
+				if !ok || k <= j || b[j] != '"' {
+					return i, false
+				}
+				j = skipSpace(b, k)
+				if j >= len(b) || b[j] != ':' {
+					return i, false
+				}
+				j = skipSpace(b, j+1)
+			}
+			k, ok := skipValue(b, j, depth+1)
+			if !ok {
+				return i, false
+			}
+			j = skipSpace(b, k)
+			if j >= len(b) {
+				return i, false
+			}
+			if b[j] == end {
+				return j + 1, true
+			}
+			if b[j] != ',' {
+				return i, false
+			}
+			j = skipSpace(b, j+1)
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		j := i + 1
+		for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		return j, true
+	default:
+		for _, lit := range []string{"true", "false", "null"} {
+			if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+				return i + len(lit), true
+			}
+		}
+		return i, false
+	}
 }
 
 // CategoryHead returns the global position of the newest message of a category (0 when empty). For
