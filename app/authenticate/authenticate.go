@@ -6,7 +6,9 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
@@ -139,7 +141,10 @@ func (a *App) logIn(c echo.Context) error {
 	}
 
 	ctx := c.Request().Context()
-	creds, err := viewdata.CredentialsByEmail(ctx, a.views, email)
+	creds, err := viewdata.UserCredentials{}, viewdata.ErrNotFound
+	if storable(email) {
+		creds, err = viewdata.CredentialsByEmail(ctx, a.views, email)
+	}
 	if errors.Is(err, viewdata.ErrNotFound) {
 		// Same cost and same answer as a wrong password: nobody learns whether the email is registered.
 		_ = bcrypt.CompareHashAndPassword([]byte(dummyHash), []byte(password))
@@ -199,6 +204,13 @@ func tooManyAttempts(c echo.Context, wait time.Duration) error {
 	}
 	return app.TooManyRequests("Too many failed log-in attempts. For your security, logging in is paused for this " +
 		"account or network; please try again in " + strconv.Itoa(minutes) + " " + unit + ".")
+}
+
+// storable reports whether an email can be looked up at all: PostgreSQL text holds neither NUL bytes
+// nor invalid UTF-8 (the lookup would fail with a 500), and no registered email has them, so such an
+// email is simply unknown.
+func storable(email string) bool {
+	return utf8.ValidString(email) && !strings.ContainsRune(email, 0)
 }
 
 // safeNext keeps next only when it is a safe local path (app.IsLocalPath); "/" is the default anyway.

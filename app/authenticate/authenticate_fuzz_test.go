@@ -20,3 +20,19 @@ func FuzzSafeNext(f *testing.F) {
 		}
 	})
 }
+
+// Regression (reliability scenario 6): logging in with an email holding a NUL byte or invalid UTF-8
+// answered 500, because PostgreSQL refused the credentials lookup. Such an email is unknown now (401,
+// same answer and cost as any unknown email).
+func TestStorableEmail(t *testing.T) {
+	for _, bad := range []string{"a\x00@example.com", "line\r\nbreak\x00nul@example.com", "\xff@example.com"} {
+		if storable(bad) {
+			t.Errorf("%q looked up", bad)
+		}
+	}
+	for _, ok := range []string{"ada@example.com", "' or '1'='1@example.com", "ünï@example.com"} {
+		if !storable(ok) {
+			t.Errorf("%q not looked up", ok)
+		}
+	}
+}
