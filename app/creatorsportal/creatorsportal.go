@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -218,7 +219,11 @@ func (a *App) nameVideo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return a.send(c, v.ID, videopublishingmsg.NameVideo{Name: c.FormValue("name"), VideoID: v.ID})
+	name := c.FormValue("name")
+	if err := storableText("name", name); err != nil {
+		return err
+	}
+	return a.send(c, v.ID, videopublishingmsg.NameVideo{Name: name, VideoID: v.ID})
 }
 
 // describeVideo sends DescribeVideo and shows the operation's page.
@@ -227,7 +232,20 @@ func (a *App) describeVideo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return a.send(c, v.ID, videopublishingmsg.DescribeVideo{Description: c.FormValue("description"), VideoID: v.ID})
+	description := c.FormValue("description")
+	if err := storableText("description", description); err != nil {
+		return err
+	}
+	return a.send(c, v.ID, videopublishingmsg.DescribeVideo{Description: description, VideoID: v.ID})
+}
+
+// storableText refuses (400) a value the message store cannot hold: a NUL byte cannot be stored in
+// jsonb, and writing the command would fail with a 500. Everything else is the component's to judge.
+func storableText(field, value string) error {
+	if strings.ContainsRune(value, 0) {
+		return app.BadRequest("The " + field + " contains a character that is not allowed.")
+	}
+	return nil
 }
 
 // send writes a command to the video's inbox with the request's trace id and acting user, and sends

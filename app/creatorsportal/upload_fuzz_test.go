@@ -30,3 +30,16 @@ func FuzzSniffVideo(f *testing.F) {
 		}
 	})
 }
+
+// Regression (reliability scenario 6): a name or description with a NUL byte made the portal answer
+// 500, because jsonb cannot hold \u0000 and writing the command failed. It is a 400 now.
+func TestStorableTextRefusesNUL(t *testing.T) {
+	if err := storableText("name", "line\x00break"); err == nil {
+		t.Fatal("a NUL byte was accepted")
+	}
+	for _, ok := range []string{"", "Learning Go", "<script>alert(1)</script>", "line\r\nbreak", "\xff\xfe"} {
+		if err := storableText("name", ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+}
