@@ -358,8 +358,9 @@ func reads(want int, query func(i int) (string, []any)) op {
 
 // BenchmarkRead: batches of 1000 from a stream, a category, a correlated category read, a consumer
 // group member, side by side with the references a category read is judged against:
-//   - category_plpgsql: the same read through 00003's PL/pgSQL body (category_read_plpgsql since 00004),
-//     the "before" of the inlined get_category_messages;
+//   - category_plpgsql, stream_plpgsql: the same reads through the PL/pgSQL bodies of 00003 and 00001
+//     (category_read_plpgsql and stream_read_plpgsql since 00004/00005), the "before" of the inlined
+//     functions;
 //   - category_select: the SELECT the inlined function becomes, sent as is (the ceiling);
 //   - *_server_only: the read wrapped in SELECT count(r.*), which evaluates every column (jsonb to text
 //     included) but ships one row: the server's share.
@@ -408,6 +409,9 @@ func BenchmarkRead(b *testing.B) {
 		})},
 		contender{"stream", batch, reads(batch, func(i int) (string, []any) {
 			return `SELECT * FROM message_store.get_stream_messages($1, $2, $3)`, []any{f.stream, int64(i%(readStreamSize/batch)) * batch, batch}
+		})},
+		contender{"stream_plpgsql", batch, reads(batch, func(i int) (string, []any) {
+			return `SELECT * FROM message_store.stream_read_plpgsql($1, $2, $3)`, []any{f.stream, int64(i%(readStreamSize/batch)) * batch, batch}
 		})},
 		contender{"category_server_only", batch, serverOnly("get_category_messages")},
 		contender{"category_plpgsql_server_only", batch, serverOnly("category_read_plpgsql")},
