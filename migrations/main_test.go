@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"context"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"testing"
 
@@ -55,4 +56,51 @@ func run(m *testing.M) int {
 		}
 	}
 	return m.Run()
+}
+
+// TestConcurrentFirstMigrationsOfOneCluster: fresh databases of one fresh cluster migrating at once
+// race to create the cluster-wide message_store role; every one of them must still come up.
+func TestConcurrentFirstMigrationsOfOneCluster(t *testing.T) {
+	if os.Getenv("TEST_DATABASE_URL") != "" {
+		t.Skip("needs a cluster of its own, where the role does not exist yet")
+	}
+	fresh, stop, err := devdb.ForTests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	admin, err := pgxpool.New(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	const n = 4
+	urls := make([]string, n)
+	for i := range n {
+		name := fmt.Sprintf("race_%d", i)
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			t.Fatal(err)
+		}
+		u, _ := neturl.Parse(fresh)
+		u.Path = "/" + name
+		urls[i] = u.String()
+	}
+	errs := make(chan error, n)
+	for _, u := range urls {
+		go func() {
+			pool, err := pgxpool.New(ctx, u)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer pool.Close()
+			errs <- migrations.MessageStore.Up(ctx, pool, nil)
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -3,10 +3,13 @@ package migrations
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -76,6 +79,12 @@ func (s Set) Up(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error
 	}
 	defer closeDB()
 	results, err := p.Up(ctx)
+	if err != nil && roleCreationRace(err) {
+		// Two databases of one cluster migrating at the same moment both create the cluster-wide
+		// message_store role; the loser gets a unique violation on pg_authid instead of
+		// duplicate_object. The role exists now, and the failed migration rolled back: run again.
+		results, err = p.Up(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("migrations %s: %w", s.Name, err)
 	}
@@ -85,6 +94,14 @@ func (s Set) Up(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error
 		}
 	}
 	return nil
+}
+
+func roleCreationRace(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505" && pgErr.ConstraintName == "pg_authid_rolname_index"
+	}
+	return strings.Contains(err.Error(), "pg_authid_rolname_index")
 }
 
 // Current reports whether every migration of the set has been applied (for /readyz).
