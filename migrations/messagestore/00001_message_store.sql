@@ -32,8 +32,11 @@ BEGIN
         BEGIN
             CREATE ROLE message_store WITH LOGIN;
         EXCEPTION
-            WHEN duplicate_object THEN
-                NULL; -- created concurrently by someone else: fine
+            WHEN duplicate_object OR unique_violation THEN
+                -- Created concurrently by someone else (another database of the cluster migrating at the
+                -- same moment: the role is cluster-wide, the migration lock is per database): fine.
+                -- The loser of that race sees unique_violation on pg_authid, not duplicate_object.
+                NULL;
             WHEN insufficient_privilege THEN
                 RAISE NOTICE 'message_store: role message_store not created (no CREATEROLE privilege)';
         END;
