@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -306,15 +307,17 @@ func (p *proc) restart() {
 	fmt.Fprintf(logf, "\n==== start %s ====\n", time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(bin)
 	cmd.Env = append(append(append(os.Environ(), p.s.env...), "PORT="+strconv.Itoa(p.port)), p.env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
+	// Through a pipe (a writer that is not an *os.File), so that Wait returns only once the output is
+	// all in the log.
+	out := struct{ io.Writer }{logf}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := startChild(cmd); err != nil {
 		logf.Close()
 		t.Fatal(err)
 	}
-	logf.Close()
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	p.mu.Lock()
 	p.cmd, p.done = cmd, done
 	p.mu.Unlock()
@@ -323,7 +326,7 @@ func (p *proc) restart() {
 	for {
 		select {
 		case <-done:
-			t.Fatalf("process %d exited during start-up:\n%s", p.n, tailFile(p.logPath, 40))
+			t.Fatalf("process %d exited during start-up (%v):\n%s", p.n, cmd.ProcessState, tailFile(p.logPath, 40))
 		default:
 		}
 		if code, _ := httpStatus(p.base + "/healthz"); code == http.StatusOK {
@@ -344,6 +347,32 @@ func (p *proc) web() bool {
 		}
 	}
 	return true
+}
+
+// spawn is served by one goroutine locked to its OS thread for the life of the test binary. The
+// children's Pdeathsig (SIGKILL when the parent dies, so no process outlives a crashed test binary)
+// fires when the *thread* that forked them exits, and the Go runtime may end a thread that ran
+// exec; forking from a thread that never exits makes it mean "when the test binary exits".
+var spawn = make(chan spawnRequest)
+
+type spawnRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func init() {
+	go func() {
+		runtime.LockOSThread() // never unlocked: this thread lives as long as the process
+		for r := range spawn {
+			r.done <- r.cmd.Start()
+		}
+	}()
+}
+
+func startChild(cmd *exec.Cmd) error {
+	done := make(chan error, 1)
+	spawn <- spawnRequest{cmd, done}
+	return <-done
 }
 
 // pid is the process id of the running process (0 when it is not running).

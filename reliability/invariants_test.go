@@ -54,6 +54,8 @@ func (s *system) db(t *testing.T) *pgxpool.Pool {
 type checkOptions struct {
 	// parked lists the subscriber ids a scenario parked on purpose and left so.
 	parked []string
+	// settle bounds the wait for every subscription to catch up (default 60s).
+	settle time.Duration
 }
 
 // checkInvariants waits for the system to settle, then checks every invariant of the suite against
@@ -63,6 +65,10 @@ func checkInvariants(t *testing.T, s *system, l *ledger, opts ...checkOptions) {
 	var o checkOptions
 	for _, x := range opts {
 		o.parked = append(o.parked, x.parked...)
+		o.settle = max(o.settle, x.settle)
+	}
+	if o.settle == 0 {
+		o.settle = 60 * time.Second
 	}
 	ctx := context.Background()
 	db := s.db(t)
@@ -70,13 +76,13 @@ func checkInvariants(t *testing.T, s *system, l *ledger, opts ...checkOptions) {
 
 	// Every subscription's saved position reaches the head of its category (quiescence first: the
 	// checks below need every handler done).
-	for deadline := time.Now().Add(60 * time.Second); ; {
+	for deadline := time.Now().Add(o.settle); ; {
 		behind := subscriptionsBehind(t, db, o.parked)
 		if len(behind) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("subscriptions short of their categories' heads after 60s: %v", behind)
+			t.Fatalf("subscriptions short of their categories' heads after %s: %v", o.settle, behind)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -294,7 +300,7 @@ func checkInvariants(t *testing.T, s *system, l *ledger, opts ...checkOptions) {
 			t.Errorf("process %d /readyz: %d %s", p.n, code, body)
 		}
 	}
-	t.Logf("invariants checked in %s: %s; %d viewings stored, home page %d", time.Since(start).Round(time.Millisecond), l.counts(), stored, homeCount)
+	t.Logf("settled and invariants checked in %s: %s; %d viewings stored, home page %d", time.Since(start).Round(time.Millisecond), l.counts(), stored, homeCount)
 }
 
 // subscriptionsBehind lists the subscriptions whose saved position is short of their category's head.
