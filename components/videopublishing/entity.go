@@ -19,20 +19,28 @@ type video struct {
 	FailureReason string
 	Name          string
 	Description   string
-	// LastCommandPosition is the greatest global position of a command this video's events answered
-	// (their metadata causationMessageGlobalPosition); -1 before any. A command at or below it has
-	// been handled.
+	// LastCommandPosition is the greatest global position of a NameVideo or DescribeVideo command
+	// this video's events answered (their metadata causationMessageGlobalPosition); -1 before any. Such
+	// a command at or below it has been handled. PublishVideo is not counted: it is handled by another
+	// subscription, which may be behind the renames (a video is renamed while it is transcoded), and
+	// it is idempotent by Published and Failed, once per video.
 	LastCommandPosition int64
 }
 
-// handled reports whether the command at global position gpos was handled before.
+// handled reports whether the NameVideo or DescribeVideo command at global position gpos was handled
+// before.
 func (v video) handled(gpos int64) bool { return gpos <= v.LastCommandPosition }
+
+// changeOutcomes are the events that answer NameVideo and DescribeVideo.
+var changeOutcomes = map[string]bool{
+	typeVideoNamed: true, typeVideoNameRejected: true, typeVideoDescribed: true, typeVideoDescriptionRejected: true,
+}
 
 var videoProjection = messagestore.Projection[video]{
 	Init: func() video { return video{LastCommandPosition: -1} },
 	Apply: func(v video, m messagestore.Message) (video, error) {
 		md := m.Metadata
-		if md.CausationMessageGlobalPosition != nil &&
+		if changeOutcomes[m.Type] && md.CausationMessageGlobalPosition != nil &&
 			messagestore.Category(md.CausationMessageStreamName) == videopublishingmsg.CommandCategory {
 			v.LastCommandPosition = max(v.LastCommandPosition, *md.CausationMessageGlobalPosition)
 		}
@@ -72,4 +80,40 @@ var videoProjection = messagestore.Projection[video]{
 // returns the version to write against.
 func (c *Component) fetchVideo(ctx context.Context, videoID string) (video, int64, error) {
 	return messagestore.FetchCached(ctx, c.store, c.videos, videopublishingmsg.StreamName(videoID), videoProjection)
+}
+
+// upload is what the video-publishing component knows of a video from its inbox,
+// videoPublishing:command-<videoId>, before the video is published: the first PublishVideo written
+// there. The creators portal writes it as soon as the upload is stored, so it says that the video
+// exists and who owns it while the transcoder is still at work.
+type upload struct {
+	// Position is the global position of the first PublishVideo in the stream; -1 when there is none.
+	Position int64
+	// Valid says it names the video of its stream and a valid owner (else it will fail).
+	Valid   bool
+	OwnerID string
+}
+
+var uploadProjection = messagestore.Projection[upload]{
+	Init: func() upload { return upload{Position: -1} },
+	Apply: func(u upload, m messagestore.Message) (upload, error) {
+		if m.Type != typePublishVideo || u.Position >= 0 {
+			return u, nil
+		}
+		u.Position = m.GlobalPosition
+		var cmd videopublishingmsg.PublishVideo
+		if err := m.Decode(&cmd); err != nil {
+			return u, nil // an unreadable PublishVideo: the video will fail, it does not exist
+		}
+		id, _ := messagestore.CardinalID(m.StreamName)
+		u.Valid = cmd.VideoID == id && isUUID(cmd.OwnerID)
+		u.OwnerID = cmd.OwnerID
+		return u, nil
+	},
+}
+
+// fetchUpload projects a video's inbox (through its own cache) for its first PublishVideo.
+func (c *Component) fetchUpload(ctx context.Context, videoID string) (upload, error) {
+	u, _, err := messagestore.FetchCached(ctx, c.store, c.uploads, videopublishingmsg.CommandStreamName(videoID), uploadProjection)
+	return u, err
 }

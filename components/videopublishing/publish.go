@@ -26,18 +26,20 @@ const (
 // HandlePublishVideo handles a PublishVideo command: at most once per video, it transcodes the upload
 // and writes VideoPublished, or VideoPublishingFailed when the upload cannot be published. A video
 // already published or failed is left alone, so a command handled twice — or a second PublishVideo for
-// the same video — writes nothing.
+// the same video — writes nothing. It runs in the transcoder's subscription (TranscoderSubscriberID),
+// not in the inbox's, so that names and descriptions do not wait for transcodes; the outcome is
+// written with the version of a fetch made after the transcode (see writeOutcome).
 func (c *Component) HandlePublishVideo(ctx context.Context, m messagestore.Message) error {
 	videoID, ok := c.commandVideoID(m)
 	if !ok {
 		c.skip(m, "the stream id is not a video id")
 		return nil
 	}
-	v, version, err := c.fetchVideo(ctx, videoID)
+	v, _, err := c.fetchVideo(ctx, videoID)
 	if err != nil {
 		return err
 	}
-	if v.handled(m.GlobalPosition) || v.Published || v.Failed {
+	if v.Published || v.Failed {
 		c.log.Debug("PublishVideo ignored: the video was published or failed before", "videoId", videoID,
 			"globalPosition", m.GlobalPosition)
 		return nil
@@ -49,8 +51,9 @@ func (c *Component) HandlePublishVideo(ctx context.Context, m messagestore.Messa
 	decodeErr := m.Decode(&cmd)
 	fail := func(reason string) error {
 		log.Info("video publishing failed", "reason", reason, "sourceUri", cmd.SourceURI)
-		return c.write(ctx, videoID, version, videopublishingmsg.VideoPublishingFailed{
+		_, err := c.writeOutcome(ctx, videoID, videopublishingmsg.VideoPublishingFailed{
 			OwnerID: cmd.OwnerID, SourceURI: cmd.SourceURI, VideoID: videoID, Reason: reason}, md)
+		return err
 	}
 	switch {
 	case decodeErr != nil:
@@ -96,11 +99,41 @@ func (c *Component) HandlePublishVideo(ctx context.Context, m messagestore.Messa
 	if out.Poster {
 		published.PosterURI = PosterURI(videoID)
 	}
-	if err := c.write(ctx, videoID, version, published, md); err != nil {
+	written, err := c.writeOutcome(ctx, videoID, published, md)
+	if err != nil || !written {
 		return err
 	}
 	log.Info("video published", "transcodedUri", published.TranscodedURI, "posterUri", published.PosterURI)
 	return nil
+}
+
+// maxOutcomeConflicts bounds how often writeOutcome fetches the video again after a version conflict.
+const maxOutcomeConflicts = 10
+
+// writeOutcome writes VideoPublished after a transcode. The video was fetched before the transcode,
+// which may have taken minutes, during which its names and descriptions went on being written: so it
+// is fetched again and written with that version, and a version conflict (a rename written between
+// this fetch and the write) fetches again rather than failing the command — which would transcode the
+// upload all over again. It writes nothing, and reports false, when the video has meanwhile been
+// published or failed (at most once per video).
+func (c *Component) writeOutcome(ctx context.Context, videoID string, event any, md messagestore.Metadata) (bool, error) {
+	for attempt := 1; ; attempt++ {
+		v, version, err := c.fetchVideo(ctx, videoID)
+		if err != nil {
+			return false, err
+		}
+		if v.Published || v.Failed {
+			c.log.Warn("video published or failed while it was being transcoded; the outcome is dropped", "videoId", videoID)
+			return false, nil
+		}
+		err = c.write(ctx, videoID, version, event, md)
+		if err == nil {
+			return true, nil
+		}
+		if !messagestore.IsVersionConflict(err) || attempt >= maxOutcomeConflicts {
+			return false, err
+		}
+	}
 }
 
 // transcode prepares the output directories and runs the transcoder.

@@ -33,9 +33,9 @@ var (
 // later name wins.
 func (c *Component) HandleNameVideo(ctx context.Context, m messagestore.Message) error {
 	var cmd videopublishingmsg.NameVideo
-	return c.handleChange(ctx, m, &cmd, func(v video, decodeErr error) (any, string) {
+	return c.handleChange(ctx, m, &cmd, func(v video, up upload, decodeErr error) (any, string) {
 		name := strings.TrimSpace(cmd.Name)
-		reason := c.check(m, v, decodeErr, cmd.VideoID)
+		reason := c.check(m, v, up, decodeErr, cmd.VideoID)
 		if reason == "" {
 			reason = checkText(name, videopublishingmsg.MaxNameLength, false,
 				ReasonNameBlank, ReasonNameTooLong, ReasonNameNotText)
@@ -51,9 +51,9 @@ func (c *Component) HandleNameVideo(ctx context.Context, m messagestore.Message)
 // trimmed description, or VideoDescriptionRejected. Line breaks are allowed in a description.
 func (c *Component) HandleDescribeVideo(ctx context.Context, m messagestore.Message) error {
 	var cmd videopublishingmsg.DescribeVideo
-	return c.handleChange(ctx, m, &cmd, func(v video, decodeErr error) (any, string) {
+	return c.handleChange(ctx, m, &cmd, func(v video, up upload, decodeErr error) (any, string) {
 		description := strings.TrimSpace(cmd.Description)
-		reason := c.check(m, v, decodeErr, cmd.VideoID)
+		reason := c.check(m, v, up, decodeErr, cmd.VideoID)
 		if reason == "" {
 			reason = checkText(description, videopublishingmsg.MaxDescriptionLength, true,
 				ReasonDescriptionBlank, ReasonDescriptionTooLong, ReasonDescriptionNotText)
@@ -65,9 +65,11 @@ func (c *Component) HandleDescribeVideo(ctx context.Context, m messagestore.Mess
 	})
 }
 
-// handleChange is the shape of both metadata commands: fetch, skip if handled, decide, write.
+// handleChange is the shape of both metadata commands: fetch, skip if handled, decide, write. A video
+// neither published nor failed yet may be one being transcoded: its inbox is read for the
+// PublishVideo that says so (and who owns it).
 func (c *Component) handleChange(ctx context.Context, m messagestore.Message, cmd any,
-	decide func(v video, decodeErr error) (event any, reason string)) error {
+	decide func(v video, up upload, decodeErr error) (event any, reason string)) error {
 	videoID, ok := c.commandVideoID(m)
 	if !ok {
 		c.skip(m, "the stream id is not a video id")
@@ -83,7 +85,13 @@ func (c *Component) handleChange(ctx context.Context, m messagestore.Message, cm
 		return nil
 	}
 	v.ID = videoID
-	event, reason := decide(v, m.Decode(cmd))
+	up := uploadProjection.Init()
+	if !v.Published && !v.Failed {
+		if up, err = c.fetchUpload(ctx, videoID); err != nil {
+			return err
+		}
+	}
+	event, reason := decide(v, up, m.Decode(cmd))
 	if err := c.write(ctx, videoID, version, event, m.FollowedFrom()); err != nil {
 		return err
 	}
@@ -96,8 +104,10 @@ func (c *Component) handleChange(ctx context.Context, m messagestore.Message, cm
 	return nil
 }
 
-// check returns why a change of v is refused regardless of the new text, or "".
-func (c *Component) check(m messagestore.Message, v video, decodeErr error, cmdVideoID string) string {
+// check returns why a change of v is refused regardless of the new text, or "". The video exists
+// when it is published, or while it is being published: its inbox holds a valid PublishVideo written
+// before the command (up), whose ownerId is then the owner. A video that failed cannot be changed.
+func (c *Component) check(m messagestore.Message, v video, up upload, decodeErr error, cmdVideoID string) string {
 	switch {
 	case decodeErr != nil:
 		return ReasonUnreadable
@@ -105,9 +115,15 @@ func (c *Component) check(m messagestore.Message, v video, decodeErr error, cmdV
 		return ReasonWrongCommandVideo
 	case v.Failed:
 		return ReasonVideoFailed
-	case !v.Published:
-		return ReasonNoSuchVideo
-	case m.Metadata.UserID == "" || m.Metadata.UserID != v.OwnerID:
+	}
+	owner := v.OwnerID
+	if !v.Published {
+		if up.Position < 0 || up.Position > m.GlobalPosition || !up.Valid {
+			return ReasonNoSuchVideo
+		}
+		owner = up.OwnerID
+	}
+	if m.Metadata.UserID == "" || m.Metadata.UserID != owner {
 		return ReasonNotOwner
 	}
 	return ""

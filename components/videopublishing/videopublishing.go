@@ -11,9 +11,13 @@ import (
 	"videotutorials/messagestore"
 )
 
-// SubscriberID is the subscriber id of the component's inbox (persisted state: its position stream).
-// It is the book's.
+// SubscriberID is the subscriber id of the component's inbox, which handles NameVideo and
+// DescribeVideo (persisted state: its position stream). It is the book's.
 const SubscriberID = "video-publishing"
+
+// TranscoderSubscriberID is the subscriber id of the subscription that handles PublishVideo on the same
+// inbox (persisted state: its position stream), one transcode at a time, apart from the renames.
+const TranscoderSubscriberID = "video-publishing:transcoder"
 
 // Message types, spelled as the Go type names of the contract structs (as stored).
 var (
@@ -28,7 +32,7 @@ var (
 	typeVideoDescriptionRejected = messagestore.TypeName(videopublishingmsg.VideoDescriptionRejected{})
 )
 
-// Contract declares video-publishing's streams and its subscription.
+// Contract declares video-publishing's streams and its two subscriptions.
 var Contract = messagestore.Contract{
 	Name:    "video-publishing",
 	Kind:    "component",
@@ -36,7 +40,9 @@ var Contract = messagestore.Contract{
 	Accepts: []string{videopublishingmsg.CommandCategory},
 	Subscribes: []messagestore.SubscriptionContract{
 		{SubscriberID: SubscriberID, Category: videopublishingmsg.CommandCategory,
-			Types: []string{typePublishVideo, typeNameVideo, typeDescribeVideo}},
+			Types: []string{typeNameVideo, typeDescribeVideo}},
+		{SubscriberID: TranscoderSubscriberID, Category: videopublishingmsg.CommandCategory,
+			Types: []string{typePublishVideo}},
 	},
 }
 
@@ -66,11 +72,17 @@ type Component struct {
 	mediaDir   string
 	transcoder Transcoder
 	// videos keeps recently projected videos, so that a fetch reads only a stream's new messages.
+	// It is shared by both subscriptions (the cache is safe for concurrent use).
 	videos *messagestore.EntityCache[video]
+	// uploads keeps recently projected inboxes of videos not published yet (see upload).
+	uploads *messagestore.EntityCache[upload]
 }
 
 // EntityCacheSize is how many videos the component keeps in memory.
 const EntityCacheSize = 10000
+
+// UploadCacheSize is how many inboxes of videos being published the component keeps in memory.
+const UploadCacheSize = 1000
 
 // New returns the component.
 func New(d Deps) *Component {
@@ -93,18 +105,27 @@ func New(d Deps) *Component {
 		mediaDir:   d.MediaDir,
 		transcoder: t,
 		videos:     messagestore.NewEntityCache[video](EntityCacheSize),
+		uploads:    messagestore.NewEntityCache[upload](UploadCacheSize),
 	}
 }
 
-// Subscriptions returns the component's subscription; main runs it under a lease.
+// Subscriptions returns the component's two subscriptions on its inbox, each run by main under a
+// lease of its own: the inbox (SubscriberID: NameVideo, DescribeVideo) and the transcoder
+// (TranscoderSubscriberID: PublishVideo), so that a long transcode holds back only the uploads behind
+// it, never a rename.
 func (c *Component) Subscriptions() []messagestore.SubscriptionConfig {
 	return []messagestore.SubscriptionConfig{{
 		SubscriberID: SubscriberID,
 		Category:     videopublishingmsg.CommandCategory,
 		Handlers: map[string]messagestore.Handler{
-			typePublishVideo:  c.HandlePublishVideo,
 			typeNameVideo:     c.HandleNameVideo,
 			typeDescribeVideo: c.HandleDescribeVideo,
+		},
+	}, {
+		SubscriberID: TranscoderSubscriberID,
+		Category:     videopublishingmsg.CommandCategory,
+		Handlers: map[string]messagestore.Handler{
+			typePublishVideo: c.HandlePublishVideo,
 		},
 	}}
 }

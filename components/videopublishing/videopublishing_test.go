@@ -28,26 +28,48 @@ func TestContract(t *testing.T) {
 	}
 	f := newFixture(t, KeepAsUploaded{})
 	subs := f.c.Subscriptions()
-	if len(subs) != 1 || len(Contract.Subscribes) != 1 {
+	if len(subs) != 2 || len(Contract.Subscribes) != 2 {
 		t.Fatalf("%d subscriptions, contract lists %d", len(subs), len(Contract.Subscribes))
 	}
-	sc, cfg := Contract.Subscribes[0], subs[0]
-	if sc.SubscriberID != "video-publishing" || cfg.SubscriberID != sc.SubscriberID ||
-		sc.Category != "videoPublishing:command" || cfg.Category != sc.Category {
-		t.Errorf("contract %+v, config %s on %s", sc, cfg.SubscriberID, cfg.Category)
+	// The inbox keeps the book's subscriber id (persisted state) for the renames; PublishVideo has a
+	// subscription of its own, so that no rename waits for a transcode.
+	want := []struct {
+		id    string
+		types []string
+	}{
+		{"video-publishing", []string{"DescribeVideo", "NameVideo"}},
+		{"video-publishing:transcoder", []string{"PublishVideo"}},
 	}
-	var handled []string
-	for typ := range cfg.Handlers {
-		handled = append(handled, typ)
-	}
-	slices.Sort(handled)
-	if want := []string{"DescribeVideo", "NameVideo", "PublishVideo"}; !slices.Equal(handled, want) ||
-		!slices.Equal(slices.Sorted(slices.Values(sc.Types)), want) {
-		t.Errorf("handles %v, contract %v", handled, sc.Types)
+	for i, w := range want {
+		sc, cfg := Contract.Subscribes[i], subs[i]
+		if sc.SubscriberID != w.id || cfg.SubscriberID != sc.SubscriberID ||
+			sc.Category != "videoPublishing:command" || cfg.Category != sc.Category {
+			t.Errorf("contract %+v, config %s on %s", sc, cfg.SubscriberID, cfg.Category)
+		}
+		var handled []string
+		for typ := range cfg.Handlers {
+			handled = append(handled, typ)
+		}
+		slices.Sort(handled)
+		if !slices.Equal(handled, w.types) || !slices.Equal(slices.Sorted(slices.Values(sc.Types)), w.types) {
+			t.Errorf("%s handles %v, contract %v", w.id, handled, sc.Types)
+		}
 	}
 	if !Contract.MayWrite("videoPublishing-" + uuid.NewString()) {
 		t.Errorf("may not write its own category")
 	}
+}
+
+// subscription returns the component's subscription of id.
+func (f *fixture) subscription(t testing.TB, id string) messagestore.SubscriptionConfig {
+	t.Helper()
+	for _, cfg := range f.c.Subscriptions() {
+		if cfg.SubscriberID == id {
+			return cfg
+		}
+	}
+	t.Fatalf("no subscription %s", id)
+	return messagestore.SubscriptionConfig{}
 }
 
 func TestResolveMediaURI(t *testing.T) {
@@ -221,7 +243,7 @@ func TestTransientErrorsAreRetriedNotFailed(t *testing.T) {
 
 	// Through a subscription: retried until the disk has room, then published once. (A subscription
 	// starts at the head, so the command is written again after it started.)
-	sub := testdb.RunAtHead(t, f.s, f.c.Subscriptions()[0], func(m messagestore.Message) bool {
+	sub := testdb.RunAtHead(t, f.s, f.subscription(t, TranscoderSubscriberID), func(m messagestore.Message) bool {
 		return m.StreamName == videopublishingmsg.CommandStreamName(videoID)
 	})
 	again := f.command(t, videoID, owner, videopublishingmsg.PublishVideo{OwnerID: owner, SourceURI: uri, VideoID: videoID})
