@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -65,20 +66,33 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 	}}
 }
 
+// upsertSQL applies a whole batch in one statement: one row per subscriber, the Read with the greatest
+// global position of the batch, written only past the row's watermark.
 const upsertSQL = `INSERT INTO admin_subscriber_positions AS p
 	(subscriber_id, position, transaction_id, updated_at, last_read_global_position)
-VALUES ($1, $2, nullif($3, ''), $4, $5)
+SELECT b.id, b.pos, nullif(b.txid, ''), b.at, b.gp
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::bigint[]) AS b(id, pos, txid, at, gp)
+ORDER BY b.id
 ON CONFLICT (subscriber_id) DO UPDATE SET position = excluded.position, transaction_id = excluded.transaction_id,
 	updated_at = excluded.updated_at, last_read_global_position = excluded.last_read_global_position
 WHERE p.last_read_global_position < excluded.last_read_global_position`
 
-// HandleReads applies one batch of Read messages in one transaction.
+// latest is the Read of a subscriber that a batch leaves in its row.
+type latest struct {
+	pos  int64
+	txid string
+	at   time.Time
+	gp   int64
+}
+
+// HandleReads applies one batch of Read messages in one transaction and one statement. Applied one
+// by one, a Read changes the row only past its watermark, so what a batch leaves is the Read with
+// the greatest global position (if it is past the row's watermark): that is the one sent per
+// subscriber, and the statement compares it with the watermark, so a replayed or overlapping batch
+// changes nothing.
 func (a *Aggregator) HandleReads(ctx context.Context, msgs []messagestore.Message) error {
-	tx, err := a.db.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("admin subscriber positions: begin: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+	last := map[string]latest{}
+	var order []string
 	for _, m := range msgs {
 		id, ok := messagestore.ID(m.StreamName)
 		if !ok || m.Type != read {
@@ -89,16 +103,33 @@ func (a *Aggregator) HandleReads(ctx context.Context, msgs []messagestore.Messag
 			a.log.Error("skipping a Read that cannot be decoded", "stream", m.StreamName, "globalPosition", m.GlobalPosition, "err", err)
 			continue
 		}
+		prev, seen := last[id]
+		if seen && prev.gp >= m.GlobalPosition {
+			continue // an earlier Read of the batch is at or past it: applied one by one, it changes nothing
+		}
+		if !seen {
+			order = append(order, id)
+		}
 		txid := ""
 		if r.TransactionID != 0 {
 			txid = strconv.FormatUint(r.TransactionID, 10)
 		}
-		if _, err := tx.Exec(ctx, upsertSQL, id, r.Position, txid, m.Time, m.GlobalPosition); err != nil {
-			return fmt.Errorf("admin subscriber positions: %s: %w", id, err)
-		}
+		last[id] = latest{pos: r.Position, txid: txid, at: m.Time, gp: m.GlobalPosition}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("admin subscriber positions: commit: %w", err)
+	if len(order) == 0 {
+		return nil
+	}
+	ids := make([]string, len(order))
+	pos := make([]int64, len(order))
+	txids := make([]string, len(order))
+	ats := make([]time.Time, len(order))
+	gps := make([]int64, len(order))
+	for i, id := range order {
+		l := last[id]
+		ids[i], pos[i], txids[i], ats[i], gps[i] = id, l.pos, l.txid, l.at, l.gp
+	}
+	if _, err := a.db.Exec(ctx, upsertSQL, ids, pos, txids, ats, gps); err != nil {
+		return fmt.Errorf("admin subscriber positions: %w", err)
 	}
 	return nil
 }

@@ -135,10 +135,20 @@ ON CONFLICT (id) DO UPDATE SET description = excluded.description, description_p
 	position = greatest(v.position, excluded.position)
 WHERE v.description_position < excluded.description_position` + returning
 
-	viewedSQL = `INSERT INTO creators_portal_videos AS v (id, views, views_position)
-VALUES ($1::uuid, 1, $2)
-ON CONFLICT (id) DO UPDATE SET views = v.views + 1, views_position = excluded.views_position
-WHERE v.views_position < excluded.views_position` + returning
+	// The viewings of a batch are applied with two set-based statements, whatever their number:
+	// viewedRowsSQL creates the videos' rows that do not exist yet (defaults: views 0, views_position
+	// 0), as a first viewing did one by one; viewedSQL then counts, per video, the viewings past the
+	// row's views_position — compared inside the UPDATE with the row it changes, so a replayed or
+	// overlapping batch counts nothing twice. The slice lo..hi of $2 holds a video's viewing
+	// positions, ascending; max_gp is the last of them.
+	viewedRowsSQL = `INSERT INTO creators_portal_videos (id) SELECT b.id FROM unnest($1::uuid[]) AS b(id) ORDER BY b.id
+ON CONFLICT (id) DO NOTHING`
+	viewedSQL = `UPDATE creators_portal_videos AS v SET
+	views = v.views + (SELECT count(*) FROM unnest(($2::bigint[])[b.lo:b.hi]) AS g(gp) WHERE g.gp > v.views_position),
+	views_position = b.max_gp
+FROM unnest($1::uuid[], $3::int[], $4::int[], $5::bigint[]) AS b(id, lo, hi, max_gp)
+WHERE v.id = b.id AND v.views_position < b.max_gp
+RETURNING v.id::text, coalesce(v.owner_id::text, ''), v.name, v.views, v.status, coalesce(v.failure_reason, '')`
 )
 
 // changed is a row as a statement left it.
@@ -148,17 +158,46 @@ type changed struct {
 }
 
 // HandleMessages applies one batch (of any of the three categories) in one transaction: one
-// round trip for all the statements, then the commit, then the live updates.
+// round trip for all the statements, then the commit, then the live updates. The publishing events
+// are one upsert each; the viewings, however many, two set-based statements (viewedRowsSQL,
+// viewedSQL).
 func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Message) error {
 	batch := &pgx.Batch{}
 	var applied []messagestore.Message
+	views := map[string][]int64{} // per video, the positions of its viewings that can apply, ascending
+	var viewed []string
 	for _, m := range msgs {
 		sql, args, ok := a.statement(m)
 		if !ok {
 			continue
 		}
+		if m.Type == videoViewed {
+			id := args[0].(string)
+			gps, seen := views[id]
+			if !seen {
+				viewed = append(viewed, id)
+			}
+			// One by one, a viewing at or below an earlier one of the video is not counted.
+			if n := len(gps); n == 0 || m.GlobalPosition > gps[n-1] {
+				views[id] = append(gps, m.GlobalPosition)
+			}
+			continue
+		}
 		batch.Queue(sql, args...)
 		applied = append(applied, m)
+	}
+	if len(viewed) > 0 {
+		n := len(viewed)
+		var gps []int64
+		lo, hi, maxGP := make([]int32, n), make([]int32, n), make([]int64, n)
+		for i, id := range viewed {
+			lo[i] = int32(len(gps) + 1) // SQL arrays are 1-based
+			gps = append(gps, views[id]...)
+			hi[i] = int32(len(gps))
+			maxGP[i] = gps[len(gps)-1]
+		}
+		batch.Queue(viewedRowsSQL, viewed)
+		batch.Queue(viewedSQL, viewed, gps, lo, hi, maxGP)
 	}
 	if batch.Len() == 0 {
 		return nil
@@ -181,6 +220,24 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 			return fmt.Errorf("creators videos: %s at %d: %w", m.Type, m.GlobalPosition, err)
 		}
 		rows = append(rows, c)
+	}
+	if len(viewed) > 0 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("creators videos: viewings' rows: %w", err)
+		}
+		r, err := br.Query()
+		if err == nil {
+			var c changed
+			_, err = pgx.ForEachRow(r, []any{&c.id, &c.owner, &c.name, &c.views, &c.status, &c.reason}, func() error {
+				rows = append(rows, c)
+				return nil
+			})
+		}
+		if err != nil {
+			br.Close()
+			return fmt.Errorf("creators videos: viewings: %w", err)
+		}
 	}
 	if err := br.Close(); err != nil {
 		return fmt.Errorf("creators videos: %w", err)
@@ -238,7 +295,7 @@ func (a *Aggregator) statement(m messagestore.Message) (string, []any, bool) {
 			return describeSQL, []any{videoID, e.Description, m.GlobalPosition}, true
 		}
 	case videoViewed:
-		return viewedSQL, []any{videoID, m.GlobalPosition}, true
+		return viewedSQL, []any{videoID}, true // HandleMessages applies the viewings as a set
 	default:
 		return "", nil, false
 	}

@@ -11,7 +11,10 @@
 //     "processing" as soon as the creators portal asked for it, so the dashboard shows it while the
 //     component is still transcoding. Reading the command changes nothing anywhere but this view.
 //
-// Rules: every message is one upsert guarded by a watermark, so applying it twice changes nothing.
+// Rules: every publishing message is one upsert guarded by a watermark, so applying it twice changes
+// nothing; the viewings of a batch are counted by two set-based statements that compare each viewing's
+// global position with its video's views_position, so a replayed or overlapping batch counts nothing
+// twice.
 // The categories are read independently, so any of them may come first (a viewing before the video
 // is published): rows are created with defaults by whichever arrives first, and each group of columns
 // has its own watermark — status and files (status_position), name (name_position), description
