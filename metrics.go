@@ -81,11 +81,6 @@ func (m *metrics) MessageHandled(sub string, d time.Duration) {
 // MessageFailed implements messagestore.Observer.
 func (m *metrics) MessageFailed(sub string) { m.failed.WithLabelValues(sub).Inc() }
 
-// SubscriptionPosition implements messagestore.Observer. It records nothing: position and lag are
-// read from the subscriptions when /metrics is scraped (subscriberCollector), so they are never stale
-// and an idle process runs no queries for them.
-func (m *metrics) SubscriptionPosition(sub string, position, head int64) {}
-
 // watch registers the collectors that read live state: subscriptions and pool statistics. Every
 // subscription's counters start at zero, so each subscriber has its series before its first message.
 func (m *metrics) watch(sup *messagestore.Supervisor, store *messagestore.Store, d *databases) {

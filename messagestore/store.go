@@ -42,15 +42,13 @@ type Observer interface {
 	MessagesWritten(category string, n int)
 	MessageHandled(subscriberID string, d time.Duration)
 	MessageFailed(subscriberID string)
-	SubscriptionPosition(subscriberID string, position, head int64)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) MessagesWritten(string, int)               {}
-func (nopObserver) MessageHandled(string, time.Duration)      {}
-func (nopObserver) MessageFailed(string)                      {}
-func (nopObserver) SubscriptionPosition(string, int64, int64) {}
+func (nopObserver) MessagesWritten(string, int)          {}
+func (nopObserver) MessageHandled(string, time.Duration) {}
+func (nopObserver) MessageFailed(string)                 {}
 
 // Options configure a Store.
 type Options struct {
