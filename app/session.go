@@ -388,6 +388,21 @@ func SafeRedirect(next, fallback string) string {
 }
 
 func isUUID(s string) bool {
-	_, err := uuid.Parse(s)
-	return err == nil && len(s) == 36
+	_, ok := ParseID(s)
+	return ok
+}
+
+// ParseID accepts an id (a UUID) only in its canonical 36-character form, in
+// any case, and returns it in lower case, so that one entity always has one
+// stream name. Every id taken from a URL or a form goes through it (400
+// otherwise).
+func ParseID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	return id.String(), true
 }

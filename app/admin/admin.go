@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"videotutorials/app"
@@ -125,8 +124,6 @@ func nextURL(c echo.Context, param, value string) string {
 	return u.Path + "?" + u.RawQuery
 }
 
-func validUUID(s string) bool { return uuid.Validate(s) == nil && len(s) == 36 }
-
 // --- messages ---
 
 type metaFields struct {
@@ -191,8 +188,14 @@ func (a *App) messages(c echo.Context) error {
 	if f.Category != "" && !messagestore.IsCategory(f.Category) {
 		return app.BadRequest("A category has no “-”.")
 	}
-	if (f.TraceID != "" && !validUUID(f.TraceID)) || (f.UserID != "" && !validUUID(f.UserID)) {
-		return app.BadRequest("Trace and user ids are UUIDs.")
+	for _, id := range []*string{&f.TraceID, &f.UserID} {
+		if *id == "" {
+			continue
+		}
+		var ok bool
+		if *id, ok = app.ParseID(*id); !ok {
+			return app.BadRequest("Trace and user ids are UUIDs.")
+		}
 	}
 	v, err := a.messagePage(c, f, "Messages")
 	if err != nil {
@@ -227,8 +230,8 @@ func (a *App) message(c echo.Context) error {
 }
 
 func (a *App) trace(c echo.Context) error {
-	id := c.Param("traceId")
-	if !validUUID(id) {
+	id, ok := app.ParseID(c.Param("traceId"))
+	if !ok {
 		return app.BadRequest("A trace id is a UUID.")
 	}
 	limit, err := pageSize(c)
@@ -269,7 +272,7 @@ func (a *App) users(c echo.Context) error {
 	if after != "" {
 		var ok bool
 		email, id, ok = strings.Cut(after, "\x00")
-		if !ok || !validUUID(id) {
+		if _, valid := app.ParseID(id); !ok || !valid {
 			return app.BadRequest("That page link is not valid.")
 		}
 	}
@@ -286,8 +289,8 @@ func (a *App) users(c echo.Context) error {
 }
 
 func (a *App) user(c echo.Context) error {
-	id := strings.ToLower(c.Param("id"))
-	if !validUUID(id) {
+	id, ok := app.ParseID(c.Param("id"))
+	if !ok {
 		return app.BadRequest("A user id is a UUID.")
 	}
 	ctx := c.Request().Context()

@@ -121,12 +121,11 @@ func (a *App) Routes(r app.Router) {
 
 // uuidParam returns a path parameter that must be a UUID, in canonical form (400 otherwise).
 func uuidParam(c echo.Context, name string) (string, error) {
-	s := c.Param(name)
-	u, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 {
+	id, ok := app.ParseID(c.Param(name))
+	if !ok {
 		return "", app.BadRequest("That id is not valid.")
 	}
-	return u.String(), nil
+	return id, nil
 }
 
 // VideoPath is the owner's page of a video.

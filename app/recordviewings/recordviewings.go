@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"videotutorials/app"
@@ -48,7 +47,7 @@ func (a *App) Routes(r app.Router) {
 
 // recordViewing records that the visitor (signed in or not) watched the video, then sends them back.
 func (a *App) recordViewing(c echo.Context) error {
-	videoID, ok := parseID(c.Param("videoId"))
+	videoID, ok := app.ParseID(c.Param("videoId"))
 	if !ok {
 		return app.BadRequest("That video id is not valid.")
 	}
@@ -62,19 +61,6 @@ func (a *App) recordViewing(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, backTo(c.Request()))
-}
-
-// parseID accepts a UUID in its canonical 36-character form (any case) and returns it in lower case,
-// so one video always has one stream.
-func parseID(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	id, err := uuid.Parse(s)
-	if err != nil {
-		return "", false
-	}
-	return id.String(), true
 }
 
 // backTo is where the browser goes after recording: the page it came from when the Referer names a

@@ -26,9 +26,9 @@ func FuzzRecordViewingRequest(f *testing.F) {
 		f.Add(seed.videoID, seed.host, seed.referer)
 	}
 	f.Fuzz(func(t *testing.T, videoID, host, referer string) {
-		if id, ok := parseID(videoID); ok {
+		if id, ok := app.ParseID(videoID); ok {
 			if len(id) != 36 || id != strings.ToLower(id) {
-				t.Fatalf("parseID(%q) = %q", videoID, id)
+				t.Fatalf("app.ParseID(%q) = %q", videoID, id)
 			}
 		}
 		req := httptest.NewRequest("POST", "/record-viewing/x", nil)

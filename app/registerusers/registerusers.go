@@ -114,7 +114,7 @@ func (a *App) register(c echo.Context) error {
 	if err != nil {
 		return err // a body over the limit (413) or an unreadable form (400)
 	}
-	userID, ok := parseID(form.Get("userId"))
+	userID, ok := app.ParseID(form.Get("userId"))
 	if !ok {
 		return app.BadRequest("The registration form is invalid. Please reload the page and try again.")
 	}
@@ -166,18 +166,6 @@ func (a *App) register(c echo.Context) error {
 
 func (a *App) showComplete(c echo.Context) error {
 	return app.Render(c, http.StatusOK, templates.RegistrationComplete(app.PageFor(c, "Registration complete")))
-}
-
-// parseID accepts a UUID in its canonical 36-character form (any case) and returns it in lower case.
-func parseID(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	id, err := uuid.Parse(s)
-	if err != nil {
-		return "", false
-	}
-	return id.String(), true
 }
 
 // validateEmail checks a normalised email and returns the message for the field, or "".

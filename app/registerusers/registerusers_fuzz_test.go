@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"videotutorials/app"
 	"videotutorials/viewdata"
 )
 
@@ -27,13 +28,13 @@ func FuzzRegistrationForm(f *testing.F) {
 		f.Add(seed.userID, seed.email, seed.password)
 	}
 	f.Fuzz(func(t *testing.T, userID, email, password string) {
-		if id, ok := parseID(userID); ok {
+		if id, ok := app.ParseID(userID); ok {
 			// One user, one stream: the id is canonical, and canonical ids parse to themselves.
 			if len(id) != 36 || id != strings.ToLower(id) || uuid.Validate(id) != nil {
-				t.Fatalf("parseID(%q) = %q", userID, id)
+				t.Fatalf("app.ParseID(%q) = %q", userID, id)
 			}
-			if again, ok := parseID(id); !ok || again != id {
-				t.Fatalf("parseID is not stable on %q", id)
+			if again, ok := app.ParseID(id); !ok || again != id {
+				t.Fatalf("app.ParseID is not stable on %q", id)
 			}
 		}
 		normalized := viewdata.NormalizeEmail(email)
