@@ -24,7 +24,7 @@ import (
 )
 
 // LiveTopic carries the subscriptions page's live updates.
-const LiveTopic = "admin:subscribers"
+const LiveTopic = live.TopicAdminSubscribers
 
 // DefaultPageSize is the page size when the request names none.
 const DefaultPageSize = 50
