@@ -179,13 +179,21 @@ func TestAuthorisationOnEveryRoute(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("retry without CSRF: %d, want 403", res.StatusCode)
 	}
-	res, err = user.PostForm(f.srv.URL+"/admin/subscriptions/test:admin-page/retry", nil)
+	// A user with a valid CSRF token (from the log-out form on any page) is refused as a non-admin,
+	// not merely for lacking the token.
+	_, page, _ := get(t, user, f.srv.URL+"/admin/system")
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no CSRF token on the user's page")
+	}
+	res, err = user.PostForm(f.srv.URL+"/admin/subscriptions/test:admin-page/retry", url.Values{"_csrf": {m[1]}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != http.StatusForbidden {
-		t.Errorf("retry by a user: %d, want 403", res.StatusCode)
+	if res.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "administrators") {
+		t.Errorf("retry by a user with a CSRF token: %d, want 403 for administrators only\n%.400s", res.StatusCode, body)
 	}
 }
 
