@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"videotutorials/app"
+	"videotutorials/components/videopublishing/videopublishingmsg"
 	"videotutorials/messagestore"
 	"videotutorials/templates"
 	"videotutorials/viewdata"
@@ -125,7 +125,7 @@ func (a *App) poster(c echo.Context) error {
 // (new uploads get new ids), so they may be cached; ServeContent handles Range, If-Range,
 // If-Modified-Since and HEAD.
 func (a *App) serve(c echo.Context, uri string) error {
-	p, err := resolve(a.mediaDir, uri)
+	p, err := videopublishingmsg.ResolveMediaURI(a.mediaDir, uri)
 	if err != nil {
 		return fmt.Errorf("video file: %w", err)
 	}
@@ -154,20 +154,6 @@ func (a *App) serve(c echo.Context, uri string) error {
 	_ = http.NewResponseController(res).SetWriteDeadline(time.Now().Add(a.downloadTimeout))
 	http.ServeContent(res, c.Request(), "", st.ModTime(), f)
 	return nil
-}
-
-// resolve turns a media URI ("file:" + a slash-separated path relative to the media directory) into
-// a file path inside mediaDir, refusing anything else.
-func resolve(mediaDir, uri string) (string, error) {
-	rel, ok := strings.CutPrefix(uri, "file:")
-	if !ok || rel == "" || strings.ContainsAny(rel, "\\\x00") || path.Clean(rel) != rel {
-		return "", fmt.Errorf("%q is not a media URI", uri)
-	}
-	local := filepath.FromSlash(rel)
-	if !filepath.IsLocal(local) {
-		return "", fmt.Errorf("%q is outside the media directory", uri)
-	}
-	return filepath.Join(mediaDir, local), nil
 }
 
 // contentTypes maps the extensions the portal and video-publishing give files to their MIME types.

@@ -30,7 +30,8 @@
 //	file:videos/<videoId>.mp4      the transcoded video (transcodedUri)
 //	file:posters/<videoId>.jpg     the poster (posterUri)
 //
-// A URI is resolved with ResolveMediaURI, which refuses anything that would leave the media directory.
+// A URI is resolved with videopublishingmsg.ResolveMediaURI (shared with the watch application), which
+// refuses anything that would leave the media directory.
 //
 // # Rules
 //

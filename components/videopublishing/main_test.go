@@ -39,8 +39,8 @@ func newFixture(t testing.TB, tr Transcoder) *fixture {
 // upload stores content as the creators portal does and returns its source URI.
 func (f *fixture) upload(t testing.TB, videoID, ext string, content []byte) string {
 	t.Helper()
-	uri := MediaURI(UploadsDir + "/" + videoID + ext)
-	path, err := ResolveMediaURI(f.mediaDir, uri)
+	uri := videopublishingmsg.MediaURI(videopublishingmsg.UploadsDir + "/" + videoID + ext)
+	path, err := videopublishingmsg.ResolveMediaURI(f.mediaDir, uri)
 	if err != nil {
 		t.Fatal(err)
 	}

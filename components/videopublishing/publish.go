@@ -63,7 +63,7 @@ func (c *Component) HandlePublishVideo(ctx context.Context, m messagestore.Messa
 	case !isUUID(cmd.OwnerID):
 		return fail(ReasonInvalidOwner)
 	}
-	source, err := ResolveMediaURI(c.mediaDir, cmd.SourceURI)
+	source, err := videopublishingmsg.ResolveMediaURI(c.mediaDir, cmd.SourceURI)
 	if err != nil {
 		return fail(ReasonInvalidSource)
 	}
@@ -94,10 +94,10 @@ func (c *Component) HandlePublishVideo(ctx context.Context, m messagestore.Messa
 		return messagestore.Transient(fmt.Errorf("publish %s: %w", videoID, err))
 	}
 	if out.Video {
-		published.TranscodedURI = TranscodedURI(videoID)
+		published.TranscodedURI = videopublishingmsg.TranscodedURI(videoID)
 	}
 	if out.Poster {
-		published.PosterURI = PosterURI(videoID)
+		published.PosterURI = videopublishingmsg.PosterURI(videoID)
 	}
 	written, err := c.writeOutcome(ctx, videoID, published, md)
 	if err != nil || !written {
@@ -138,11 +138,11 @@ func (c *Component) writeOutcome(ctx context.Context, videoID string, event any,
 
 // transcode prepares the output directories and runs the transcoder.
 func (c *Component) transcode(ctx context.Context, videoID, source string) (Outputs, error) {
-	video, err := ResolveMediaURI(c.mediaDir, TranscodedURI(videoID))
+	video, err := videopublishingmsg.ResolveMediaURI(c.mediaDir, videopublishingmsg.TranscodedURI(videoID))
 	if err != nil {
 		return Outputs{}, err
 	}
-	poster, err := ResolveMediaURI(c.mediaDir, PosterURI(videoID))
+	poster, err := videopublishingmsg.ResolveMediaURI(c.mediaDir, videopublishingmsg.PosterURI(videoID))
 	if err != nil {
 		return Outputs{}, err
 	}

@@ -199,7 +199,7 @@ func TestALongTranscodeHoldsBackNoRename(t *testing.T) {
 	if !slices.Equal(testdb.Types(msgs), []string{"VideoNamed", "VideoNamed", "VideoDescribed", "VideoPublished"}) {
 		t.Fatalf("video stream %v", testdb.Types(msgs))
 	}
-	if e := decode[videopublishingmsg.VideoPublished](t, msgs[3]); e.TranscodedURI != TranscodedURI(videoID) || e.OwnerID != owner {
+	if e := decode[videopublishingmsg.VideoPublished](t, msgs[3]); e.TranscodedURI != videopublishingmsg.TranscodedURI(videoID) || e.OwnerID != owner {
 		t.Errorf("VideoPublished %+v", e)
 	}
 	v, _, err := f.c.fetchVideo(ctx, videoID)

@@ -72,25 +72,6 @@ func (f *fixture) subscription(t testing.TB, id string) messagestore.Subscriptio
 	return messagestore.SubscriptionConfig{}
 }
 
-func TestResolveMediaURI(t *testing.T) {
-	dir := t.TempDir()
-	good := map[string]string{
-		"file:uploads/a.mp4": filepath.Join(dir, "uploads", "a.mp4"),
-		"file:videos/b.mp4":  filepath.Join(dir, "videos", "b.mp4"),
-	}
-	for uri, want := range good {
-		if got, err := ResolveMediaURI(dir, uri); err != nil || got != want {
-			t.Errorf("%s → %q, %v; want %q", uri, got, err, want)
-		}
-	}
-	for _, uri := range []string{"", "file:", "uploads/a.mp4", "http://x/a.mp4", "file:/etc/passwd", "file:../x",
-		"file:uploads/../../x", "file:uploads/./a", "file:uploads//a", "file:uploads\\..\\x", "file:a\x00b", "file:.."} {
-		if got, err := ResolveMediaURI(dir, uri); !errors.Is(err, ErrBadMediaURI) {
-			t.Errorf("%q resolved to %q (%v)", uri, got, err)
-		}
-	}
-}
-
 // published publishes a video of owner (without transcoding) and returns its id.
 func (f *fixture) published(t *testing.T, owner string) string {
 	t.Helper()
@@ -174,7 +155,7 @@ func TestPublishVideoUsesTheTranscodersOutputs(t *testing.T) {
 		t.Errorf("VideoPublished %+v", e)
 	}
 	for _, u := range []string{e.TranscodedURI, e.PosterURI} {
-		p, _ := ResolveMediaURI(f.mediaDir, u)
+		p, _ := videopublishingmsg.ResolveMediaURI(f.mediaDir, u)
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s: %v", u, err)
 		}
@@ -343,10 +324,10 @@ func TestPublishVideoTranscodesWithFFmpeg(t *testing.T) {
 		t.Fatalf("video stream %v", testdb.Types(msgs))
 	}
 	e := decode[videopublishingmsg.VideoPublished](t, msgs[0])
-	if e.TranscodedURI != TranscodedURI(videoID) || e.PosterURI != PosterURI(videoID) {
+	if e.TranscodedURI != videopublishingmsg.TranscodedURI(videoID) || e.PosterURI != videopublishingmsg.PosterURI(videoID) {
 		t.Fatalf("VideoPublished %+v", e)
 	}
-	mp4, _ := ResolveMediaURI(f.mediaDir, e.TranscodedURI)
+	mp4, _ := videopublishingmsg.ResolveMediaURI(f.mediaDir, e.TranscodedURI)
 	b, err := os.ReadFile(mp4)
 	if err != nil {
 		t.Fatal(err)
@@ -360,7 +341,7 @@ func TestPublishVideoTranscodesWithFFmpeg(t *testing.T) {
 	if err == nil && (!strings.Contains(string(probe), "h264") || !strings.Contains(string(probe), "aac")) {
 		t.Errorf("codecs %q, want h264 and aac", probe)
 	}
-	poster, _ := ResolveMediaURI(f.mediaDir, e.PosterURI)
+	poster, _ := videopublishingmsg.ResolveMediaURI(f.mediaDir, e.PosterURI)
 	if p, err := os.ReadFile(poster); err != nil || !bytes.HasPrefix(p, []byte{0xff, 0xd8, 0xff}) {
 		t.Errorf("poster is not a JPEG (%v)", err)
 	}

@@ -1,4 +1,4 @@
-package videopublishing
+package videopublishingmsg
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 )
 
 // MediaURIScheme prefixes every media URI: "file:" and a slash-separated path relative to the media
-// directory (see the package doc).
+// directory (see the video-publishing package doc).
 const MediaURIScheme = "file:"
 
 // Media sub-directories.
