@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"videotutorials/messagestore"
 	"videotutorials/migrations"
@@ -22,6 +25,9 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 type readiness struct {
 	d          *databases
 	supervisor *messagestore.Supervisor
+	// migrated remembers that every migration was found applied: they never come undone under a
+	// running process, so load balancers' frequent polls need not ask goose again.
+	migrated *atomic.Bool
 }
 
 type readyReport struct {
@@ -40,18 +46,17 @@ func (rd readiness) check(ctx context.Context) readyReport {
 			r.Ready, r.Database = false, "unreachable: "+err.Error()
 		}
 	}
-	if r.Database == "ok" {
-		for _, s := range []struct {
-			set migrations.Set
-			ok  func() (bool, error)
-		}{
-			{migrations.ViewData, func() (bool, error) { return migrations.ViewData.Current(ctx, rd.d.views) }},
-			{migrations.MessageStore, func() (bool, error) { return migrations.MessageStore.Current(ctx, rd.d.store) }},
-		} {
-			if ok, err := s.ok(); err != nil || !ok {
-				r.Ready, r.Migrations = false, s.set.Name+" migrations pending"
+	if r.Database == "ok" && !rd.migrated.Load() {
+		current := true
+		for _, m := range []struct {
+			set  migrations.Set
+			pool *pgxpool.Pool
+		}{{migrations.ViewData, rd.d.views}, {migrations.MessageStore, rd.d.store}} {
+			if ok, err := m.set.Current(ctx, m.pool); err != nil || !ok {
+				current, r.Ready, r.Migrations = false, false, m.set.Name+" migrations pending"
 			}
 		}
+		rd.migrated.Store(current)
 	}
 	for _, st := range rd.supervisor.Parked() {
 		r.Ready = false

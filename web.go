@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,7 +36,7 @@ func newWeb(cfg Config, log *slog.Logger, d *databases, sup *messagestore.Superv
 	})
 	e := srv.Echo()
 	e.GET("/healthz", echo.WrapHandler(http.HandlerFunc(healthz)))
-	e.GET("/readyz", echo.WrapHandler(readiness{d: d, supervisor: sup}))
+	e.GET("/readyz", echo.WrapHandler(readiness{d: d, supervisor: sup, migrated: new(atomic.Bool)}))
 	e.GET("/metrics", echo.WrapHandler(m.handler()))
 	srv.Mount(sys.apps...)
 	return srv, nil
