@@ -46,11 +46,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = run(ctx, cfg, log, func(addr net.Addr) {
+		if !cfg.Runs(RoleWeb) {
+			// A worker process has no address to open.
+			log.Info("Video Tutorials is ready", "roles", strings.Join(cfg.Roles, ","))
+			return
+		}
 		url := fmt.Sprintf("http://localhost:%d/", addr.(*net.TCPAddr).Port)
 		log.Info("Video Tutorials is ready", "url", url, "roles", strings.Join(cfg.Roles, ","))
-		if cfg.Runs(RoleWeb) {
-			fmt.Fprintf(os.Stderr, "\n  Video Tutorials is running: open %s\n  (Ctrl-C stops it)\n\n", url)
-		}
+		fmt.Fprintf(os.Stderr, "\n  Video Tutorials is running: open %s\n  (Ctrl-C stops it)\n\n", url)
 	})
 	if err != nil {
 		log.Error("stopped with an error", "err", err)
@@ -201,7 +204,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Addr)
 	}()
 
 	metrics := newMetrics()
-	store := messagestore.New(d.store, messagestore.Options{Logger: log, Observer: metrics})
+	store := messagestore.New(d.store, messagestore.Options{Logger: log, Observer: metrics, NoCombining: !cfg.CombineWrites})
 	leases := messagestore.NewLeases(d.store, log, cfg.LeaseInterval)
 	sys, err := assemble(ctx, cfg, log, d, store, metrics)
 	if err != nil {
