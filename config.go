@@ -38,6 +38,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LeaseInterval   time.Duration
 	DBMaxConns      int
+	CombineWrites   bool
 }
 
 // Roles a process can run.
@@ -62,7 +63,7 @@ type setting struct {
 // parseConfig reads flags (args, without the program name) over environment defaults (getenv).
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config
-	var adminEmails, roles, port, maxUpload, secure, shutdown, lease, maxConns string
+	var adminEmails, roles, port, maxUpload, secure, shutdown, lease, maxConns, combine string
 	fs := flag.NewFlagSet("videotutorials", flag.ContinueOnError)
 	fs.SetOutput(out)
 	str := func(p *string, name, env, def, usage string) {
@@ -91,6 +92,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	str(&shutdown, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take")
 	str(&lease, "lease-interval", "LEASE_INTERVAL", "2s", "how often a process tries to take over subscriptions another process held")
 	str(&maxConns, "db-max-conns", "DB_MAX_CONNS", "20", "database connections per pool")
+	str(&combine, "combine-writes", "COMBINE_WRITES", "true", "share transactions between concurrent writes to one category (false: one transaction per write, for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -117,6 +119,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.LeaseInterval, err = time.ParseDuration(lease); err != nil || c.LeaseInterval < 100*time.Millisecond {
 		bad("LEASE_INTERVAL", "%q is not a duration of at least 100ms", lease)
+	}
+	if c.CombineWrites, err = strconv.ParseBool(combine); err != nil {
+		bad("COMBINE_WRITES", "%q is not true or false", combine)
 	}
 	if c.DBMaxConns, err = strconv.Atoi(maxConns); err != nil || c.DBMaxConns < 4 {
 		bad("DB_MAX_CONNS", "%q is not a number of at least 4", maxConns)

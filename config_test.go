@@ -51,6 +51,7 @@ func TestConfigBadValuesNameTheSetting(t *testing.T) {
 		"SYSTEM_SENDER_EMAIL_ADDRESS": {"SYSTEM_SENDER_EMAIL_ADDRESS": "nobody"},
 		"SHUTDOWN_TIMEOUT":            {"SHUTDOWN_TIMEOUT": "soon"},
 		"BASE_URL":                    {"BASE_URL": "ftp://x"},
+		"COMBINE_WRITES":              {"COMBINE_WRITES": "maybe"},
 	}
 	for name, e := range cases {
 		_, err := parseConfig(nil, env(e), &bytes.Buffer{})

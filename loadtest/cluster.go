@@ -50,7 +50,7 @@ type ClusterOptions struct {
 	// Dir holds the private PostgreSQL, emails, media and the processes' logs. Empty: a temporary
 	// directory, removed by Stop.
 	Dir string
-	// Env is added to every process's environment (e.g. MESSAGE_STORE_COMBINE_WRITES=false).
+	// Env is added to every process's environment (e.g. COMBINE_WRITES=false).
 	Env []string
 	// Durable keeps fsync on in the private PostgreSQL (default: throw-away, fsync off).
 	Durable bool

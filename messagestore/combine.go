@@ -3,7 +3,6 @@ package messagestore
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"time"
 
@@ -50,15 +49,7 @@ type combiner struct {
 	busy  map[string]bool
 }
 
-// CombineWritesEnv names the environment variable that, set to "false", turns combining off in every
-// Store of the process (as Options.NoCombining does), so that a benchmark can run the unchanged
-// program both ways side by side (docs/BENCHMARKS.md). It is not a setting of the program.
-const CombineWritesEnv = "MESSAGE_STORE_COMBINE_WRITES"
-
 func newCombiner(s *Store) *combiner {
-	if os.Getenv(CombineWritesEnv) == "false" {
-		return nil
-	}
 	return &combiner{store: s, queue: map[string][]*pendingWrite{}, busy: map[string]bool{}}
 }
 
