@@ -169,10 +169,20 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 		names = append(names, c)
 	}
 	sort.Strings(names)
+	// One statement per category, all sent in one round trip, in a fixed lock order.
+	cb := &pgx.Batch{}
 	for _, c := range names {
-		if _, err := tx.Exec(ctx, categorySQL, c, cats[c].count, cats[c].last); err != nil {
+		cb.Queue(categorySQL, c, cats[c].count, cats[c].last)
+	}
+	cr := tx.SendBatch(ctx, cb)
+	for _, c := range names {
+		if _, err := cr.Exec(); err != nil {
+			cr.Close()
 			return fmt.Errorf("admin streams: category %s: %w", c, err)
 		}
+	}
+	if err := cr.Close(); err != nil {
+		return fmt.Errorf("admin streams: categories: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("admin streams: commit: %w", err)
