@@ -131,8 +131,6 @@ func AdminMessages(ctx context.Context, store, views Querier, f MessageFilter, c
 		if f.Category != "" && categoryOf(f.Stream) != f.Category {
 			return nil, nil
 		}
-		var rows pgx.Rows
-		var err error
 		switch {
 		case !ascending && cursor == 1<<63-1:
 			rows, err = store.Query(ctx, adminMessageColumns+` WHERE stream_name = $1 ORDER BY position DESC LIMIT $2`,
