@@ -67,13 +67,16 @@ func Transient(err error) error {
 }
 
 // IsTransient reports whether err is temporary: marked with Transient, a version conflict, a lost or
-// refused connection, a timeout, or a Postgres error class that means "try again".
+// refused connection, a timeout, or a Postgres error class that means "try again". A subscription
+// retries a transient error for as long as it takes and parks on anything else after a few attempts,
+// so this must not say yes to an error that retrying cannot cure: a missing file or a refused
+// permission is not transient unless its owner marks it so (videopublishing does, for a media
+// directory that is not mounted yet).
 func IsTransient(err error) bool {
 	if err == nil {
 		return false
 	}
-	var te transientError
-	if errors.As(err, &te) || IsVersionConflict(err) {
+	if IsMarkedTransient(err) || IsVersionConflict(err) {
 		return true
 	}
 	var pgErr *pgconn.PgError
@@ -95,10 +98,24 @@ func IsTransient(err error) bool {
 	if errors.As(err, &connectErr) {
 		return true
 	}
+	if isFileSystemError(err) {
+		// About a file, not the database: whatever its errno, asking again finds the file missing or
+		// forbidden as before — except for a deadline or EAGAIN on a pipe or device, which is a timeout.
+		return isTimeout(err)
+	}
 	// Anything else that is not a server error (a broken socket mid-query, io.EOF, …) is a lost
 	// connection: the pool will reconnect.
-	var netErr interface{ Timeout() bool }
-	return errors.As(err, &netErr) || isConnectionLost(err)
+	return isTimeout(err) || isNetworkFailure(err) || isConnectionLost(err)
+}
+
+// IsMarkedTransient reports whether err was marked with Transient (or wraps such an error) — the
+// mark alone, none of IsTransient's judgement of what an error looks like. It is for code that
+// classifies errors of its own kind and lets the code that raised them decide, such as send-email
+// honouring its mail transport's verdict: an SMTP 550 reply that happens to read "failed to connect"
+// is not a lost database connection.
+func IsMarkedTransient(err error) bool {
+	var te transientError
+	return errors.As(err, &te)
 }
 
 // IsDuplicateMessage reports whether err says a message with the same id was already written (the
