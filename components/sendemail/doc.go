@@ -11,7 +11,10 @@
 // transient ones (a full disk, a refused connection, an SMTP 4xx reply) are returned as
 // messagestore.Transient errors so the subscription retries until they go away, and never turn into a
 // Failed; permanent ones (an invalid address, an SMTP 5xx reply to the envelope or the data) are
-// recorded as Failed, for people to see.
+// recorded as Failed, for people to see. The transport decides which kind an error is by marking the
+// transient ones; the component honours that mark alone (retryLater), never a guess from the error's
+// text or type. A pickup directory's file-system errors, EACCES and ENOENT included, are transient:
+// they are the machine's fault, not the email's (pickupError).
 //
 // Delivery is at least once, made as close to once as a transport allows: the pickup-directory
 // transport names its file after the email id, so a redelivery after a crash (between delivering and

@@ -20,9 +20,7 @@ type PickupDirectory struct {
 	Dir string
 }
 
-// Deliver writes the email's file. Every file-system error is transient: a full disk, a missing mount
-// or wrong permissions are the machine's problem, fixed by an operator, and must not mark emails as
-// failed meanwhile.
+// Deliver writes the email's file. Every file-system error is transient (see pickupError).
 func (p *PickupDirectory) Deliver(ctx context.Context, e Email) error {
 	msg, err := e.Message()
 	if err != nil {
@@ -32,12 +30,28 @@ func (p *PickupDirectory) Deliver(ctx context.Context, e Email) error {
 		return err
 	}
 	if err := os.MkdirAll(p.Dir, 0o750); err != nil {
-		return messagestore.Transient(fmt.Errorf("email directory: %w", err))
+		return pickupError("email directory", err)
 	}
 	if err := writeFileAtomic(filepath.Join(p.Dir, e.ID+".eml"), msg); err != nil {
-		return messagestore.Transient(err)
+		return pickupError("write email file", err)
 	}
 	return nil
+}
+
+// pickupError marks a file-system error of the pickup directory as transient, whatever its errno.
+//
+// A permanent delivery error is recorded as Failed: the email is given up for good and shown to
+// admins as undeliverable. That is right when the email itself is at fault (an address the server
+// refuses), and nothing of the email can make a file-system operation fail here — the file is named
+// by a validated UUID and its content is bytes. What fails is the machine: ENOSPC and EDQUOT (a full
+// disk or quota), EIO, EMFILE go away by themselves; EACCES/EPERM (wrong owner or mode), ENOENT and
+// ENOTDIR (a volume not mounted, a path mistyped), EROFS (a read-only remount) need an operator, and
+// are the same for every email meanwhile. Treating them as permanent would mark every email sent
+// until the fix as Failed and never send it; treating them as transient holds the emails back
+// (the subscription shows the error while it retries) and sends each of them once the directory
+// works. videopublishing treats its media directory the same way.
+func pickupError(step string, err error) error {
+	return messagestore.Transient(fmt.Errorf("%s: %w", step, err))
 }
 
 // Path is the file of an email.

@@ -129,7 +129,7 @@ func (c *Component) HandleSend(ctx context.Context, m messagestore.Message) erro
 		// The command's time, not the clock: a redelivery produces the very same message.
 		Date: m.Time,
 	})
-	if derr != nil && (ctx.Err() != nil || messagestore.IsTransient(derr)) {
+	if derr != nil && retryLater(ctx, derr) {
 		log.Warn("delivery failed for now; will retry", "err", derr)
 		return messagestore.Transient(fmt.Errorf("deliver email %s: %w", cmd.EmailID, derr))
 	}
