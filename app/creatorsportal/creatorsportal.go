@@ -2,6 +2,7 @@ package creatorsportal
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -110,7 +111,9 @@ func (a *App) Routes(r app.Router) {
 			return live.DashboardTopic(id), nil
 		}))
 		g.GET("/video-operations/:traceId/live", app.LiveStream(a.hub, func(c echo.Context) (string, error) {
-			traceID, err := uuidParam(c, "traceId")
+			// The page's rule: the stream tells the outcome (the video, the rejection reason), so
+			// someone else's operation is refused exactly as its page is.
+			traceID, _, _, err := a.ownOperation(c)
 			if err != nil {
 				return "", err
 			}
@@ -260,32 +263,47 @@ func (a *App) send(c echo.Context, videoID string, cmd any) error {
 	return c.Redirect(http.StatusSeeOther, OperationPath(traceID))
 }
 
+// ownOperation looks up the operation named by the :traceId parameter for the signed-in user. An
+// operation the view does not have yet is pending (known false): nothing says whose it is, and its
+// page says only "pending". A recorded operation on someone else's video — or on a video the view
+// does not have — is a 404, so the portal does not tell which operations exist.
+func (a *App) ownOperation(c echo.Context) (traceID string, op viewdata.VideoOperation, known bool, err error) {
+	traceID, err = uuidParam(c, "traceId")
+	if err != nil {
+		return "", op, false, err
+	}
+	ctx := c.Request().Context()
+	op, err = viewdata.VideoOperationByTraceID(ctx, a.views, traceID)
+	if errors.Is(err, viewdata.ErrNotFound) {
+		return traceID, op, false, nil
+	}
+	if err != nil {
+		return "", op, false, fmt.Errorf("video operation %s: %w", traceID, err)
+	}
+	v, err := viewdata.CreatorsVideoByID(ctx, a.views, op.VideoID)
+	if err != nil && !errors.Is(err, viewdata.ErrNotFound) {
+		return "", op, false, fmt.Errorf("video %s of operation %s: %w", op.VideoID, traceID, err)
+	}
+	if userID, _ := app.CurrentUserID(c); v.OwnerID == "" || v.OwnerID != userID {
+		return "", viewdata.VideoOperation{}, false, app.NotFound("")
+	}
+	return traceID, op, true, nil
+}
+
 // operation shows the outcome of a name or describe request: pending, rejected, or — succeeded — a
 // redirect to the video.
 func (a *App) operation(c echo.Context) error {
-	traceID, err := uuidParam(c, "traceId")
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	traceID, op, known, err := a.ownOperation(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	op, err := viewdata.VideoOperationByTraceID(ctx, a.views, traceID)
-	if errors.Is(err, viewdata.ErrNotFound) {
+	if !known {
 		view := templates.VideoOperationView{Pending: true, SelfURL: OperationPath(traceID)}
 		if a.hub != nil {
 			view.LiveURL = OperationPath(traceID) + "/live"
 		}
 		return app.Render(c, http.StatusOK, templates.VideoOperation(app.PageFor(c, "Saving your change"), view))
-	}
-	if err != nil {
-		return err
-	}
-	v, err := viewdata.CreatorsVideoByID(ctx, a.views, op.VideoID)
-	if err != nil && !errors.Is(err, viewdata.ErrNotFound) {
-		return err
-	}
-	if userID, _ := app.CurrentUserID(c); v.OwnerID != userID {
-		return app.NotFound("")
 	}
 	if op.Succeeded {
 		return c.Redirect(http.StatusSeeOther, VideoPath(op.VideoID))

@@ -341,3 +341,47 @@ func TestOperationPageIsToldTheOutcomeLive(t *testing.T) {
 		t.Errorf("stream %q:\n%s", ct, rec.Body.String())
 	}
 }
+
+// liveOperation opens the live stream of an operation for a moment and returns what it got.
+func liveOperation(b *apptest.Browser, traceID string) *httptest.ResponseRecorder {
+	b.T.Helper()
+	c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequest(http.MethodGet, "/creators-portal/video-operations/"+traceID+"/live", nil).WithContext(c)
+	req.Header.Set("Accept", "text/event-stream")
+	return b.Do(req)
+}
+
+// The live stream of an operation follows the page's rule: someone else's operation is a 404 (its
+// outcome would tell the video and the rejection reason), the owner's streams.
+func TestOperationLiveStreamIsTheOwnersOnly(t *testing.T) {
+	f := setup(t)
+	pool := testdb.NewPool(t)
+	videoID, traceID := uuid.NewString(), uuid.NewString()
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: videoID, Owner: f.user, Status: "published"})
+	insertOperation(t, pool, traceID, videoID, "name", false, "The name is blank.")
+	f.hub.Publish(live.VideoOperationTopic(traceID), live.EventUpdate, "The name is blank.")
+
+	other := apptest.NewBrowser(t, f.b.Server)
+	other.SignIn(uuid.NewString())
+	apptest.WantStatus(t, other.Get("/creators-portal/video-operations/"+traceID), http.StatusNotFound) // the page
+	rec := liveOperation(other, traceID)
+	apptest.WantStatus(t, rec, http.StatusNotFound)
+	if strings.Contains(rec.Body.String(), "The name is blank.") || strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") {
+		t.Errorf("someone else's operation streamed %q:\n%s", rec.Header().Get("Content-Type"), rec.Body.String())
+	}
+
+	rec = liveOperation(f.b, traceID)
+	if ct := rec.Header().Get("Content-Type"); rec.Code != http.StatusOK || !strings.HasPrefix(ct, "text/event-stream") ||
+		!strings.Contains(rec.Body.String(), "event: update\ndata: The name is blank.") {
+		t.Errorf("owner's stream %d %q:\n%s", rec.Code, ct, rec.Body.String())
+	}
+
+	// An operation of a video that is not in the view (nobody's, as far as the portal knows) is
+	// refused like the page refuses it.
+	orphan := uuid.NewString()
+	insertOperation(t, pool, orphan, uuid.NewString(), "describe", true, "")
+	apptest.WantStatus(t, f.b.Get("/creators-portal/video-operations/"+orphan), http.StatusNotFound)
+	apptest.WantStatus(t, liveOperation(f.b, orphan), http.StatusNotFound)
+	apptest.WantStatus(t, liveOperation(f.b, "not-a-uuid"), http.StatusBadRequest)
+}

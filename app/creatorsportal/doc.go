@@ -31,7 +31,9 @@
 // the metadata and send the browser to /creators-portal/video-operations/<traceId>. That page reads
 // the video-operations view: pending (it listens to live.VideoOperationTopic(traceId), whose
 // "redirect" or "update" event moves it on without a reload; a plain reload works too), succeeded (303
-// to the video) or rejected (the reason).
+// to the video) or rejected (the reason). The page and its live stream apply one rule (ownOperation):
+// a recorded operation on someone else's video, or on a video the view does not have, is a 404; one
+// not recorded yet is pending for whoever asks, since nothing says whose it is.
 //
 // Rules: the portal reads only view data (creators_portal_videos, video_operations) through the
 // read-only pool and writes only commands to video-publishing's inbox, through a writer scoped to its
