@@ -2,11 +2,9 @@ package messagestore
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Group commit for hot categories.
@@ -21,9 +19,9 @@ import (
 //
 // Each stream's messages keep their order (they are queued in arrival order), and every write still
 // goes through message_store's write functions under the category lock, so positions stay gapless. A
-// combined transaction is set-based rather than one statement per message: the writes to a stream
-// that has several in the batch go in one write_messages call (one multi-row INSERT), and the rest
-// in one statement that calls write_message for each row of the arrays it is given. If a combined transaction fails (one bad
+// combined transaction is one statement: write_messages_to_streams takes the category lock once, reads
+// each stream's version once and inserts the whole batch as one multi-row INSERT, so a message costs a
+// row, not a function call, a lock call and a version lookup. If a combined transaction fails (one bad
 // message poisons a transaction), each write in it is retried alone, so one writer's error is never
 // another's.
 
@@ -120,113 +118,43 @@ func (c *combiner) flush(ctx context.Context, batch []*pendingWrite) {
 	}
 }
 
-// writeRowsSQL calls write_message once per row of its arrays, in array order, in one statement.
-// (PostgreSQL evaluates a volatile function of the select list after the sort, so in order n.)
-const writeRowsSQL = `SELECT message_store.write_message(m.id, m.stream_name, m.type, m.data, m.metadata, NULL::bigint)
-FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::text[]::jsonb[], $5::text[]::jsonb[])
-    WITH ORDINALITY AS m(id, stream_name, type, data, metadata, n)
-ORDER BY m.n`
+// writeToStreamsSQL writes a combined batch in one statement: message i to stream i, one lock per
+// category, one version lookup per stream, one multi-row INSERT (migration 00006).
+const writeToStreamsSQL = `SELECT message_store.write_messages_to_streams($1, $2, $3, $4::text[]::jsonb[], $5::text[]::jsonb[])`
 
-// writeStreamSQL writes several messages to one stream: one multi-row INSERT.
-const writeStreamSQL = `SELECT message_store.write_messages($1, $2, $3, $4::text[]::jsonb[], $5::text[]::jsonb[], NULL::bigint)`
-
-// streamGroup is the pending writes of a batch to one stream, in arrival order.
-type streamGroup struct {
-	stream string
-	ws     []*pendingWrite
-	n      int // messages
-}
-
-// sendWrites writes every pending write in one transaction (one round trip) and records positions.
-// Streams with several messages in the batch are written with write_messages, the other messages
-// with one write_message-per-row statement.
+// sendWrites writes every pending write in one statement, and so one transaction and one round trip,
+// and records each write's position (that of its last message). The messages go in queue order, so
+// each stream's messages keep the order their writes arrived in.
 func (s *Store) sendWrites(ctx context.Context, ws []*pendingWrite) error {
-	var groups []*streamGroup
-	byStream := make(map[string]*streamGroup, len(ws))
-	for _, w := range ws {
-		g := byStream[w.stream]
-		if g == nil {
-			g = &streamGroup{stream: w.stream}
-			byStream[w.stream] = g
-			groups = append(groups, g)
-		}
-		g.ws = append(g.ws, w)
-		g.n += len(w.msgs)
+	if len(ws) == 1 && len(ws[0].msgs) == 1 {
+		// Nothing to combine (the common case at low load): the plain single write.
+		w, m := ws[0], ws[0].msgs[0]
+		err := s.pool.QueryRow(ctx, writeSQL, m.id, w.stream, m.typ, string(m.data), string(m.metadata), nil).Scan(&w.pos)
+		return translate(err)
 	}
-	b := &pgx.Batch{}
-	var multi []*streamGroup
-	var singles []*pendingWrite
-	var ids, streams, types, data, mds []string
-	for _, g := range groups {
-		if g.n == 1 {
-			w := g.ws[0]
-			m := w.msgs[0]
-			singles = append(singles, w)
+	n := 0
+	for _, w := range ws {
+		n += len(w.msgs)
+	}
+	ids, streams, types := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	data, mds := make([]string, 0, n), make([]string, 0, n)
+	for _, w := range ws {
+		for _, m := range w.msgs {
 			ids, streams, types = append(ids, m.id), append(streams, w.stream), append(types, m.typ)
 			data, mds = append(data, string(m.data)), append(mds, string(m.metadata))
-			continue
 		}
-		multi = append(multi, g)
-		gids, gtypes := make([]string, 0, g.n), make([]string, 0, g.n)
-		gdata, gmds := make([]string, 0, g.n), make([]string, 0, g.n)
-		for _, w := range g.ws {
-			for _, m := range w.msgs {
-				gids, gtypes = append(gids, m.id), append(gtypes, m.typ)
-				gdata, gmds = append(gdata, string(m.data)), append(gmds, string(m.metadata))
-			}
-		}
-		b.Queue(writeStreamSQL, g.stream, gids, gtypes, gdata, gmds)
 	}
-	switch len(singles) {
-	case 0:
-	case 1:
-		b.Queue(writeSQL, ids[0], streams[0], types[0], data[0], mds[0], nil)
-	default:
-		b.Queue(writeRowsSQL, ids, streams, types, data, mds)
+	var positions []int64
+	if err := s.pool.QueryRow(ctx, writeToStreamsSQL, ids, streams, types, data, mds).Scan(&positions); err != nil {
+		return translate(err)
 	}
-	// A batch runs as one implicit transaction: everything lands, or nothing.
-	br := s.pool.SendBatch(ctx, b)
-	err := func() error {
-		for _, g := range multi {
-			var last int64
-			if err := br.QueryRow().Scan(&last); err != nil {
-				return err
-			}
-			// The group's messages are consecutive in its stream: hand positions back from the end.
-			for i := len(g.ws) - 1; i >= 0; i-- {
-				g.ws[i].pos = last
-				last -= int64(len(g.ws[i].msgs))
-			}
-		}
-		if len(singles) == 0 {
-			return nil
-		}
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		i := 0
-		for rows.Next() {
-			if i >= len(singles) {
-				rows.Close()
-				return errors.New("messagestore: combined write returned too many rows")
-			}
-			if err := rows.Scan(&singles[i].pos); err != nil {
-				rows.Close()
-				return err
-			}
-			i++
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if i != len(singles) {
-			return errors.New("messagestore: combined write returned too few rows")
-		}
-		return nil
-	}()
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	if len(positions) != n {
+		return fmt.Errorf("messagestore: combined write of %d messages returned %d positions", n, len(positions))
 	}
-	return translate(err)
+	i := 0
+	for _, w := range ws {
+		i += len(w.msgs)
+		w.pos = positions[i-1]
+	}
+	return nil
 }

@@ -297,6 +297,8 @@ func TestFunctionSignatures(t *testing.T) {
 		"get_all_messages": {"after_transaction_id xid8 DEFAULT '0'::xid8, after_global_position bigint DEFAULT 0, batch_size bigint DEFAULT 1000",
 			"TABLE(id character varying, stream_name character varying, type character varying, \"position\" bigint, global_position bigint, data character varying, metadata character varying, \"time\" timestamp without time zone, transaction_id xid8)"},
 		"write_messages": {"stream_name character varying, ids character varying[], types character varying[], data jsonb[], metadata jsonb[] DEFAULT NULL::jsonb[], expected_version bigint DEFAULT NULL::bigint", "bigint"},
+		// 00006: a combined write to many streams.
+		"write_messages_to_streams": {"ids character varying[], stream_names character varying[], types character varying[], data jsonb[], metadata jsonb[] DEFAULT NULL::jsonb[]", "bigint[]"},
 		// 00004: the validations and the PL/pgSQL paths of the inlined get_category_messages.
 		"category_read_limit":   {"category character varying, \"position\" bigint, batch_size bigint, correlation character varying, consumer_group_member bigint, consumer_group_size bigint, condition character varying", "bigint"},
 		"category_read_plpgsql": {"category character varying, \"position\" bigint DEFAULT 1, batch_size bigint DEFAULT 1000, correlation character varying DEFAULT NULL::character varying, consumer_group_member bigint DEFAULT NULL::bigint, consumer_group_size bigint DEFAULT NULL::bigint, condition character varying DEFAULT NULL::character varying", "SETOF message_store.message"},
@@ -917,6 +919,13 @@ func TestDebugNotices(t *testing.T) {
 		t.Fatalf("notices with debug_write: %v", notices)
 	}
 	notices = nil
+	if _, err := c.Exec(ctx, writeToStreamsSQL, []string{uuid.NewString()}, []string{stream}, []string{"T"}, []string{`{}`}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(notices) == 0 || notices[0] != "» write_messages_to_streams" {
+		t.Fatalf("notices of write_messages_to_streams with debug_write: %v", notices)
+	}
+	notices = nil
 	if _, err := c.Exec(ctx, `SET message_store.debug_write = off; SET message_store.debug = on`); err != nil {
 		t.Fatal(err)
 	}
@@ -1411,6 +1420,10 @@ func TestSearchPathIndependence(t *testing.T) {
 					t.Fatalf("position %d, want %d", pos, i)
 				}
 			}
+			if _, err := c.Exec(ctx, writeToStreamsSQL, []string{uuid.NewString()}, []string{newStream("pathmulti")},
+				[]string{"T"}, []string{`{}`}, nil); err != nil {
+				t.Fatalf("write_messages_to_streams: %v", err)
+			}
 			if _, err := c.Exec(ctx, `SELECT message_store.acquire_lock($1), message_store.stream_version($1),
 				message_store.message_store_version(), message_store.is_category($1), message_store.cardinal_id($1)`, stream); err != nil {
 				t.Fatal(err)
@@ -1590,6 +1603,202 @@ func TestWriteMessages(t *testing.T) {
 	}
 	if err := pool.QueryRow(ctx, q, newStream("empty"), []string{}, []string{}, []string{}, nil, nil).Scan(&last); err != nil || last != -1 {
 		t.Fatalf("empty write_messages to an empty stream = %d, %v", last, err)
+	}
+}
+
+// write_messages_to_streams (ours, 00006)
+
+const writeToStreamsSQL = `SELECT message_store.write_messages_to_streams($1, $2, $3, $4::jsonb[], $5::jsonb[])`
+
+// TestWriteMessagesToStreams: one call gives every message the position and global order that one
+// write_message per message, in array order, gives.
+func TestWriteMessagesToStreams(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	catA, catB := newCategory("multiA"), newCategory("multiB")
+	a1, a2, b1 := catA+"-1", catA+"-2", catB+"-1"
+	mustWrite(t, pool, a2, "Before", `{}`, nil) // a2 is at version 0 already
+	streams := []string{a1, a2, a1, b1, a2, a1}
+	ids := make([]string, len(streams))
+	types := make([]string, len(streams))
+	data := make([]string, len(streams))
+	for i := range streams {
+		ids[i], types[i], data[i] = uuid.NewString(), fmt.Sprintf("T%d", i), fmt.Sprintf(`{"i": %d}`, i)
+	}
+	ids[3] = strings.ToUpper(ids[3])
+	metadata := []string{`{"a": 1}`, `{}`, `{}`, `{"correlationStreamName": "corr-1"}`, `{}`, `{}`}
+	var got []int64
+	if err := pool.QueryRow(ctx, writeToStreamsSQL, ids, streams, types, data, metadata).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{0, 1, 1, 0, 2, 2}; !equalSlices(got, want) {
+		t.Fatalf("positions %v, want %v", got, want)
+	}
+	// Read back in global order: array order, each message where write_message would have put it.
+	rows := mustRows(t)(pool.Query(ctx, `SELECT id::varchar, stream_name, type, position, global_position,
+		data::varchar, metadata::varchar, time FROM message_store.messages
+		WHERE id = ANY($1::uuid[]) ORDER BY global_position`, ids))
+	if len(rows) != len(ids) {
+		t.Fatalf("%d rows written, want %d", len(rows), len(ids))
+	}
+	for i, m := range rows {
+		if m.ID != strings.ToLower(ids[i]) || m.StreamName != streams[i] || m.Type != types[i] || m.Position != got[i] ||
+			m.Data == nil || *m.Data != fmt.Sprintf(`{"i": %d}`, i) || m.Metadata == nil {
+			t.Fatalf("row %d = %+v, want message %d of the batch", i, m, i)
+		}
+	}
+	if m := rows[3].Metadata; *m != `{"correlationStreamName": "corr-1"}` {
+		t.Fatalf("metadata %s", *m)
+	}
+	// The correlation index and the category read see the batch like any other write.
+	if got := mustRows(t)(pool.Query(ctx, `SELECT * FROM message_store.get_category_messages($1, 1, 1000, 'corr')`, catB)); len(got) != 1 {
+		t.Fatalf("correlated read: %d messages", len(got))
+	}
+	// metadata NULL: no message has metadata.
+	if err := pool.QueryRow(ctx, writeToStreamsSQL, []string{uuid.NewString(), uuid.NewString()}, []string{b1, a1},
+		[]string{"X", "Y"}, []string{`{}`, `{}`}, nil).Scan(&got); err != nil || !equalSlices(got, []int64{1, 3}) {
+		t.Fatalf("without metadata: %v, %v", got, err)
+	}
+	last := mustRows(t)(pool.Query(ctx, `SELECT * FROM message_store.get_last_stream_message($1)`, a1))
+	if len(last) != 1 || last[0].Position != 3 || last[0].Metadata != nil {
+		t.Fatalf("last message of %s: %+v", a1, last)
+	}
+	// An empty batch writes nothing.
+	if err := pool.QueryRow(ctx, writeToStreamsSQL, []string{}, []string{}, []string{}, []string{}, nil).Scan(&got); err != nil || len(got) != 0 || got == nil {
+		t.Fatalf("empty batch: %v, %v", got, err)
+	}
+}
+
+// TestWriteMessagesToStreamsErrors: write_message's element errors, and any error writes nothing.
+func TestWriteMessagesToStreamsErrors(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cat := newCategory("multiErr")
+	s1, s2 := cat+"-1", cat+"-2"
+	existing := uuid.NewString()
+	if _, err := pool.Exec(ctx, `SELECT message_store.write_message($1, $2, 'T', '{}')`, existing, s1); err != nil {
+		t.Fatal(err)
+	}
+	fresh := func() string { return uuid.NewString() }
+	twice := fresh()
+	cases := []struct {
+		name                string
+		ids, streams, types []string
+		data                []string
+		metadata            []string
+		code, msg           string
+	}{
+		{"malformed id", []string{fresh(), "bad"}, []string{s1, s2}, []string{"A", "B"}, []string{`{}`, `{}`}, nil,
+			"22P02", `invalid input syntax for type uuid: "bad"`},
+		{"id already stored", []string{fresh(), existing}, []string{s2, s2}, []string{"A", "B"}, []string{`{}`, `{}`}, nil,
+			"23505", `duplicate key value violates unique constraint "messages_id"`},
+		{"id twice in the batch", []string{twice, twice}, []string{s1, s2}, []string{"A", "B"}, []string{`{}`, `{}`}, nil,
+			"23505", `duplicate key value violates unique constraint "messages_id"`},
+		{"lengths differ", []string{fresh()}, []string{s1, s2}, []string{"A"}, []string{`{}`}, nil, "22023", ""},
+		{"metadata length differs", []string{fresh()}, []string{s1}, []string{"A"}, []string{`{}`}, []string{`{}`, `{}`}, "22023", ""},
+	}
+	for _, c := range cases {
+		var md any
+		if c.metadata != nil {
+			md = c.metadata
+		}
+		_, err := pool.Exec(ctx, writeToStreamsSQL, c.ids, c.streams, c.types, c.data, md)
+		t.Run(c.name, func(t *testing.T) { wantPgError(t, err, c.code, c.msg) })
+	}
+	// NULL elements: 23502, naming the column, like write_message.
+	nulls := []struct {
+		name string
+		sql  string
+		col  string
+	}{
+		{"NULL stream name", `SELECT message_store.write_messages_to_streams(ARRAY[$1, $2]::varchar[], ARRAY[$3, NULL]::varchar[], '{A,B}', '{"{}","{}"}')`, "stream_name"},
+		{"NULL type", `SELECT message_store.write_messages_to_streams(ARRAY[$1, $2]::varchar[], ARRAY[$3, $3]::varchar[], ARRAY['A', NULL]::varchar[], '{"{}","{}"}')`, "type"},
+		{"NULL id", `SELECT message_store.write_messages_to_streams(ARRAY[$1, NULL]::varchar[], ARRAY[$3, $3]::varchar[], '{A,B}', '{"{}","{}"}') WHERE $2::varchar IS NOT NULL`, "id"},
+	}
+	for _, c := range nulls {
+		_, err := pool.Exec(ctx, c.sql, fresh(), fresh(), s2)
+		t.Run(c.name, func(t *testing.T) {
+			wantPgError(t, err, "23502", fmt.Sprintf(`null value in column "%s" of relation "messages" violates not-null constraint`, c.col))
+		})
+	}
+	// Nothing of the failed batches stays.
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM message_store.messages WHERE stream_name IN ($1, $2)`, s1, s2).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d messages in the category after failed batches (%v), want 1", n, err)
+	}
+}
+
+// TestWriteMessagesToStreamsConcurrently: batches to overlapping streams of one category, racing each
+// other and single write_message calls, never fail and leave no gaps; each caller's messages keep
+// their order within a stream.
+func TestWriteMessagesToStreamsConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cat := newCategory("multiRace")
+	streams := []string{cat + "-1", cat + "-2", cat + "-3"}
+	const writers, rounds = 6, 15
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func(w int) {
+			for r := 0; r < rounds; r++ {
+				if w == 0 {
+					if _, err := write(ctx, pool, streams[r%3], "T", fmt.Sprintf(`{"w": %d, "r": %d, "k": 0}`, w, r), nil, nil); err != nil {
+						errs <- err
+						return
+					}
+					continue
+				}
+				var ids, ss, types, data []string
+				for k := 0; k < 4; k++ {
+					ids = append(ids, uuid.NewString())
+					ss = append(ss, streams[(w+k)%3])
+					types = append(types, "T")
+					data = append(data, fmt.Sprintf(`{"w": %d, "r": %d, "k": %d}`, w, r, k))
+				}
+				if _, err := pool.Exec(ctx, writeToStreamsSQL, ids, ss, types, data, nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(w)
+	}
+	for w := 0; w < writers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	for _, s := range streams {
+		rows, err := pool.Query(ctx, `SELECT position, (data->>'w')::int, (data->>'r')::int, (data->>'k')::int
+			FROM message_store.messages WHERE stream_name = $1 ORDER BY global_position`, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := map[int][2]int{}
+		i := int64(0)
+		for rows.Next() {
+			var pos int64
+			var w, r, k int
+			if err := rows.Scan(&pos, &w, &r, &k); err != nil {
+				t.Fatal(err)
+			}
+			if pos != i {
+				t.Fatalf("%s: position %d at index %d (gap, duplicate or out of global order)", s, pos, i)
+			}
+			if prev, ok := last[w]; ok && (r < prev[0] || (r == prev[0] && k <= prev[1])) {
+				t.Fatalf("%s: writer %d's message (%d, %d) after (%d, %d)", s, w, r, k, prev[0], prev[1])
+			}
+			last[w] = [2]int{r, k}
+			i++
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		total += int(i)
+	}
+	if want := rounds + (writers-1)*rounds*4; total != want {
+		t.Fatalf("%d messages, want %d", total, want)
 	}
 }
 
