@@ -116,6 +116,11 @@ func TestUploadStoresTheFileAndSendsPublishVideo(t *testing.T) {
 	if cmd != want {
 		t.Errorf("PublishVideo %+v, want %+v", cmd, want)
 	}
+	// The URI is the shared media-URI form: video-publishing's resolver finds the very file stored.
+	if path, err := videopublishingmsg.ResolveMediaURI(f.mediaDir, cmd.SourceURI); err != nil ||
+		path != filepath.Join(f.mediaDir, videopublishingmsg.UploadsDir, videoID+".webm") {
+		t.Errorf("source URI %q resolves to %q (%v)", cmd.SourceURI, path, err)
+	}
 	if md := msgs[0].Metadata; md.UserID != f.user || md.TraceID != rec.Header().Get("X-Trace-Id") {
 		t.Errorf("metadata %+v", md)
 	}
@@ -204,8 +209,17 @@ func TestSniffingRealContainers(t *testing.T) {
 		rec := upload(f.b, "x", content)
 		apptest.WantStatus(t, rec, http.StatusSeeOther)
 		loc, _ := url.Parse(rec.Header().Get("Location"))
-		if _, err := os.Stat(filepath.Join(f.mediaDir, "uploads", loc.Query().Get("uploaded")+tc.want)); err != nil {
+		videoID := loc.Query().Get("uploaded")
+		if _, err := os.Stat(filepath.Join(f.mediaDir, "uploads", videoID+tc.want)); err != nil {
 			t.Errorf("%s: not stored as %s: %v", tc.out, tc.want, err)
+		}
+		// The command names the stored file, extension included, as video-publishing resolves it.
+		var publish videopublishingmsg.PublishVideo
+		if msgs := testdb.ReadStream(t, f.store, videopublishingmsg.CommandStreamName(videoID)); len(msgs) != 1 || msgs[0].Decode(&publish) != nil {
+			t.Errorf("%s: command stream %+v", tc.out, msgs)
+		} else if path, err := videopublishingmsg.ResolveMediaURI(f.mediaDir, publish.SourceURI); err != nil ||
+			path != filepath.Join(f.mediaDir, "uploads", videoID+tc.want) {
+			t.Errorf("%s: source URI %q resolves to %q (%v)", tc.out, publish.SourceURI, path, err)
 		}
 	}
 }

@@ -23,7 +23,8 @@
 // to disk and renamed to uploads/<videoId>.<ext>; the server chooses the video id (a fresh UUID) and
 // the extension, never the client. Then PublishVideo {ownerId, sourceUri, videoId} goes to
 // videoPublishing:command-<videoId> with sourceUri "file:uploads/<videoId>.<ext>", a URI relative to
-// the media directory (see components/videopublishing), and the browser is sent to the dashboard.
+// the media directory made by videopublishingmsg.MediaURI (the component resolves it with
+// ResolveMediaURI), and the browser is sent to the dashboard.
 //
 // # Operations
 //

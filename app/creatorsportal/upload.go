@@ -20,12 +20,8 @@ import (
 	"videotutorials/templates"
 )
 
-// Form fields of the upload form.
-const (
-	fileField = "video"
-	// uploadsDir is the media directory's sub-directory for uploads (see components/videopublishing).
-	uploadsDir = "uploads"
-)
+// fileField is the upload form's file field.
+const fileField = "video"
 
 // Messages of the upload's error pages.
 const (
@@ -55,7 +51,7 @@ func (a *App) publishVideo(c echo.Context) error {
 		return app.BadRequest(msgNoFile)
 	}
 	videoID := uuid.NewString()
-	var stored string // file path of the upload, once complete
+	var stored, sourceURI string // file path and media URI of the upload, once complete
 	fail := func(err error) error {
 		if stored != "" {
 			_ = os.Remove(stored)
@@ -81,7 +77,7 @@ func (a *App) publishVideo(c echo.Context) error {
 		if stored != "" {
 			return fail(app.BadRequest(msgOneFile))
 		}
-		if stored, err = a.receive(part, videoID); err != nil {
+		if stored, sourceURI, err = a.receive(part, videoID); err != nil {
 			return fail(err)
 		}
 	}
@@ -89,8 +85,7 @@ func (a *App) publishVideo(c echo.Context) error {
 		return app.BadRequest(msgNoFile)
 	}
 	userID, _ := app.CurrentUserID(c)
-	rel, _ := filepath.Rel(a.mediaDir, stored)
-	cmd := videopublishingmsg.PublishVideo{OwnerID: userID, SourceURI: "file:" + filepath.ToSlash(rel), VideoID: videoID}
+	cmd := videopublishingmsg.PublishVideo{OwnerID: userID, SourceURI: sourceURI, VideoID: videoID}
 	md := messagestore.Metadata{TraceID: app.TraceID(c), UserID: app.UserIDFrom(ctx)}
 	if _, err := a.writer.Write(ctx, videopublishingmsg.CommandStreamName(videoID), messagestore.NoStream,
 		messagestore.NewEvent(cmd, md)); err != nil {
@@ -100,30 +95,33 @@ func (a *App) publishVideo(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, dashboardAfterUpload(videoID))
 }
 
-// receive streams one file part into uploads/<videoId>.<ext> and returns the path. The type is decided
-// from the first bytes before anything is written; the file only gets its final name once it is
-// complete and synced, so a failed or aborted upload leaves nothing behind.
-func (a *App) receive(part io.Reader, videoID string) (string, error) {
+// receive streams one file part into uploads/<videoId>.<ext> and returns its file path and its media
+// URI. The type is decided from the first bytes before anything is written; the file only gets its
+// final name once it is complete and synced, so a failed or aborted upload leaves nothing behind.
+//
+// The URI is made by videopublishingmsg.MediaURI, the form the component resolves with
+// ResolveMediaURI: the two sides share one definition of where uploads go and how they are named.
+func (a *App) receive(part io.Reader, videoID string) (stored, uri string, err error) {
 	head := make([]byte, 512)
 	n, err := io.ReadFull(part, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return "", a.readError(err)
+		return "", "", a.readError(err)
 	}
 	head = head[:n]
 	if n == 0 {
-		return "", app.BadRequest(msgEmptyFile)
+		return "", "", app.BadRequest(msgEmptyFile)
 	}
 	ext, ok := sniffVideo(head)
 	if !ok {
-		return "", app.BadRequest(msgNotAVideo)
+		return "", "", app.BadRequest(msgNotAVideo)
 	}
-	dir := filepath.Join(a.mediaDir, uploadsDir)
+	dir := filepath.Join(a.mediaDir, videopublishingmsg.UploadsDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", storageError(err)
+		return "", "", storageError(err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+videoID+"-*.part")
 	if err != nil {
-		return "", storageError(err)
+		return "", "", storageError(err)
 	}
 	done := false
 	defer func() {
@@ -137,25 +135,26 @@ func (a *App) receive(part io.Reader, videoID string) (string, error) {
 	if err != nil {
 		var pathErr *os.PathError
 		if errors.As(err, &pathErr) {
-			return "", storageError(err)
+			return "", "", storageError(err)
 		}
-		return "", a.readError(err)
+		return "", "", a.readError(err)
 	}
 	if written > a.maxUpload {
-		return "", a.tooLarge(nil)
+		return "", "", a.tooLarge(nil)
 	}
 	if err := tmp.Sync(); err != nil {
-		return "", storageError(err)
+		return "", "", storageError(err)
 	}
 	if err := tmp.Close(); err != nil {
-		return "", storageError(err)
+		return "", "", storageError(err)
 	}
-	final := filepath.Join(dir, videoID+ext)
+	name := videoID + ext
+	final := filepath.Join(dir, name)
 	if err := os.Rename(tmp.Name(), final); err != nil {
-		return "", storageError(err)
+		return "", "", storageError(err)
 	}
 	done = true
-	return final, nil
+	return final, videopublishingmsg.MediaURI(videopublishingmsg.UploadsDir + "/" + name), nil
 }
 
 // readError classifies an error reading the request: over the body limit (413), or a broken upload.
