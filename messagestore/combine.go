@@ -12,10 +12,11 @@ import (
 // write_message serialises every writer of a category on one advisory lock (that is what keeps category
 // readers from skipping messages), so under load concurrent writes to one category queue for the lock
 // one transaction at a time. Writes without an expected version do not depend on each other, so the
-// combiner lets them share transactions: the first writer of a category becomes the leader and writes;
-// writers that arrive while a transaction is in flight queue up, and the leader writes all of them in
-// the next transaction, one round trip for the lot. At low load nothing waits; at high load the number
-// of transactions (and lock hand-overs) drops by the batch factor.
+// combiner lets them share transactions: a write to a category with no flusher running starts one, a
+// goroutine that writes what is queued; writers that arrive while a transaction is in flight queue up,
+// and the flusher writes all of them in the next transaction, one round trip for the lot. At low load
+// nothing waits but the goroutine start; at high load the number of transactions (and lock hand-overs)
+// drops by the batch factor.
 //
 // Each stream's messages keep their order (they are queued in arrival order), and every write still
 // goes through message_store's write functions under the category lock, so positions stay gapless. A
@@ -27,12 +28,20 @@ import (
 
 const maxCombined = 256 // messages per combined transaction
 
+// defaultMaxInFlight is how many combined transactions of one category may be under way at once. With
+// two, the next batch is already at the server, waiting for the category lock, when the current one
+// commits: the lock passes straight on instead of waiting for the client to notice the commit, wake
+// up, encode the next batch and send it. Only writes that are under way together (none has returned
+// yet) can land in different in-flight batches, so no caller can see an order between them; each
+// caller's own writes are still sequential.
+const defaultMaxInFlight = 2
+
 type pendingWrite struct {
 	stream string
 	msgs   []encodedMessage
 	pos    int64
 	err    error
-	done   chan struct{}
+	done   chan struct{} // closed when the write has landed or failed
 }
 
 type encodedMessage struct {
@@ -41,28 +50,33 @@ type encodedMessage struct {
 }
 
 type combiner struct {
-	store *Store
-	mu    sync.Mutex
-	queue map[string][]*pendingWrite // by category
-	busy  map[string]bool
+	store       *Store
+	maxInFlight int
+	mu          sync.Mutex
+	queue       map[string][]*pendingWrite // by category
+	flushers    map[string]int             // by category: goroutines draining its queue
 }
 
 func newCombiner(s *Store) *combiner {
-	return &combiner{store: s, queue: map[string][]*pendingWrite{}, busy: map[string]bool{}}
+	return &combiner{store: s, maxInFlight: defaultMaxInFlight,
+		queue: map[string][]*pendingWrite{}, flushers: map[string]int{}}
 }
 
+// write queues a write and waits for it. The writing is done by flusher goroutines, not by a caller:
+// under sustained load a caller that drained the queue for others would keep its own request waiting
+// for as long as the load lasts.
 func (c *combiner) write(ctx context.Context, stream string, msgs []encodedMessage) (int64, error) {
 	category := Category(stream)
 	w := &pendingWrite{stream: stream, msgs: msgs, done: make(chan struct{})}
 	c.mu.Lock()
 	c.queue[category] = append(c.queue[category], w)
-	lead := !c.busy[category]
-	if lead {
-		c.busy[category] = true
+	start := c.flushers[category] < c.maxInFlight
+	if start {
+		c.flushers[category]++
 	}
 	c.mu.Unlock()
-	if lead {
-		c.drain(ctx, category)
+	if start {
+		go c.drain(category)
 	}
 	select {
 	case <-w.done:
@@ -73,11 +87,9 @@ func (c *combiner) write(ctx context.Context, stream string, msgs []encodedMessa
 	}
 }
 
-// drain writes queued batches of category until the queue is empty.
-func (c *combiner) drain(ctx context.Context, category string) {
-	// The batch carries other callers' writes: the leader's cancellation must not cancel them.
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+// drain writes queued batches of category until the queue is empty. The batches carry several
+// callers' writes, so no caller's cancellation applies to them; a timeout bounds each one instead.
+func (c *combiner) drain(category string) {
 	for {
 		c.mu.Lock()
 		q := c.queue[category]
@@ -93,12 +105,16 @@ func (c *combiner) drain(ctx context.Context, category string) {
 			c.queue[category] = q[n:]
 		}
 		if len(batch) == 0 {
-			delete(c.busy, category)
+			if c.flushers[category]--; c.flushers[category] == 0 {
+				delete(c.flushers, category)
+			}
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
-		c.flush(bctx, batch)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c.flush(ctx, batch)
+		cancel()
 	}
 }
 
