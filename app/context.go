@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 )
@@ -14,18 +15,29 @@ import (
 type ctxKey int
 
 const (
-	traceIDKey ctxKey = iota
+	requestStateKey ctxKey = iota
 	userIDKey
 )
 
-// Keys for values stored in echo.Context by the middleware.
-const (
-	loggerKey   = "app.logger"
-	sessionKey  = "app.session"
-	bodyKey     = "app.body"
-	drainingKey = "app.draining"
-	userKey     = "app.user"
-)
+// requestState is what the middleware keeps about a request, in the request's
+// context: one value allocated once per request (observe), instead of a value
+// per middleware in echo.Context's map.
+type requestState struct {
+	srv     *Server
+	traceID string
+	// log is the request's logger (the server's with the traceId
+	// attribute), made on first use: most requests only write their request
+	// log line, which carries the trace id without it.
+	log        atomic.Pointer[slog.Logger]
+	body       *limitedBody
+	session    session
+	hasSession bool // loadSession ran
+}
+
+func requestOf(c echo.Context) *requestState {
+	rs, _ := c.Request().Context().Value(requestStateKey).(*requestState)
+	return rs
+}
 
 // HeaderTraceID is the response header carrying the request's trace id, so a
 // user or an end-to-end test can quote it.
@@ -37,8 +49,10 @@ func TraceID(c echo.Context) string { return TraceIDFrom(c.Request().Context()) 
 
 // TraceIDFrom returns the trace id stored in ctx by the server, or "".
 func TraceIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(traceIDKey).(string)
-	return id
+	if rs, ok := ctx.Value(requestStateKey).(*requestState); ok {
+		return rs.traceID
+	}
+	return ""
 }
 
 // UserIDFrom returns the acting (signed-in) user's id stored in ctx by the
@@ -49,8 +63,8 @@ func UserIDFrom(ctx context.Context) string {
 	return id
 }
 
-func withTraceID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, traceIDKey, id)
+func withRequestState(ctx context.Context, rs *requestState) context.Context {
+	return context.WithValue(ctx, requestStateKey, rs)
 }
 
 func withUserID(ctx context.Context, id string) context.Context {
@@ -70,8 +84,16 @@ func setUserID(c echo.Context, id string) {
 // Logger returns the request's logger: the server's logger with the traceId
 // attribute, so handlers' log lines can be joined with the request log.
 func Logger(c echo.Context) *slog.Logger {
-	if l, ok := c.Get(loggerKey).(*slog.Logger); ok {
+	rs := requestOf(c)
+	if rs == nil {
+		return slog.Default()
+	}
+	if l := rs.log.Load(); l != nil {
 		return l
 	}
-	return slog.Default()
+	l := rs.srv.log.With("traceId", rs.traceID)
+	if !rs.log.CompareAndSwap(nil, l) {
+		l = rs.log.Load()
+	}
+	return l
 }

@@ -51,39 +51,39 @@ func CSRFToken(c echo.Context) string {
 		return ""
 	}
 	st.ensure()
-	secret := st.srv.csrfSecret(st.data.SID)
-	pad := make([]byte, csrfSecretLen)
-	if _, err := rand.Read(pad); err != nil {
+	secret := st.csrfSecret()
+	// The pad is sent in the token itself, so it needs to differ between
+	// responses (BREACH), not to be secret.
+	var token [2 * csrfSecretLen]byte
+	if _, err := rand.Read(token[:csrfSecretLen]); err != nil {
 		panic("app: reading random bytes: " + err.Error())
 	}
-	token := make([]byte, 2*csrfSecretLen)
-	copy(token, pad)
 	for i := range secret {
-		token[csrfSecretLen+i] = pad[i] ^ secret[i]
+		token[csrfSecretLen+i] = token[i] ^ secret[i]
 	}
-	return base64.RawURLEncoding.EncodeToString(token)
+	var out [csrfTokenLen]byte
+	base64.RawURLEncoding.Encode(out[:], token[:])
+	return string(out[:])
 }
 
-func (s *Server) csrfSecret(sessionID string) []byte {
-	m := hmac.New(sha256.New, s.sessions.csrfKey)
-	m.Write([]byte(sessionID))
-	return m.Sum(nil)
-}
+// csrfTokenLen is the length of a token: base64url of the pad and the masked
+// secret.
+const csrfTokenLen = (2*csrfSecretLen*8 + 5) / 6
 
 // validCSRFToken reports whether token was issued for the request's session.
 func validCSRFToken(st *session, token string) bool {
-	if st == nil || !st.valid || token == "" {
+	if st == nil || !st.valid || len(token) != csrfTokenLen {
 		return false
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(raw) != 2*csrfSecretLen {
+	var raw [2 * csrfSecretLen]byte
+	if n, err := decodeB64(raw[:], token); err != nil || n != len(raw) {
 		return false
 	}
-	got := make([]byte, csrfSecretLen)
+	var got [csrfSecretLen]byte
 	for i := range got {
 		got[i] = raw[i] ^ raw[csrfSecretLen+i]
 	}
-	return hmac.Equal(got, st.srv.csrfSecret(st.data.SID))
+	return hmac.Equal(got[:], st.csrfSecret())
 }
 
 var errCSRF = &Error{
@@ -92,21 +92,19 @@ var errCSRF = &Error{
 }
 
 // checkCSRF rejects state-changing requests without a valid token (403).
-func (s *Server) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		switch c.Request().Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-			return next(c)
-		}
-		token, err := requestCSRFToken(c)
-		if err != nil {
-			return err
-		}
-		if !validCSRFToken(sessionOf(c), token) {
-			return errCSRF
-		}
+func (s *Server) checkCSRF(c echo.Context, next echo.HandlerFunc) error {
+	switch c.Request().Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		return next(c)
 	}
+	token, err := requestCSRFToken(c)
+	if err != nil {
+		return err
+	}
+	if !validCSRFToken(sessionOf(c), token) {
+		return errCSRF
+	}
+	return next(c)
 }
 
 // requestCSRFToken finds the token: header first (no body reading), then the
@@ -131,11 +129,11 @@ func requestCSRFToken(c echo.Context) (string, error) {
 		}
 		return req.PostForm.Get(CSRFFormField), nil
 	case echo.MIMEMultipartForm:
-		body, ok := c.Get(bodyKey).(*limitedBody)
-		if !ok || params["boundary"] == "" {
+		rs := requestOf(c)
+		if rs == nil || rs.body == nil || params["boundary"] == "" {
 			return "", nil
 		}
-		return peekMultipartToken(body, params["boundary"]), nil
+		return peekMultipartToken(rs.body, params["boundary"]), nil
 	}
 	return "", nil
 }

@@ -36,7 +36,11 @@
 //     other error (500, logged). The one error handler picks the status, logs
 //     and renders the page (HTML for pages, text for JSON/SSE clients).
 //   - Pages are rendered with Render(c, status, component) and wrapped in
-//     templates.Layout(PageFor(c, title)).
+//     templates.Layout(PageFor(c, title)). A page that every anonymous
+//     visitor sees the same but for the CSRF token and the trace id (the home
+//     page) can be rendered once per version of its data with
+//     CompileAnonymousPage and served with RenderAnonymous; signed-in
+//     visitors still get it rendered for them.
 //   - Messages written because of a request carry TraceIDFrom(ctx) and
 //     UserIDFrom(ctx) in their metadata (traceId, userId).
 //   - Pages behind a log-in use RequireLogin (or RequireAdmin) on their

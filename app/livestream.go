@@ -24,7 +24,10 @@ func LiveStream(hub *live.Hub, topic func(c echo.Context) (string, error)) echo.
 		if err != nil {
 			return err
 		}
-		stop, _ := c.Get(drainingKey).(<-chan struct{})
+		var stop <-chan struct{}
+		if rs := requestOf(c); rs != nil {
+			stop = rs.srv.draining
+		}
 		return live.Stream(c.Response(), c.Request(), hub.Subscribe(t), live.StreamOptions{Stop: stop})
 	}
 }

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -8,79 +10,102 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 )
 
 // observe gives the request its trace id and logger, renders any error the
 // inner layers return (so that outer middleware and the log line see the
 // final status) and writes one structured log line per request.
-func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		traceID := uuid.NewString()
-		req := c.Request()
-		c.SetRequest(req.WithContext(withTraceID(req.Context(), traceID)))
-		log := s.log.With("traceId", traceID)
-		c.Set(loggerKey, log)
-		c.Set(drainingKey, (<-chan struct{})(s.draining))
-		c.Response().Header().Set(HeaderTraceID, traceID)
+func (s *Server) observe(c echo.Context, next echo.HandlerFunc) error {
+	start := time.Now()
+	rs := &requestState{srv: s, traceID: newTraceID()}
+	req := c.Request()
+	c.SetRequest(req.WithContext(withRequestState(req.Context(), rs)))
+	c.Response().Header()[HeaderTraceID] = []string{rs.traceID}
 
-		err := next(c)
-		if err != nil {
-			c.Error(err) // s.handleError: renders the page, logs 5xx details
-		}
+	err := s.recoverPanics(c, next)
+	if err != nil {
+		c.Error(err) // s.handleError: renders the page, logs 5xx details
+	}
 
-		res := c.Response()
-		status := res.Status
-		if err != nil && !res.Committed {
-			// The client left before anything was written.
-			status = statusClientClosedRequest
-		}
-		level := slog.LevelInfo
-		switch {
-		case status >= 500:
-			level = slog.LevelError
-		case status >= 400 && status != http.StatusNotFound:
-			level = slog.LevelWarn
-		}
-		attrs := []slog.Attr{
-			slog.String("method", req.Method),
-			slog.String("route", c.Path()),
-			slog.String("path", req.URL.Path),
-			slog.Int("status", status),
-			slog.Duration("latency", time.Since(start)),
-			slog.Int64("bytes", res.Size),
-			slog.String("ip", c.RealIP()),
-		}
-		if uid := UserIDFrom(c.Request().Context()); uid != "" {
-			attrs = append(attrs, slog.String("userId", uid))
-		}
-		if err != nil {
-			attrs = append(attrs, slog.String("error", err.Error()))
-		}
-		log.LogAttrs(c.Request().Context(), level, "request", attrs...)
+	res := c.Response()
+	status := res.Status
+	if err != nil && !res.Committed {
+		// The client left before anything was written.
+		status = statusClientClosedRequest
+	}
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status >= 400 && status != http.StatusNotFound:
+		level = slog.LevelWarn
+	}
+	ctx := c.Request().Context()
+	if !s.log.Enabled(ctx, level) {
 		return nil
 	}
+	// The same line as Logger(c).LogAttrs would write (traceId first),
+	// without making the request's logger.
+	attrs := [10]slog.Attr{
+		slog.String("traceId", rs.traceID),
+		slog.String("method", req.Method),
+		slog.String("route", c.Path()),
+		slog.String("path", req.URL.Path),
+		slog.Int("status", status),
+		slog.Duration("latency", time.Since(start)),
+		slog.Int64("bytes", res.Size),
+		slog.String("ip", c.RealIP()),
+	}
+	n := 8
+	if uid := UserIDFrom(ctx); uid != "" {
+		attrs[n] = slog.String("userId", uid)
+		n++
+	}
+	if err != nil {
+		attrs[n] = slog.String("error", err.Error())
+		n++
+	}
+	s.log.LogAttrs(ctx, level, "request", attrs[:n]...)
+	return nil
+}
+
+// newTraceID returns a random (version 4) UUID in its canonical form.
+func newTraceID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("app: reading random bytes: " + err.Error()) // never fails on supported platforms
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
 }
 
 // recoverPanics turns a panic in a handler into an error carrying the stack,
 // which the error handler logs and renders as the generic 500 page.
-func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			r := recover()
-			if r == nil {
-				return
-			}
-			if r == http.ErrAbortHandler {
-				// net/http's deliberate "abort this response"; let it do so.
-				panic(r)
-			}
-			err = &panicError{value: r, stack: debug.Stack()}
-		}()
-		return next(c)
-	}
+func (s *Server) recoverPanics(c echo.Context, next echo.HandlerFunc) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if r == http.ErrAbortHandler {
+			// net/http's deliberate "abort this response"; let it do so.
+			panic(r)
+		}
+		err = &panicError{value: r, stack: debug.Stack()}
+	}()
+	return s.securityHeaders(c, next)
 }
 
 // ContentSecurityPolicy allows only our own origin for everything and forbids
@@ -90,22 +115,33 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 	"media-src 'self' blob:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'"
 
+// The security headers' values. Every response shares these slices:
+// net/http only reads them, and Header.Set and Header.Add replace or copy a
+// slice rather than write into it.
+var (
+	cspValue               = []string{ContentSecurityPolicy}
+	nosniffValue           = []string{"nosniff"}
+	frameOptionsValue      = []string{"DENY"}
+	referrerPolicyValue    = []string{"strict-origin-when-cross-origin"}
+	openerPolicyValue      = []string{"same-origin"}
+	permissionsPolicyValue = []string{"camera=(), microphone=(), geolocation=(), payment=()"}
+	hstsValue              = []string{"max-age=31536000"}
+)
+
 // securityHeaders sets the headers every response carries, error pages and
 // static files included.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-		if c.Request().TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		return next(c)
+func (s *Server) securityHeaders(c echo.Context, next echo.HandlerFunc) error {
+	h := c.Response().Header()
+	h["Content-Security-Policy"] = cspValue
+	h["X-Content-Type-Options"] = nosniffValue
+	h["X-Frame-Options"] = frameOptionsValue
+	h["Referrer-Policy"] = referrerPolicyValue
+	h["Cross-Origin-Opener-Policy"] = openerPolicyValue
+	h["Permissions-Policy"] = permissionsPolicyValue
+	if c.Request().TLS != nil {
+		h["Strict-Transport-Security"] = hstsValue
 	}
+	return s.limitBody(c, next)
 }
 
 // limitedBody caps how much of the request body handlers can read. Unlike
@@ -146,24 +182,24 @@ func (b *limitedBody) Close() error { return b.src.Close() }
 // hit the limit but swallowed the error (c.FormValue ignores parse errors;
 // c.FormParams and c.Bind report them) and has not answered yet, the request
 // is still answered with 413 rather than a confusing "field missing".
-func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		if req.Body == nil || req.Body == http.NoBody {
-			return next(c)
-		}
-		body := &limitedBody{src: req.Body, limit: s.bodyLimit, declared: req.ContentLength}
-		req.Body = body
-		c.Set(bodyKey, body)
-		err := next(c)
-		if body.exceeded && !c.Response().Committed {
-			var tooLarge *http.MaxBytesError
-			if err == nil || !errors.As(err, &tooLarge) {
-				return &Error{Status: http.StatusRequestEntityTooLarge, Err: err}
-			}
-		}
-		return err
+func (s *Server) limitBody(c echo.Context, next echo.HandlerFunc) error {
+	req := c.Request()
+	if req.Body == nil || req.Body == http.NoBody {
+		return s.loadSession(c, next)
 	}
+	body := &limitedBody{src: req.Body, limit: s.bodyLimit, declared: req.ContentLength}
+	req.Body = body
+	if rs := requestOf(c); rs != nil {
+		rs.body = body
+	}
+	err := s.loadSession(c, next)
+	if body.exceeded && !c.Response().Committed {
+		var tooLarge *http.MaxBytesError
+		if err == nil || !errors.As(err, &tooLarge) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Err: err}
+		}
+	}
+	return err
 }
 
 // BodyLimit is route middleware that raises (or lowers) the body limit to
@@ -177,8 +213,8 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 func BodyLimit(limit int64, readTimeout time.Duration) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if body, ok := c.Get(bodyKey).(*limitedBody); ok {
-				body.limit = limit
+			if rs := requestOf(c); rs != nil && rs.body != nil {
+				rs.body.limit = limit
 			}
 			if readTimeout > 0 {
 				// The server's write deadline was set when the request

@@ -18,17 +18,20 @@ import (
 // is rendered into a buffer first, so a failing template produces a clean 500
 // page instead of half a page followed by an error.
 func Render(c echo.Context, status int, component templ.Component) error {
-	var buf bytes.Buffer
-	if err := component.Render(c.Request().Context(), &buf); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledPage {
+			buf.Reset()
+			renderBuffers.Put(buf)
+		}
+	}()
+	if err := component.Render(c.Request().Context(), buf); err != nil {
 		return fmt.Errorf("app: rendering page: %w", err)
 	}
 	// Pages carry per-session data (CSRF token, user email): shared caches
 	// must not store them, and browsers must revalidate. A handler that
 	// knows better sets Cache-Control itself before calling Render.
-	if h := c.Response().Header(); h.Get(echo.HeaderCacheControl) == "" {
-		h.Set(echo.HeaderCacheControl, "private, no-cache")
-	}
-	return c.HTMLBlob(status, buf.Bytes())
+	return writeHTML(c, status, buf.Bytes(), nil)
 }
 
 // PageFor returns the layout's view model for the current request: title,

@@ -164,12 +164,21 @@ func New(deps Deps) *Server {
 	//  5. limitBody: before anything reads the body (CSRF reads forms).
 	//  6. loadSession: CSRF tokens are bound to the session.
 	//  7. checkCSRF: before any handler can change state.
+	// 2–7 are one Echo middleware (shell), each layer calling the next by
+	// name: Echo wraps its middleware around the handler anew for every
+	// request, which costs a closure per layer.
 	e.Use(deps.Middleware...)
-	e.Use(s.observe, s.recoverPanics, securityHeaders, s.limitBody, s.loadSession, s.checkCSRF)
+	e.Use(s.shell)
 
 	e.GET("/static/*", serveStatic)
 	e.HEAD("/static/*", serveStatic)
 	return s
+}
+
+// shell is the server's own middleware: layers 2–7 above, starting with
+// observe.
+func (s *Server) shell(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.observe(c, next) }
 }
 
 func withDefaultTimeouts(t Timeouts) Timeouts {

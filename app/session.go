@@ -5,11 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
+	"hash"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,12 +20,17 @@ import (
 )
 
 // Sessions are a signed cookie, no server-side store: the cookie value is
-// base64url(JSON payload) "." base64url(HMAC-SHA256(key, payload)). The
-// payload is not secret (it holds ids and times, and the cookie is HttpOnly),
-// only unforgeable. Expiry is inside the signed payload, so a stolen or
-// replayed cookie stops working server-side even if a browser ignores
-// Expires. Anything that does not verify is treated as "no session": a
-// tampered, truncated, expired or foreign cookie never causes an error page.
+// base64url(payload) "." base64url(HMAC-SHA256(key, payload)), where payload
+// is a fixed binary layout (sessionData.appendPayload). The payload is not
+// secret (it holds ids and times, and the cookie is HttpOnly), only
+// unforgeable. Expiry is inside the signed payload, so a stolen or replayed
+// cookie stops working server-side even if a browser ignores Expires.
+// Anything that does not verify is treated as "no session": a tampered,
+// truncated, expired or foreign cookie, or one in an older format, never
+// causes an error page.
+//
+// The layout is binary rather than JSON because the cookie is decoded on every
+// request: fixed offsets need no reflection and no allocation.
 
 // SessionCookieName is the name of the session cookie.
 const SessionCookieName = "vt_session"
@@ -31,26 +39,74 @@ const SessionCookieName = "vt_session"
 const LoginPath = "/auth/log-in"
 
 const (
-	sessionVersion   = 1
+	// sessionVersion is the first byte of the payload. Version 1 was JSON;
+	// its cookies no longer verify (its payload never starts with this byte,
+	// and the key label changed with it), so they count as absent.
+	sessionVersion   = 2
 	maxCookieLen     = 4096
 	sessionIDBytes   = 16
 	allowedClockSkew = 5 * time.Minute
 )
 
+// Payload layout: version, session id, issued at, expires, signed in at
+// (unix seconds, big-endian), then the user id's 16 bytes when signed in.
+const (
+	payloadAnonLen = 1 + sessionIDBytes + 3*8
+	payloadUserLen = payloadAnonLen + 16
+	macLen         = sha256.Size
+)
+
 type sessionData struct {
-	V    int    `json:"v"`
-	SID  string `json:"sid"`            // random per session; CSRF tokens are bound to it
-	UID  string `json:"uid,omitempty"`  // signed-in user, empty when anonymous
-	Auth int64  `json:"auth,omitempty"` // when the user signed in (unix s); caps renewal
-	IAT  int64  `json:"iat"`            // when this cookie was issued (unix s)
-	EXP  int64  `json:"exp"`            // when it stops being valid (unix s)
+	SID  [sessionIDBytes]byte // random per session; CSRF tokens are bound to it
+	UID  string               // signed-in user (canonical UUID), empty when anonymous
+	Auth int64                // when the user signed in (unix s); caps renewal
+	IAT  int64                // when this cookie was issued (unix s)
+	EXP  int64                // when it stops being valid (unix s)
 }
 
+// appendPayload appends the binary payload of d. d.UID must be empty or a
+// canonical UUID.
+func (d *sessionData) appendPayload(b []byte) []byte {
+	b = append(b, sessionVersion)
+	b = append(b, d.SID[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(d.IAT))
+	b = binary.BigEndian.AppendUint64(b, uint64(d.EXP))
+	b = binary.BigEndian.AppendUint64(b, uint64(d.Auth))
+	if d.UID != "" {
+		id, err := uuid.Parse(d.UID)
+		if err != nil {
+			panic("app: session user id is not a UUID: " + err.Error()) // SignIn validates it
+		}
+		b = append(b, id[:]...)
+	}
+	return b
+}
+
+// parsePayload is the inverse of appendPayload; it checks only the layout.
+func parsePayload(b []byte) (sessionData, bool) {
+	var d sessionData
+	if (len(b) != payloadAnonLen && len(b) != payloadUserLen) || b[0] != sessionVersion {
+		return d, false
+	}
+	copy(d.SID[:], b[1:])
+	d.IAT = int64(binary.BigEndian.Uint64(b[17:]))
+	d.EXP = int64(binary.BigEndian.Uint64(b[25:]))
+	d.Auth = int64(binary.BigEndian.Uint64(b[33:]))
+	if len(b) == payloadUserLen {
+		d.UID = uuid.UUID(b[payloadAnonLen:]).String()
+	}
+	return d, true
+}
+
+// cookieB64 is strict: a value has exactly one encoding, so nothing about a
+// cookie can be changed without breaking its MAC.
+var cookieB64 = base64.RawURLEncoding.Strict()
+
 type sessionCodec struct {
-	macKey  []byte
-	csrfKey []byte
-	ttl     time.Duration
-	maxAge  time.Duration
+	cookieMAC *macPool
+	csrfMAC   *macPool
+	ttl       time.Duration
+	maxAge    time.Duration
 }
 
 // newSessionCodec derives independent keys for the two uses of the secret,
@@ -61,54 +117,123 @@ func newSessionCodec(secret []byte, ttl, maxAge time.Duration) *sessionCodec {
 		m.Write([]byte("videotutorials/" + label))
 		return m.Sum(nil)
 	}
-	return &sessionCodec{macKey: derive("session-cookie/v1"), csrfKey: derive("csrf-token/v1"), ttl: ttl, maxAge: maxAge}
-}
-
-func (k *sessionCodec) mac(payload string) []byte {
-	m := hmac.New(sha256.New, k.macKey)
-	m.Write([]byte(payload))
-	return m.Sum(nil)
-}
-
-func (k *sessionCodec) encode(d sessionData) string {
-	raw, err := json.Marshal(d)
-	if err != nil {
-		panic("app: encoding session: " + err.Error()) // plain struct; cannot fail
+	return &sessionCodec{
+		cookieMAC: newMACPool(derive("session-cookie/v2")),
+		csrfMAC:   newMACPool(derive("csrf-token/v2")),
+		ttl:       ttl,
+		maxAge:    maxAge,
 	}
-	payload := base64.RawURLEncoding.EncodeToString(raw)
-	return payload + "." + base64.RawURLEncoding.EncodeToString(k.mac(payload))
+}
+
+// macPool reuses HMAC states of one key: a reset HMAC starts from its saved
+// padded-key state instead of hashing the key blocks again, and the scratch
+// buffers next to it keep encoding and decoding free of allocations.
+type macPool struct{ p sync.Pool }
+
+type macScratch struct {
+	h   hash.Hash
+	buf [128]byte
+	sum [macLen]byte
+}
+
+func newMACPool(key []byte) *macPool {
+	mp := &macPool{}
+	mp.p.New = func() any { return &macScratch{h: hmac.New(sha256.New, key)} }
+	return mp
+}
+
+func (mp *macPool) get() *macScratch {
+	m := mp.p.Get().(*macScratch)
+	m.h.Reset()
+	return m
+}
+
+func (mp *macPool) put(m *macScratch) { mp.p.Put(m) }
+
+// mac computes the HMAC of msg into m.sum.
+func (m *macScratch) mac(msg []byte) []byte {
+	m.h.Write(msg)
+	return m.h.Sum(m.sum[:0])
+}
+
+func (k *sessionCodec) encode(d *sessionData) string {
+	m := k.cookieMAC.get()
+	defer k.cookieMAC.put(m)
+	payload := d.appendPayload(m.buf[:0])
+	sum := m.mac(payload)
+	out := make([]byte, cookieB64.EncodedLen(len(payload))+1+cookieB64.EncodedLen(len(sum)))
+	n := cookieB64.EncodedLen(len(payload))
+	cookieB64.Encode(out, payload)
+	out[n] = '.'
+	cookieB64.Encode(out[n+1:], sum)
+	return string(out)
 }
 
 func (k *sessionCodec) decode(value string, now time.Time) (sessionData, bool) {
-	var d sessionData
 	if len(value) > maxCookieLen {
-		return d, false
+		return sessionData{}, false
 	}
-	payload, sig, ok := strings.Cut(value, ".")
+	payloadText, sigText, ok := strings.Cut(value, ".")
+	if !ok || len(sigText) != cookieB64.EncodedLen(macLen) ||
+		(len(payloadText) != cookieB64.EncodedLen(payloadAnonLen) && len(payloadText) != cookieB64.EncodedLen(payloadUserLen)) {
+		return sessionData{}, false
+	}
+	m := k.cookieMAC.get()
+	defer k.cookieMAC.put(m)
+	// buf holds the payload, then the MAC the cookie carries.
+	n, err := decodeB64(m.buf[:], payloadText)
+	if err != nil {
+		return sessionData{}, false
+	}
+	payload := m.buf[:n]
+	got := m.buf[n : n+macLen]
+	if k, err := decodeB64(got, sigText); err != nil || k != macLen {
+		return sessionData{}, false
+	}
+	if !hmac.Equal(got, m.mac(payload)) {
+		return sessionData{}, false
+	}
+	d, ok := parsePayload(payload)
 	if !ok {
-		return d, false
-	}
-	gotMAC, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(gotMAC, k.mac(payload)) {
-		return d, false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil || json.Unmarshal(raw, &d) != nil {
 		return sessionData{}, false
 	}
 	unix := now.Unix()
 	switch {
-	case d.V != sessionVersion, d.SID == "", len(d.SID) > 64:
-		return sessionData{}, false
 	case unix >= d.EXP, d.IAT > unix+int64(allowedClockSkew/time.Second):
 		return sessionData{}, false
-	case d.UID != "" && (!isUUID(d.UID) || d.Auth == 0 || unix >= d.Auth+int64(k.maxAge/time.Second)):
+	case d.UID != "" && (d.Auth == 0 || unix >= d.Auth+int64(k.maxAge/time.Second)):
+		return sessionData{}, false
+	case d.UID == "" && d.Auth != 0:
 		return sessionData{}, false
 	}
 	return d, true
 }
 
-// session is the per-request session state, kept in echo.Context.
+// decodeB64 decodes the base64url text s into dst without converting s to a
+// byte slice (which would allocate).
+func decodeB64(dst []byte, s string) (int, error) {
+	var chunk [64]byte
+	total := 0
+	for len(s) > 0 {
+		// Whole groups of 4 characters except for the last piece, so that
+		// every piece decodes on its own.
+		take := min(len(s), len(chunk))
+		if take < len(s) {
+			take -= take % 4
+		}
+		copy(chunk[:], s[:take])
+		n, err := cookieB64.Decode(dst[total:], chunk[:take])
+		if err != nil {
+			return 0, err
+		}
+		total += n
+		s = s[take:]
+	}
+	return total, nil
+}
+
+// session is the per-request session state, part of the request state in
+// echo.Context.
 type session struct {
 	srv   *Server
 	now   time.Time
@@ -120,21 +245,24 @@ type session struct {
 	user     *User
 	userErr  error
 	userDone bool
+	// csrf caches the CSRF secret of data.SID within the request.
+	csrf     [csrfSecretLen]byte
+	csrfDone bool
 }
 
-func newSessionID() string {
-	b := make([]byte, sessionIDBytes)
-	if _, err := rand.Read(b); err != nil {
+func newSessionID() (id [sessionIDBytes]byte) {
+	if _, err := rand.Read(id[:]); err != nil {
 		panic("app: reading random bytes: " + err.Error()) // never fails on supported platforms
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return id
 }
 
 func (st *session) issue(uid string, auth int64) {
-	st.data = sessionData{V: sessionVersion, SID: newSessionID(), UID: uid, Auth: auth}
+	st.data = sessionData{SID: newSessionID(), UID: uid, Auth: auth}
 	st.extend()
 	st.valid = true
 	st.user, st.userErr, st.userDone = nil, nil, false
+	st.csrfDone = false
 }
 
 // extend sets a fresh expiry, never beyond the absolute limit of a sign-in.
@@ -159,61 +287,132 @@ func (st *session) ensure() {
 	}
 }
 
-func (st *session) writeCookie(c echo.Context) {
-	cookie := &http.Cookie{
-		Name:     SessionCookieName,
-		Path:     "/",
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-		Secure:   st.srv.deps.SecureCookies || c.IsTLS() || c.Scheme() == "https",
+// csrfSecret is the secret part of the session's CSRF tokens.
+func (st *session) csrfSecret() []byte {
+	if !st.csrfDone {
+		m := st.srv.sessions.csrfMAC.get()
+		copy(st.csrf[:], m.mac(st.data.SID[:]))
+		st.srv.sessions.csrfMAC.put(m)
+		st.csrfDone = true
 	}
+	return st.csrf[:]
+}
+
+// writeCookie sets (or deletes) the session cookie when it changed. Unchanged
+// sessions send no Set-Cookie at all.
+func (st *session) writeCookie(c echo.Context) {
+	var value string
+	var maxAge int64
 	switch {
 	case st.dirty && st.valid:
-		cookie.Value = st.srv.sessions.encode(st.data)
-		cookie.Expires = time.Unix(st.data.EXP, 0)
-		cookie.MaxAge = int(st.data.EXP - st.now.Unix())
+		value = st.srv.sessions.encode(&st.data)
+		maxAge = st.data.EXP - st.now.Unix()
 	case st.stale:
-		cookie.MaxAge = -1 // remove the unusable cookie
+		maxAge = -1 // remove the unusable cookie
 	default:
 		return
 	}
-	c.SetCookie(cookie)
+	secure := st.srv.deps.SecureCookies || c.IsTLS() || c.Scheme() == "https"
+	var expires int64
+	if value != "" {
+		expires = st.data.EXP
+	}
+	h := c.Response().Header()
+	h["Set-Cookie"] = append(h["Set-Cookie"], sessionSetCookie(value, expires, maxAge, secure))
+}
+
+// sessionSetCookie formats the Set-Cookie value of the session cookie, as
+// http.Cookie.String would (Path=/, HttpOnly, SameSite=Lax; Expires when
+// expires is not 0; Max-Age=0 when maxAge < 0), without its allocations.
+// value is base64url and a dot, which need neither quoting nor sanitizing.
+func sessionSetCookie(value string, expires, maxAge int64, secure bool) string {
+	b := make([]byte, 0, len(SessionCookieName)+len(value)+128)
+	b = append(b, SessionCookieName...)
+	b = append(b, '=')
+	b = append(b, value...)
+	b = append(b, "; Path=/"...)
+	if expires != 0 {
+		b = append(b, "; Expires="...)
+		b = time.Unix(expires, 0).UTC().AppendFormat(b, http.TimeFormat)
+	}
+	switch {
+	case maxAge > 0:
+		b = append(b, "; Max-Age="...)
+		b = strconv.AppendInt(b, maxAge, 10)
+	case maxAge < 0:
+		b = append(b, "; Max-Age=0"...)
+	}
+	b = append(b, "; HttpOnly"...)
+	if secure {
+		b = append(b, "; Secure"...)
+	}
+	b = append(b, "; SameSite=Lax"...)
+	return string(b)
 }
 
 // loadSession reads and verifies the session cookie, renews it when more than
 // half of its lifetime has passed (so active users stay signed in, up to the
 // absolute limit) and arranges for the cookie to be written just before the
 // response headers go out, so it is set once however often it changes.
-func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		st := &session{srv: s, now: s.now()}
-		for _, ck := range c.Cookies() {
-			if ck.Name != SessionCookieName {
+func (s *Server) loadSession(c echo.Context, next echo.HandlerFunc) error {
+	rs := requestOf(c) // observe made it
+	st := &rs.session
+	*st = session{srv: s, now: s.now()}
+	rs.hasSession = true
+	// Several cookies of that name can arrive (set for other paths or by
+	// a sibling domain); use the first that verifies.
+	for _, line := range c.Request().Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || name != SessionCookieName {
 				continue
 			}
-			// Several cookies of that name can arrive (set for other paths or
-			// by a sibling domain); use the first that verifies.
-			if d, ok := s.sessions.decode(ck.Value, st.now); ok {
+			value, ok = cookieValue(value)
+			if !ok {
+				continue // not a cookie value at all; net/http skips these too
+			}
+			if d, ok := s.sessions.decode(value, st.now); ok {
 				st.data, st.valid, st.stale = d, true, false
 				break
 			}
 			st.stale = true
 		}
-		if st.valid && time.Unix(st.data.EXP, 0).Sub(st.now) < s.sessions.ttl/2 {
-			st.extend()
+		if st.valid {
+			break
 		}
-		c.Set(sessionKey, st)
-		setUserID(c, st.data.UID)
-		c.Response().Before(func() { st.writeCookie(c) })
-		return next(c)
 	}
+	if st.valid && time.Unix(st.data.EXP, 0).Sub(st.now) < s.sessions.ttl/2 {
+		st.extend()
+	}
+	setUserID(c, st.data.UID)
+	c.Response().Before(func() { st.writeCookie(c) })
+	return s.checkCSRF(c, next)
+}
+
+// cookieValue strips the optional double quotes of a cookie value and checks
+// its characters as net/http does when it parses a Cookie header.
+func cookieValue(v string) (string, bool) {
+	if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return "", false
+		}
+	}
+	return v, true
 }
 
 var errNoSession = errors.New("app: no session middleware on this request (is the handler mounted on app.Server?)")
 
 func sessionOf(c echo.Context) *session {
-	st, _ := c.Get(sessionKey).(*session)
-	return st
+	rs := requestOf(c)
+	if rs == nil || !rs.hasSession {
+		return nil
+	}
+	return &rs.session
 }
 
 // SignIn starts a new session for userID (a UUID). The session id is
@@ -225,11 +424,12 @@ func SignIn(c echo.Context, userID string) error {
 	if st == nil {
 		return errNoSession
 	}
-	if !isUUID(userID) {
+	id, ok := ParseID(userID)
+	if !ok {
 		return errors.New("app: SignIn: user id must be a UUID")
 	}
-	st.issue(userID, st.now.Unix())
-	setUserID(c, userID)
+	st.issue(id, st.now.Unix())
+	setUserID(c, id)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"videotutorials/app"
 	"videotutorials/viewdata"
 )
 
@@ -15,6 +16,22 @@ const DefaultCacheTTL = time.Second
 type homeData struct {
 	page   viewdata.HomePageData
 	videos []viewdata.CreatorsVideo // shared between requests: read only
+	// anonymous is the page rendered from this data for anonymous visitors, made by the first
+	// request that needs it. Only data shared between requests (held by the cache) has one.
+	anonymous *anonymousPage
+}
+
+// anonymousPage is the home page compiled once for every anonymous visitor of one version of the
+// data.
+type anonymousPage struct {
+	once sync.Once
+	page *app.AnonymousPage
+	err  error
+}
+
+func (p *anonymousPage) get(compile func() (*app.AnonymousPage, error)) (*app.AnonymousPage, error) {
+	p.once.Do(func() { p.page, p.err = compile() })
+	return p.page, p.err
 }
 
 // viewCache keeps the home page's view data in memory, so that GET / does not query the database on
@@ -93,6 +110,9 @@ func (c *viewCache) get(ctx context.Context, load func(context.Context) (homeDat
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		l.data, l.err = load(lctx)
 		cancel()
+		if l.err == nil {
+			l.data.anonymous = new(anonymousPage) // every request of this load shares the data
+		}
 		c.mu.Lock()
 		if l.err == nil && l.gen == c.gen && c.active {
 			c.cur = &cacheEntry{gen: l.gen, at: now, data: l.data}

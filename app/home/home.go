@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"videotutorials/app"
@@ -29,6 +30,9 @@ const LivePath = "/live/home"
 
 // recordViewingPath is the record-viewings application's route for a video.
 func recordViewingPath(videoID string) string { return "/record-viewing/" + videoID }
+
+// demoRecordViewingPath is the home page button's form action.
+var demoRecordViewingPath = recordViewingPath(DemoVideoID)
 
 // countEvent is the event the home-page aggregator publishes on live.TopicHome after the count
 // changed; its data is the new count in decimal.
@@ -86,14 +90,28 @@ func (a *App) showHome(c echo.Context) error {
 	}
 	view := templates.HomeView{
 		VideosWatched:    data.page.VideosWatched,
-		RecordViewingURL: recordViewingPath(DemoVideoID),
+		RecordViewingURL: demoRecordViewingPath,
 		Videos:           data.videos,
 	}
 	if a.hub != nil {
 		view.LiveURL = LivePath
 	}
-	return app.Render(c, http.StatusOK, templates.Home(app.PageFor(c, "Home"), view))
+	// Anonymous visitors of cached data get the page rendered once for all of them; only the CSRF
+	// token and the trace id are theirs. Signed-in visitors see their email in the header.
+	if data.anonymous != nil {
+		page, err := data.anonymous.get(func() (*app.AnonymousPage, error) {
+			return app.CompileAnonymousPage(homeTitle, "/", func(p templates.Page) templ.Component { return templates.Home(p, view) })
+		})
+		if err != nil {
+			a.log.Warn("home page not cached; rendering it per request", "error", err)
+		} else if served, err := app.RenderAnonymous(c, http.StatusOK, page); served || err != nil {
+			return err
+		}
+	}
+	return app.Render(c, http.StatusOK, templates.Home(app.PageFor(c, homeTitle), view))
 }
+
+const homeTitle = "Home"
 
 // load reads the home page view and the published videos.
 func (a *App) load(ctx context.Context) (homeData, error) {

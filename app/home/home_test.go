@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -274,4 +275,54 @@ func TestCountEventInvalidatesTheCachedPage(t *testing.T) {
 	}
 	hub.Publish(live.TopicHome, "videosWatched", "43")
 	eventually(t, "the page shows the new count", func() bool { return count() == "43" })
+}
+
+// TestCachedHomePageIsPerVisitor: with the view cached, anonymous visitors get the page rendered once
+// for all of them, but each with a CSRF token of their own session and the request's trace id, and a
+// signed-in visitor gets a page with their own header, which no anonymous visitor ever sees.
+func TestCachedHomePageIsPerVisitor(t *testing.T) {
+	tx := homeRow(t, `UPDATE pages SET page_data = '{"videosWatched": 42, "lastViewProcessed": 99}' WHERE page_name = 'home'`)
+	hub := live.NewHub(live.Options{Retain: -1})
+	a := home.New(home.Deps{Views: tx, Hub: hub, Logger: testdb.Quiet, CacheTTL: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, "relay subscribed", func() bool { return hub.Subscribers(live.TopicHome) == 1 })
+	const email = "signed.in@example.com"
+	srv := apptest.NewServer(t, app.Deps{Identify: func(context.Context, string) (app.Identity, error) {
+		return app.Identity{Email: email}, nil
+	}}, a)
+
+	user := apptest.NewBrowser(t, srv)
+	user.SignIn(uuid.NewString())
+	footerTrace := regexp.MustCompile(`Request <code>([0-9a-f-]{36})</code>`)
+	tokens := map[string]bool{}
+	for i := range 6 {
+		visitor := apptest.NewBrowser(t, srv)
+		signedIn := i%3 == 2
+		if signedIn {
+			visitor = user
+		}
+		rec := visitor.Get("/")
+		apptest.WantStatus(t, rec, http.StatusOK)
+		page := rec.Body.String()
+		if m := counter.FindStringSubmatch(page); m == nil || m[1] != "42" {
+			t.Fatalf("counter %q", m)
+		}
+		if m := footerTrace.FindStringSubmatch(page); m == nil || m[1] != rec.Header().Get(app.HeaderTraceID) {
+			t.Errorf("footer trace id %q, header %q", m, rec.Header().Get(app.HeaderTraceID))
+		}
+		token := visitor.CSRF("/") // another page view: tokens differ per page anyway
+		if tokens[token] {
+			t.Fatalf("token %q served twice", token)
+		}
+		tokens[token] = true
+		if got := strings.Contains(page, email) && strings.Contains(page, `action="/auth/log-out"`); got != signedIn {
+			t.Fatalf("visitor %d (signed in: %v) sees the signed-in header: %v\n%s", i, signedIn, got, page)
+		}
+		if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(len(page)) {
+			t.Errorf("Content-Length %q for %d bytes", cl, len(page))
+		}
+	}
 }
