@@ -128,6 +128,30 @@ func HomeOps(urls []string, conns int, cookies bool) []Op {
 	return ops
 }
 
+// HomeRawOps are GET / workers on RawGetter connections (the lean client), spread over the web URLs.
+func HomeRawOps(urls []string, conns int, cookies bool) ([]Op, error) {
+	ops := make([]Op, conns)
+	for i := range ops {
+		g, err := NewRawGetter(urls[i%len(urls)], "/", cookies)
+		if err != nil {
+			return nil, err
+		}
+		ops[i] = func(ctx context.Context) error {
+			status, n, err := g.Get(ctx)
+			switch {
+			case err != nil:
+				return err
+			case status != http.StatusOK:
+				return fmt.Errorf("GET /: status %d", status)
+			case n == 0:
+				return errors.New("GET /: empty body")
+			}
+			return nil
+		}
+	}
+	return ops, nil
+}
+
 // Viewer is a POST /record-viewing worker: it fetched / once for its session and CSRF token, and
 // records viewings of one video, remembering the trace id of every viewing the server accepted (in
 // order), so that the stream can be checked afterwards.

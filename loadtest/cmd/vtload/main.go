@@ -37,10 +37,10 @@ import (
 )
 
 type options struct {
-	urls, spawn, bin, abBin, dbURL, pids, dbPid, scenarios, abEnv, env, visibleMode string
-	conns, postConns, probes, regConns, regN, rounds                                int
-	dur, warmup, probeGap, poll, regPoll                                            time.Duration
-	cookies, hot, durable                                                           bool
+	urls, spawn, bin, abBin, dbURL, pids, dbPid, scenarios, abEnv, env, visibleMode, get string
+	conns, postConns, probes, regConns, regN, rounds                                     int
+	dur, warmup, probeGap, poll, regPoll                                                 time.Duration
+	cookies, hot, durable                                                                bool
 }
 
 func main() {
@@ -58,6 +58,7 @@ func main() {
 	flag.DurationVar(&o.dur, "d", 10*time.Second, "measured duration of each load")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each load")
 	flag.IntVar(&o.rounds, "rounds", 4, "with -ab-env: each load alternates A and B in this many rounds of d/rounds")
+	flag.StringVar(&o.get, "get", "raw", "GET / client: raw (keep-alive connections writing a fixed request and reading status, headers and body length, like wrk) or http (net/http, several times the driver's CPU)")
 	flag.BoolVar(&o.cookies, "cookies", true, "GET / clients keep their session cookie (false: like wrk, a new session every request)")
 	flag.BoolVar(&o.hot, "hot", false, "POST clients all record the home page's demo video (one hot stream) instead of a video each; the stream check is skipped")
 	flag.IntVar(&o.probes, "probes", 200, "viewings probed by the visible scenario")
@@ -177,7 +178,17 @@ func run(ctx context.Context, o options) error {
 		fmt.Println()
 		switch s {
 		case "home":
-			compare(ctx, o, sides, "GET /", func(sd *side) []loadtest.Op { return loadtest.HomeOps(sd.urls, o.conns, o.cookies) }, nil)
+			compare(ctx, o, sides, "GET / ("+o.get+" client)", func(sd *side) []loadtest.Op {
+				if o.get == "http" {
+					return loadtest.HomeOps(sd.urls, o.conns, o.cookies)
+				}
+				ops, err := loadtest.HomeRawOps(sd.urls, o.conns, o.cookies)
+				if err != nil {
+					fmt.Println("  raw GET:", err)
+					return nil
+				}
+				return ops
+			}, nil)
 		case "viewing":
 			var all [][]*loadtest.Viewer
 			mk := func(sd *side) []loadtest.Op {
