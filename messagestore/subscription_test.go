@@ -226,6 +226,32 @@ func TestWritesWakeSubscriptionsAcrossProcesses(t *testing.T) {
 	eventually(t, 5*time.Second, "LISTEN/NOTIFY wake-up", func() bool { return rec2.count() == 1 })
 }
 
+// TestOwnAnnouncementsAreIgnored: a process's NOTIFY reaches other processes, but its own LISTEN
+// connection drops it (its readers were woken in process when it wrote; waking them again would cost
+// each of them a read).
+func TestOwnAnnouncementsAreIgnored(t *testing.T) {
+	writer, other := newStore(t), newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go writer.Run(ctx)
+	go other.Run(ctx)
+	eventually(t, 5*time.Second, "both listening", func() bool { return writer.Listening() && other.Listening() })
+	cat := fresh("own")
+	atOther := other.WaitFor(cat)
+	writeN(t, writer, cat, 1, messagestore.Metadata{})
+	atWriter := writer.WaitFor(cat) // taken after the write: only an announcement can close it
+	select {
+	case <-atOther:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the other process was not told about the write")
+	}
+	select {
+	case <-atWriter:
+		t.Fatal("the writer was woken by its own announcement")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
 func TestOneRunnerPerSubscriberIDAcrossProcesses(t *testing.T) {
 	a, b := newStore(t), newStore(t)
 	cat := fresh("sub")
