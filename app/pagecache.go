@@ -192,7 +192,9 @@ func writeHTML(c echo.Context, status int, body []byte, contentLength []string) 
 	if h.Get(echo.HeaderCacheControl) == "" {
 		h[echo.HeaderCacheControl] = privateNoCache
 	}
-	h[echo.HeaderContentType] = htmlContentType
+	if h.Get(echo.HeaderContentType) == "" {
+		h[echo.HeaderContentType] = htmlContentType
+	}
 	if contentLength == nil {
 		contentLength = []string{strconv.Itoa(len(body))}
 	}

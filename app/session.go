@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -333,7 +334,7 @@ func sessionSetCookie(value string, expires, maxAge int64, secure bool) string {
 	b = append(b, "; Path=/"...)
 	if expires != 0 {
 		b = append(b, "; Expires="...)
-		b = time.Unix(expires, 0).UTC().AppendFormat(b, http.TimeFormat)
+		b = append(b, cookieExpires(expires)...)
 	}
 	switch {
 	case maxAge > 0:
@@ -349,6 +350,24 @@ func sessionSetCookie(value string, expires, maxAge int64, secure bool) string {
 	b = append(b, "; SameSite=Lax"...)
 	return string(b)
 }
+
+// cookieExpires formats unix as an Expires attribute. Sessions issued in
+// the same second expire in the same second, so the last text is kept.
+func cookieExpires(unix int64) string {
+	if last := lastExpires.Load(); last != nil && last.unix == unix {
+		return last.text
+	}
+	e := &formattedExpires{unix: unix, text: time.Unix(unix, 0).UTC().Format(http.TimeFormat)}
+	lastExpires.Store(e)
+	return e.text
+}
+
+type formattedExpires struct {
+	unix int64
+	text string
+}
+
+var lastExpires atomic.Pointer[formattedExpires]
 
 // loadSession reads and verifies the session cookie, renews it when more than
 // half of its lifetime has passed (so active users stay signed in, up to the

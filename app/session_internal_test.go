@@ -88,8 +88,8 @@ func TestOldJSONSessionCookieCountsAsAbsent(t *testing.T) {
 // TestSessionSetCookieMatchesNetHTTP: the hand-made Set-Cookie value is what http.Cookie.String
 // makes of the same cookie.
 func TestSessionSetCookieMatchesNetHTTP(t *testing.T) {
-	exp := time.Unix(1_800_000_000, 0)
-	for _, secure := range []bool{false, true} {
+	for i, secure := range []bool{false, true, false} {
+		exp := time.Unix(1_800_000_000+int64(i%2), 0) // the formatted Expires of the last second is kept
 		set := http.Cookie{Name: SessionCookieName, Value: "AbC-_.x", Path: "/", Expires: exp, MaxAge: 3600, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
 		if got, want := sessionSetCookie(set.Value, exp.Unix(), 3600, secure), set.String(); got != want {
 			t.Errorf("set:\n got %s\nwant %s", got, want)
