@@ -45,6 +45,7 @@ var (
 	videos   = flag.Int("catchup.videos", 1000, "videos the viewings are spread over")
 	maxConns = flag.Int("catchup.conns", 20, "connections in the pool (the program's DB_MAX_CONNS)")
 	timeout  = flag.Duration("catchup.timeout", 10*time.Minute, "give up when an aggregator is not at the head by then")
+	catchUp  = flag.Int("catchup.batch", 0, "CatchUpBatchSize for every subscription (0: each aggregator's own)")
 	heapProf = flag.String("catchup.heapprofile", "", "write a heap profile (in use) to this file each time the catch-up's heap in use reaches a new high by 8 MB")
 )
 
@@ -108,6 +109,11 @@ func TestCatchup(t *testing.T) {
 		videooperations.New(videooperations.Deps{DB: pool, Logger: quiet}),
 	} {
 		configs = append(configs, a.Subscriptions()...)
+	}
+	if *catchUp > 0 {
+		for i := range configs {
+			configs[i].CatchUpBatchSize = *catchUp
+		}
 	}
 	type target struct {
 		sub   *messagestore.Subscription
