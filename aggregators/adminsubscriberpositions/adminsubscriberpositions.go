@@ -59,10 +59,19 @@ func New(d Deps) *Aggregator {
 	return &Aggregator{db: d.DB, log: log.With("aggregator", Contract.Name)}
 }
 
+// catchUpBatchSize is this aggregator's read size while its subscription is behind, instead of the
+// store's 2,000. Every subscription that is catching up holds a whole read in memory at the same time
+// (about 0.7 KB a message as the store hands it over, plus the copy of it the subscription passes to
+// the handler), so the sum over all of them is the program's peak during a catch-up. Here a batch is
+// one statement whatever its size, and the Read messages of a thousand positions already coalesce into
+// one row per subscriber.
+const catchUpBatchSize = 1000
+
 // Subscriptions returns the aggregator's subscription.
 func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 	return []messagestore.SubscriptionConfig{{
 		SubscriberID: SubscriberID, Category: Category, HandleBatch: a.HandleReads, BatchTypes: []string{read},
+		CatchUpBatchSize: catchUpBatchSize,
 	}}
 }
 

@@ -71,13 +71,21 @@ func New(d Deps) *Aggregator {
 	return &Aggregator{db: d.DB, log: log.With("aggregator", Contract.Name)}
 }
 
+// catchUpBatchSize is this aggregator's read size while its subscription is behind, instead of the
+// store's 2,000. Every subscription that is catching up holds a whole read in memory at the same time
+// (about 0.7 KB a message as the store hands it over, plus the copy of it the subscription passes to
+// the handler), so the sum over all of them is the program's peak during a catch-up. Here a batch is
+// three statements whatever its size; a user's events are few and close together, so a larger read
+// would coalesce little more and save only a transaction per thousand messages.
+const catchUpBatchSize = 1000
+
 // Subscriptions returns the two subscriptions.
 func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 	return []messagestore.SubscriptionConfig{
 		{SubscriberID: IdentitySubscriberID, Category: identitymsg.Category, HandleBatch: a.HandleMessages,
-			BatchTypes: []string{registered, emailSent, emailFailed}},
+			BatchTypes: []string{registered, emailSent, emailFailed}, CatchUpBatchSize: catchUpBatchSize},
 		{SubscriberID: AuthenticationSubscriberID, Category: authenticationmsg.Category, HandleBatch: a.HandleMessages,
-			BatchTypes: []string{loggedIn}},
+			BatchTypes: []string{loggedIn}, CatchUpBatchSize: catchUpBatchSize},
 	}
 }
 

@@ -89,12 +89,23 @@ func New(d Deps) *Aggregator {
 	return &Aggregator{db: d.DB, log: log.With("aggregator", Contract.Name), live: d.Live}
 }
 
+// catchUpBatchSize is this aggregator's read size while its subscription is behind, instead of the
+// store's 2,000. Every subscription that is catching up holds a whole read in memory at the same time
+// (about 0.7 KB a message as the store hands it over, plus the copy of it the subscription passes to
+// the handler), so the sum over all of them is the program's peak during a catch-up. It applies to the
+// publishing events and the uploads, one statement each, for which a larger read would save only a
+// transaction per thousand messages. The viewings keep the store's size: they are most of a store, and
+// a larger read counts more viewings of one video in one row update.
+const catchUpBatchSize = 1000
+
 // Subscriptions returns the three subscriptions; main runs them under leases.
 func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 	return []messagestore.SubscriptionConfig{
-		{SubscriberID: SubscriberID, Category: videopublishingmsg.Category, HandleBatch: a.HandleMessages, BatchTypes: publishingTypes},
+		{SubscriberID: SubscriberID, Category: videopublishingmsg.Category, HandleBatch: a.HandleMessages, BatchTypes: publishingTypes,
+			CatchUpBatchSize: catchUpBatchSize},
 		{SubscriberID: ViewingsSubscriberID, Category: viewingmsg.Category, HandleBatch: a.HandleMessages, BatchTypes: viewingTypes},
-		{SubscriberID: UploadsSubscriberID, Category: videopublishingmsg.CommandCategory, HandleBatch: a.HandleMessages, BatchTypes: uploadTypes},
+		{SubscriberID: UploadsSubscriberID, Category: videopublishingmsg.CommandCategory, HandleBatch: a.HandleMessages, BatchTypes: uploadTypes,
+			CatchUpBatchSize: catchUpBatchSize},
 	}
 }
 

@@ -76,13 +76,21 @@ func New(d Deps) *Aggregator {
 	return &Aggregator{db: d.DB, log: log.With("aggregator", Contract.Name), live: d.Live}
 }
 
+// catchUpBatchSize is this aggregator's read size while its subscription is behind, instead of the
+// store's 2,000. Every subscription that is catching up holds a whole read in memory at the same time
+// (about 0.7 KB a message as the store hands it over, plus the copy of it the subscription passes to
+// the handler), so the sum over all of them is the program's peak during a catch-up. Here each event is
+// one statement of its own, so a larger read would save only a transaction per thousand messages.
+const catchUpBatchSize = 1000
+
 // Subscriptions returns the aggregator's subscription; main runs it under a lease.
 func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 	return []messagestore.SubscriptionConfig{{
-		SubscriberID: SubscriberID,
-		Category:     videopublishingmsg.Category,
-		HandleBatch:  a.HandleMessages,
-		BatchTypes:   types,
+		SubscriberID:     SubscriberID,
+		Category:         videopublishingmsg.Category,
+		HandleBatch:      a.HandleMessages,
+		BatchTypes:       types,
+		CatchUpBatchSize: catchUpBatchSize,
 	}}
 }
 
