@@ -5,6 +5,9 @@ import (
 	"errors"
 	"hash/fnv"
 	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,19 +20,34 @@ import (
 // that write_message takes.
 const leaseClass int32 = 0x56545355 // "VTSU"
 
+// memberClass is the first key of the shared advisory lock by which the processes that run one set of
+// subscriptions count each other (the second key is derived from the set): every such process holds it
+// on its lease connection, so the number of its holders is the number of live peers.
+const memberClass int32 = 0x56544d42 // "VTMB"
+
 // Leases makes sure each subscriber id runs in at most one process at a time when several processes
 // share a database. A lease is a session-level advisory lock held on one dedicated connection per
 // process: when the process dies its connection closes, Postgres releases the locks, and another
 // process's next attempt (every Interval) takes them over. If the connection is lost, every lease this
 // process held is cancelled at once, before anyone else can take it.
+//
+// Processes that run the same set of subscriptions (Balance) share its leases evenly: each holds at
+// most its fair share, ceil(subscriptions / live peers), gives up what is over it (the subscription
+// stops and saves its position first, then the lease is unlocked for a peer to take), and takes more
+// only while under it. A peer that starts gets its share within a few intervals; when one dies, the
+// others' shares grow and they take its leases over.
 type Leases struct {
 	pool     *pgxpool.Pool
 	log      *slog.Logger
 	interval time.Duration
 
-	mu   sync.Mutex
-	want map[int32]*lease
-	kick chan struct{}
+	mu     sync.Mutex
+	want   map[int32]*lease
+	unlock []int32 // keys given back by their subscriptions, to unlock at the next step
+	kick   chan struct{}
+	// Balancing (0 and 0: none, take every wanted lease).
+	setKey int32
+	total  int
 }
 
 type lease struct {
@@ -39,7 +57,8 @@ type lease struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	ready  chan struct{} // closed when the lease is taken
-	drop   bool          // released by its subscription: unlock and forget
+	drop   bool          // released by its subscription
+	yield  bool          // being given up to a peer: its subscription is stopping
 }
 
 // NewLeases returns a lease holder that tries to take wanted leases every interval (default 2s).
@@ -51,6 +70,21 @@ func NewLeases(pool *pgxpool.Pool, log *slog.Logger, interval time.Duration) *Le
 		log = slog.Default()
 	}
 	return &Leases{pool: pool, log: log, interval: interval, want: map[int32]*lease{}, kick: make(chan struct{}, 1)}
+}
+
+// Balance says which subscriber ids this process runs: processes that run the same set share their
+// leases evenly. Call it before Run.
+func (l *Leases) Balance(ids []string) {
+	set := slices.Clone(ids)
+	slices.Sort(set)
+	set = slices.Compact(set)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(set) == 0 {
+		l.setKey, l.total = 0, 0
+		return
+	}
+	l.setKey, l.total = leaseKey(strings.Join(set, "\n")), len(set)
 }
 
 func leaseKey(id string) int32 {
@@ -92,6 +126,12 @@ func (l *Leases) release(le *lease) {
 	if le.cancel != nil {
 		le.cancel()
 	}
+	if l.want[le.key] == le {
+		delete(l.want, le.key)
+		if le.held {
+			l.unlock = append(l.unlock, le.key)
+		}
+	}
 	l.mu.Unlock()
 	l.poke()
 }
@@ -109,7 +149,7 @@ func (l *Leases) Held() []string {
 	defer l.mu.Unlock()
 	var out []string
 	for _, le := range l.want {
-		if le.held && !le.drop {
+		if le.held && !le.drop && !le.yield {
 			out = append(out, le.id)
 		}
 	}
@@ -140,6 +180,15 @@ func (l *Leases) session(ctx context.Context) error {
 	// The locks belong to this session, so the connection never returns to the pool.
 	conn := pc.Hijack()
 	defer conn.Close(context.Background())
+	l.mu.Lock()
+	setKey := l.setKey
+	l.mu.Unlock()
+	if setKey != 0 {
+		// Count this process among the peers for as long as the session (and its leases) lives.
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock_shared($1, $2)`, memberClass, setKey); err != nil {
+			return err
+		}
+	}
 	ticker := time.NewTicker(l.interval)
 	defer ticker.Stop()
 	for {
@@ -155,63 +204,114 @@ func (l *Leases) session(ctx context.Context) error {
 	}
 }
 
-// step releases dropped leases, tries to take wanted ones in one statement, or, when there is nothing
-// to do, checks that the connection (and so every lock on it) is still alive.
+// peersSQL counts the sessions holding a set's member lock: the live processes that run that set.
+const peersSQL = `SELECT count(*) FROM pg_catalog.pg_locks
+WHERE locktype = 'advisory' AND granted AND objsubid = 2
+  AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+  AND classid = $1::bigint::oid AND objid = $2::bigint::oid`
+
+// step unlocks leases given back, works out this process's fair share, gives up leases over it and
+// tries to take wanted ones under it, in as few statements as it can. When there is nothing to do it
+// still checks that the connection (and so every lock on it) is alive.
 func (l *Leases) step(ctx context.Context, conn *pgx.Conn) error {
 	l.mu.Lock()
-	var drop, try []int32
+	unlock := l.unlock
+	l.unlock = nil
+	var try []int32
+	held := 0
 	for key, le := range l.want {
 		switch {
-		case le.drop:
-			if le.held {
-				drop = append(drop, key)
-			}
-			delete(l.want, key)
+		case le.held && !le.yield:
+			held++
 		case !le.held:
 			try = append(try, key)
 		}
 	}
+	setKey, total := l.setKey, l.total
 	l.mu.Unlock()
 
-	if len(drop) > 0 {
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, k) FROM unnest($2::int4[]) AS k`, leaseClass, drop); err != nil {
+	queried := false
+	if len(unlock) > 0 {
+		queried = true
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, k) FROM unnest($2::int4[]) AS k`, leaseClass, unlock); err != nil {
 			return err
 		}
 	}
-	if len(try) == 0 {
-		if len(drop) == 0 {
-			_, err := conn.Exec(ctx, "SELECT 1")
+	share := len(try) + held // no balancing: everything wanted
+	if setKey != 0 {
+		queried = true
+		var peers int
+		if err := conn.QueryRow(ctx, peersSQL, int64(uint32(memberClass)), int64(uint32(setKey))).Scan(&peers); err != nil {
 			return err
 		}
+		share = (total + max(peers, 1) - 1) / max(peers, 1)
+		if held > share {
+			l.yieldSome(held - share)
+			return nil
+		}
+	}
+	if n := min(len(try), share-held); n > 0 {
+		// In random order, so that peers under their share do not all go for the same leases.
+		rand.Shuffle(len(try), func(i, j int) { try[i], try[j] = try[j], try[i] })
+		rows, err := conn.Query(ctx, `SELECT k FROM unnest($2::int4[]) AS k WHERE pg_try_advisory_lock($1, k) LIMIT $3`,
+			leaseClass, try, n)
+		if err != nil {
+			return err
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			return err
+		}
+		l.took(got)
 		return nil
 	}
-	rows, err := conn.Query(ctx, `SELECT k FROM unnest($2::int4[]) AS k WHERE pg_try_advisory_lock($1, k)`, leaseClass, try)
-	if err != nil {
+	if !queried {
+		_, err := conn.Exec(ctx, "SELECT 1")
 		return err
 	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		return err
-	}
+	return nil
+}
+
+// took records the leases just taken.
+func (l *Leases) took(keys []int32) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, key := range got {
+	for _, key := range keys {
 		le, ok := l.want[key]
 		if !ok || le.drop {
-			// Released while we were taking it: give it back on the next step.
-			l.want[key] = &lease{key: key, held: true, drop: true}
+			// Released while we were taking it: give it back at the next step.
+			l.unlock = append(l.unlock, key)
+			l.poke()
 			continue
 		}
 		le.held = true
 		le.ctx, le.cancel = context.WithCancel(context.Background())
 		close(le.ready)
 	}
-	return nil
+}
+
+// yieldSome gives up n held leases for peers to take: their subscriptions stop (saving their
+// positions), release them, and the next step unlocks them.
+func (l *Leases) yieldSome(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, le := range l.want {
+		if n == 0 {
+			break
+		}
+		if le.held && !le.yield && !le.drop {
+			le.yield = true
+			le.cancel()
+			l.log.Info("lease given up to a peer process", "subscriber", le.id)
+			n--
+		}
+	}
 }
 
 func (l *Leases) loseAll() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.unlock = nil // the locks went with the connection
 	for key, le := range l.want {
 		if le.held || le.drop {
 			// A held lease is gone with its connection: its subscription stops at once and will

@@ -213,7 +213,8 @@ func (s *Subscription) Run(ctx context.Context) error {
 		s.run(runCtx)
 		release()
 		if ctx.Err() == nil {
-			s.log.Warn("subscription lease lost; waiting to take it back")
+			// Lost with the lease connection (Leases logs that as a warning) or given up to a peer.
+			s.log.Info("subscription stopped: its lease was lost or given up; waiting to take it back")
 		}
 	}
 	return nil

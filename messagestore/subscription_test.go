@@ -296,6 +296,114 @@ func TestOneRunnerPerSubscriberIDAcrossProcesses(t *testing.T) {
 	}
 }
 
+// TestProcessesShareTheirSubscriptions: two processes that run the same six subscriptions end up with
+// three each; every message is handled exactly once however the subscriptions move; when one process
+// stops, the other takes everything back.
+func TestProcessesShareTheirSubscriptions(t *testing.T) {
+	const n = 6
+	a, b := newStore(t), newStore(t)
+	cats := make([]string, n)
+	ids := make([]string, n)
+	for i := range n {
+		cats[i], ids[i] = fresh("share"), "test:"+uuid.NewString()
+	}
+	type process struct {
+		subs []*messagestore.Subscription
+		recs []*recorder
+	}
+	newProcess := func(s *messagestore.Store) (*process, *messagestore.Leases) {
+		leases := messagestore.NewLeases(s.Pool(), quiet, 50*time.Millisecond)
+		p := &process{}
+		for i := range n {
+			rec := &recorder{}
+			sub, err := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: ids[i], Category: cats[i],
+				Handlers:        map[string]messagestore.Handler{"Deposited": rec.handle},
+				MaxPollInterval: 50 * time.Millisecond}, leases)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.subs, p.recs = append(p.subs, sub), append(p.recs, rec)
+		}
+		return p, leases
+	}
+	running := func(p *process) (count int) {
+		for _, sub := range p.subs {
+			if sub.Status().State == messagestore.StateRunning {
+				count++
+			}
+		}
+		return count
+	}
+	handled := func(i int, ps ...*process) (total int) {
+		for _, p := range ps {
+			total += p.recs[i].count()
+		}
+		return total
+	}
+	pa, la := newProcess(a)
+	pb, lb := newProcess(b)
+	ctxA, cancelA := context.WithCancel(context.Background())
+	defer cancelA()
+	doneA := make(chan error, 1)
+	go func() { doneA <- messagestore.NewSupervisor(a, la, pa.subs...).Run(ctxA) }()
+	eventually(t, 10*time.Second, "A runs all six", func() bool { return running(pa) == n })
+	for i := range n {
+		writeN(t, a, cats[i], 3, messagestore.Metadata{})
+	}
+	eventually(t, 10*time.Second, "A handles the first messages", func() bool {
+		for i := range n {
+			if handled(i, pa) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+
+	ctxB, cancelB := context.WithCancel(context.Background())
+	doneB := make(chan error, 1)
+	go func() { doneB <- messagestore.NewSupervisor(b, lb, pb.subs...).Run(ctxB) }()
+	eventually(t, 15*time.Second, "three subscriptions each", func() bool { return running(pa) == n/2 && running(pb) == n/2 })
+	for i := range n {
+		if pa.subs[i].Status().State == messagestore.StateRunning && pb.subs[i].Status().State == messagestore.StateRunning {
+			t.Fatalf("%s runs in both processes", ids[i])
+		}
+	}
+	for i := range n {
+		writeN(t, b, cats[i], 2, messagestore.Metadata{})
+	}
+	eventually(t, 10*time.Second, "every message handled", func() bool {
+		for i := range n {
+			if handled(i, pa, pb) < 5 {
+				return false
+			}
+		}
+		return true
+	})
+
+	cancelB()
+	<-doneB
+	eventually(t, 15*time.Second, "A takes everything back", func() bool { return running(pa) == n })
+	for i := range n {
+		writeN(t, a, cats[i], 1, messagestore.Metadata{})
+	}
+	eventually(t, 10*time.Second, "the last messages handled", func() bool {
+		for i := range n {
+			if handled(i, pa, pb) < 6 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(200 * time.Millisecond)
+	for i := range n {
+		if got := handled(i, pa, pb); got != 6 {
+			t.Errorf("%s: %d messages handled, want each of the 6 exactly once", ids[i], got)
+		}
+	}
+	cancelA()
+	<-doneA
+}
+
 func TestStoreWideSubscriptionSeesEveryCategoryOnce(t *testing.T) {
 	s := newStore(t)
 	catA, catB := fresh("allA"), fresh("allB")

@@ -20,16 +20,35 @@ func NewSupervisor(store *Store, leases *Leases, subs ...*Subscription) *Supervi
 	return &Supervisor{store: store, leases: leases, subs: subs}
 }
 
-// Run runs everything until ctx is done. Subscriptions save their positions on the way out.
+// Run runs everything until ctx is done. Subscriptions save their positions on the way out, and only
+// then are the leases given up: were the lease connection closed first, a peer process could take a
+// subscription over and start from a position that is about to be saved, handling those messages twice.
 func (s *Supervisor) Run(ctx context.Context) error {
-	g, ctx := errgroup.WithContext(ctx)
+	leasesDone := make(chan error, 1)
+	stopLeases := func() {}
 	if s.leases != nil {
-		g.Go(func() error { return s.leases.Run(ctx) })
+		// Processes that run the same subscriptions share them out.
+		ids := make([]string, len(s.subs))
+		for i, sub := range s.subs {
+			ids[i] = sub.SubscriberID()
+		}
+		s.leases.Balance(ids)
+		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stopLeases = cancel
+		go func() { leasesDone <- s.leases.Run(lctx) }()
+	} else {
+		leasesDone <- nil
 	}
+	g, gctx := errgroup.WithContext(ctx)
 	for _, sub := range s.subs {
-		g.Go(func() error { return sub.Run(ctx) })
+		g.Go(func() error { return sub.Run(gctx) })
 	}
-	return g.Wait()
+	err := g.Wait()
+	stopLeases()
+	if lerr := <-leasesDone; err == nil {
+		err = lerr
+	}
+	return err
 }
 
 // Subscriptions returns every subscription, sorted by subscriber id.
