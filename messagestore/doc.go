@@ -16,7 +16,13 @@
 //     `Read {position}` messages after a number of messages or an interval and at shutdown, wakes within
 //     milliseconds of a write (in-process signal and LISTEN/NOTIFY) and polls with back-off when idle,
 //     retries failures with back-off and parks on a message that keeps failing (visible and retryable,
-//     without stopping anything else), and runs in at most one process at a time (a lease).
+//     without stopping anything else), and runs in at most one process at a time (a lease). Processes
+//     that run the same subscriptions share the leases evenly (Leases, Supervisor).
+//   - Writes without an expected version to one category are combined into shared transactions under
+//     load (group commit, combine.go), so a hot category such as viewing-* is not limited to one
+//     transaction per write.
+//   - FetchCached keeps recently projected entities (EntityCache) and reads only a stream's new
+//     messages.
 //   - Contract and Writer scope every write: an application or component may append only to the
 //     categories its contract owns or sends commands to (*ContractError otherwise).
 //
