@@ -43,6 +43,12 @@ func (r LoadResult) String() string {
 	fmt.Fprintf(&b, "\n  latency %s", r.Latencies.Summary())
 	for _, u := range r.Usage {
 		fmt.Fprintf(&b, "\n  %s", u)
+		if r.OK > 0 && u.CPUPercent > 0 {
+			// CPU time over the window divided by the answered requests: the process's cost per
+			// request, whatever share of the cores it got.
+			perReq := time.Duration(u.CPUPercent / 100 * float64(r.Duration) / float64(r.OK))
+			fmt.Fprintf(&b, ", %.1f µs CPU per request", float64(perReq)/float64(time.Microsecond))
+		}
 	}
 	return b.String()
 }
