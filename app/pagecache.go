@@ -27,10 +27,11 @@ import (
 // The holes are found by rendering the page with placeholders: random strings
 // made when the process starts, which never leave it, so no content of a page
 // (a video's name, say) can pose as one. Compiling fails when a placeholder
-// shows up altered (escaped, truncated), so a template that does something
-// unexpected with the token is rendered per request instead of served wrong.
+// shows up altered (escaped, cut, in another case), so a template that does
+// something unexpected with the token is rendered per request instead of
+// served wrong.
 type AnonymousPage struct {
-	title, path string
+	path string
 	// chunks[0] hole[0] chunks[1] hole[1] … chunks[n]
 	chunks [][]byte
 	holes  []pageHole
@@ -84,7 +85,7 @@ func CompileAnonymousPage(title, path string, page func(templates.Page) templ.Co
 	if err := page(p).Render(context.Background(), &buf); err != nil {
 		return nil, fmt.Errorf("app: rendering anonymous page: %w", err)
 	}
-	out := &AnonymousPage{title: title, path: path}
+	out := &AnonymousPage{path: path}
 	rest := buf.Bytes()
 	for {
 		ci, ti := bytes.Index(rest, []byte(csrf)), bytes.Index(rest, []byte(trace))
@@ -114,7 +115,8 @@ func CompileAnonymousPage(title, path string, page func(templates.Page) templ.Co
 }
 
 // RenderAnonymous serves the compiled page with this request's CSRF token
-// (creating an anonymous session for it, as PageFor does) and trace id, with
+// (creating an anonymous session for it when the page has a form, as
+// PageFor does) and trace id, with
 // status. It serves only anonymous visitors of the page's path: for a
 // signed-in visitor (or another path) it writes nothing and returns false, and
 // the caller renders the page for them.
