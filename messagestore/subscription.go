@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -313,10 +314,18 @@ func (s *Subscription) run(ctx context.Context) {
 		poll = s.cfg.MinPollInterval
 
 		if s.cfg.HandleBatch != nil {
-			var keep []Message
-			for _, m := range msgs {
-				if s.wants(m) {
-					keep = append(keep, m)
+			// The read itself when every message is wanted (the usual case: no filter); a copy of the
+			// wanted ones otherwise, since the position advances past them all.
+			keep := msgs
+			for i, m := range msgs {
+				if !s.wants(m) {
+					keep = slices.Clone(msgs[:i])
+					for _, m := range msgs[i+1:] {
+						if s.wants(m) {
+							keep = append(keep, m)
+						}
+					}
+					break
 				}
 			}
 			if len(keep) > 0 {

@@ -442,6 +442,68 @@ func TestStoreWideSubscriptionSeesEveryCategoryOnce(t *testing.T) {
 	}
 }
 
+// TestBatchHandlerGetsOnlyItsTypes: with BatchTypes, a batch handler gets exactly the messages of those
+// types, in order, whether a read holds only wanted messages or a mix; the others still advance the
+// position.
+func TestBatchHandlerGetsOnlyItsTypes(t *testing.T) {
+	s := newStore(t)
+	cat := fresh("types")
+	stream := messagestore.StreamName(cat, uuid.NewString())
+	var want []string
+	write := func(types ...string) {
+		for _, typ := range types {
+			m := messagestore.NewMessage{ID: uuid.NewString(), Type: typ}
+			if _, err := s.Write(context.Background(), stream, messagestore.AnyVersion, m); err != nil {
+				t.Fatal(err)
+			}
+			if typ == "Wanted" {
+				want = append(want, m.ID)
+			}
+		}
+	}
+	write("Wanted", "Wanted", "Wanted", "Other", "Wanted", "Other", "Other", "Wanted")
+	var mu sync.Mutex
+	var got []string
+	sub, err := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+		BatchSize: 3, BatchTypes: []string{"Wanted"},
+		HandleBatch: func(_ context.Context, msgs []messagestore.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range msgs {
+				if m.Type != "Wanted" {
+					t.Errorf("handler got a %s", m.Type)
+				}
+				got = append(got, m.ID)
+			}
+			return nil
+		}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, sub)
+	defer stop()
+	eventually(t, 10*time.Second, "every wanted message", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= len(want)
+	})
+	eventually(t, 10*time.Second, "the position past the last message", func() bool { return sub.Status().Position > 0 && sub.Status().Position == lastGlobal(t, s, stream) })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Fatalf("handled %v, want %v", got, want)
+	}
+}
+
+func lastGlobal(t *testing.T, s *messagestore.Store, stream string) int64 {
+	t.Helper()
+	m, err := s.LastMessage(context.Background(), stream, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.GlobalPosition
+}
+
 func TestStoreWideSubscriptionDoesNotFeedOnItsOwnPositionWrites(t *testing.T) {
 	if os.Getenv("TEST_DATABASE_URL") != "" {
 		t.Skip("needs a database nobody else writes to while it watches for idle saves")
