@@ -24,13 +24,16 @@ import (
 type RawGetter struct {
 	addr    string
 	host    string
+	method  string
 	path    string
+	extra   string // more header lines, each ending in CRLF
 	cookies bool
 	cookie  []byte // "vt_session=…" (name and value) or empty
 	req     []byte
 	conn    net.Conn
 	r       *bufio.Reader
 	scratch []byte
+	trace   string // the X-Trace-Id of the last answer
 }
 
 // sessionCookieName is app.SessionCookieName.
@@ -49,17 +52,36 @@ func NewRawGetter(base, path string, cookies bool) (*RawGetter, error) {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
-	g := &RawGetter{addr: addr, host: u.Host, path: path, cookies: cookies, scratch: make([]byte, 32<<10)}
+	g := &RawGetter{addr: addr, host: u.Host, method: "GET", path: path, cookies: cookies, scratch: make([]byte, 32<<10)}
 	g.buildRequest()
 	return g, nil
 }
 
+// NewRawPoster returns a client that POSTs an empty form to base+path with the session cookie
+// (name=value) and the CSRF token it is given, keeping the cookie up to date when the answer renews
+// it. Trace returns the X-Trace-Id of the last answer.
+func NewRawPoster(base, path, cookie, csrfToken string) (*RawGetter, error) {
+	g, err := NewRawGetter(base, path, true)
+	if err != nil {
+		return nil, err
+	}
+	g.method = "POST"
+	g.cookie = []byte(cookie)
+	g.extra = "X-CSRF-Token: " + csrfToken + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\n"
+	g.buildRequest()
+	return g, nil
+}
+
+// Trace is the X-Trace-Id header of the last answer ("" if it had none).
+func (g *RawGetter) Trace() string { return g.trace }
+
 func (g *RawGetter) buildRequest() {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: vtload\r\nAccept: text/html\r\n", g.path, g.host)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: vtload\r\nAccept: text/html\r\n", g.method, g.path, g.host)
 	if len(g.cookie) > 0 {
 		fmt.Fprintf(&b, "Cookie: %s\r\n", g.cookie)
 	}
+	b.WriteString(g.extra)
 	b.WriteString("\r\n")
 	g.req = b.Bytes()
 }
@@ -110,6 +132,7 @@ func (g *RawGetter) roundTrip() (status, bodyLen int, keep bool, err error) {
 	}
 	keep = line[7] == '1'
 	contentLength, chunked := -1, false
+	g.trace = ""
 	for {
 		line, err := g.line()
 		if err != nil {
@@ -136,6 +159,8 @@ func (g *RawGetter) roundTrip() (status, bodyLen int, keep bool, err error) {
 			}
 		case asciiEqualFold(name, "Set-Cookie") && g.cookies:
 			g.keepCookie(value)
+		case asciiEqualFold(name, "X-Trace-Id"):
+			g.trace = string(value)
 		}
 	}
 	switch {

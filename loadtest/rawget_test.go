@@ -69,3 +69,38 @@ func TestRawGetter(t *testing.T) {
 		t.Errorf("a getter without cookies sent %q", cookies[1])
 	}
 }
+
+// TestRawPoster sends a POST with the cookie, the CSRF token and an empty form, reads the 303 and
+// its trace id, and keeps a renewed session cookie.
+func TestRawPoster(t *testing.T) {
+	type seen struct{ method, path, cookie, token, ctype, length string }
+	var got []seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, seen{r.Method, r.URL.Path, r.Header.Get("Cookie"), r.Header.Get("X-CSRF-Token"),
+			r.Header.Get("Content-Type"), fmt.Sprint(r.ContentLength)})
+		if len(got) == 1 {
+			http.SetCookie(w, &http.Cookie{Name: sessionCookieName, Value: "renewed", Path: "/"})
+		}
+		w.Header().Set("X-Trace-Id", fmt.Sprintf("trace-%d", len(got)))
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	}))
+	defer srv.Close()
+	p, err := NewRawPoster(srv.URL, "/record-viewing/v1", sessionCookieName+"=first", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for i := 1; i <= 2; i++ {
+		status, _, err := p.Get(context.Background())
+		if err != nil || status != http.StatusSeeOther || p.Trace() != fmt.Sprintf("trace-%d", i) {
+			t.Fatalf("post %d: status %d, trace %q, %v", i, status, p.Trace(), err)
+		}
+	}
+	want := []seen{
+		{"POST", "/record-viewing/v1", sessionCookieName + "=first", "tok", "application/x-www-form-urlencoded", "0"},
+		{"POST", "/record-viewing/v1", sessionCookieName + "=renewed", "tok", "application/x-www-form-urlencoded", "0"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("server saw %+v, want %+v", got, want)
+	}
+}

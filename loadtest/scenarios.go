@@ -165,7 +165,30 @@ type Viewer struct {
 	Client  *Client
 	VideoID string
 	Traces  []string
-	Unknown int // requests that failed without an answer: their outcome is unknown
+	Unknown int        // requests that failed without an answer: their outcome is unknown
+	raw     *RawGetter // the lean client, when the viewer uses one (UseRaw)
+}
+
+// UseRaw makes the viewer post through a RawGetter (the lean client, like wrk) with the session
+// cookie and CSRF token its Client got from the home page.
+func (v *Viewer) UseRaw() error {
+	u, err := url.Parse(v.Client.Base)
+	if err != nil {
+		return err
+	}
+	var cookie string
+	if v.Client.http.Jar != nil {
+		for _, c := range v.Client.http.Jar.Cookies(u) {
+			if c.Name == sessionCookieName {
+				cookie = c.Name + "=" + c.Value
+			}
+		}
+	}
+	if cookie == "" || v.Client.Token == "" {
+		return errors.New("raw POST: the home page gave no session cookie or CSRF token")
+	}
+	v.raw, err = NewRawPoster(v.Client.Base, "/record-viewing/"+v.VideoID, cookie, v.Client.Token)
+	return err
 }
 
 // NewViewers returns conns viewers spread over urls. With shared, every viewer records DemoVideoID
@@ -187,7 +210,15 @@ func NewViewers(ctx context.Context, urls []string, conns int, shared bool) ([]*
 
 // Op records one viewing.
 func (v *Viewer) Op(ctx context.Context) error {
-	status, trace, err := v.Client.Post(ctx, "/record-viewing/"+v.VideoID, nil)
+	var status int
+	var trace string
+	var err error
+	if v.raw != nil {
+		status, _, err = v.raw.Get(ctx)
+		trace = v.raw.Trace()
+	} else {
+		status, trace, err = v.Client.Post(ctx, "/record-viewing/"+v.VideoID, nil)
+	}
 	if err != nil {
 		v.Unknown++
 		return err

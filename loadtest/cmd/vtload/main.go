@@ -37,10 +37,10 @@ import (
 )
 
 type options struct {
-	urls, spawn, bin, abBin, dbURL, pids, dbPid, scenarios, abEnv, env, visibleMode, get string
-	conns, postConns, probes, regConns, regN, rounds                                     int
-	dur, warmup, probeGap, poll, regPoll                                                 time.Duration
-	cookies, hot, durable                                                                bool
+	urls, spawn, bin, abBin, dbURL, pids, dbPid, scenarios, abEnv, env, visibleMode, get, post string
+	conns, postConns, probes, regConns, regN, rounds                                           int
+	dur, warmup, probeGap, poll, regPoll                                                       time.Duration
+	cookies, hot, durable                                                                      bool
 }
 
 func main() {
@@ -59,6 +59,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each load")
 	flag.IntVar(&o.rounds, "rounds", 4, "with -ab-env: each load alternates A and B in this many rounds of d/rounds")
 	flag.StringVar(&o.get, "get", "raw", "GET / client: raw (keep-alive connections writing a fixed request and reading status, headers and body length, like wrk) or http (net/http, several times the driver's CPU)")
+	flag.StringVar(&o.post, "post", "raw", "POST /record-viewing client: raw (keep-alive connections writing a fixed request with the session cookie and CSRF token a home page gave them, like wrk) or http (net/http)")
 	flag.BoolVar(&o.cookies, "cookies", true, "GET / clients keep their session cookie (false: like wrk, a new session every request)")
 	flag.BoolVar(&o.hot, "hot", false, "POST clients all record the home page's demo video (one hot stream) instead of a video each; the stream check is skipped")
 	flag.IntVar(&o.probes, "probes", 200, "viewings probed by the visible scenario")
@@ -197,10 +198,18 @@ func run(ctx context.Context, o options) error {
 					fmt.Println("  viewers:", err)
 					return nil
 				}
+				if o.post == "raw" {
+					for _, v := range vs {
+						if err := v.UseRaw(); err != nil {
+							fmt.Println("  raw POST:", err)
+							return nil
+						}
+					}
+				}
 				all = append(all, vs)
 				return loadtest.ViewerOps(vs)
 			}
-			compare(ctx, o, sides, "POST /record-viewing", mk, func() {
+			compare(ctx, o, sides, "POST /record-viewing ("+o.post+" client)", mk, func() {
 				if o.hot || db == nil {
 					return
 				}
