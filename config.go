@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/mail"
 	"net/url"
 	"os"
@@ -39,6 +40,8 @@ type Config struct {
 	LeaseInterval   time.Duration
 	DBMaxConns      int
 	CombineWrites   bool
+	GCPercent       int   // -1: collection off (GOGC=off)
+	MemoryLimit     int64 // bytes; math.MaxInt64: no limit (GOMEMLIMIT=off)
 }
 
 // Roles a process can run.
@@ -63,7 +66,7 @@ type setting struct {
 // parseConfig reads flags (args, without the program name) over environment defaults (getenv).
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config
-	var adminEmails, roles, port, maxUpload, secure, shutdown, lease, maxConns, combine string
+	var adminEmails, roles, port, maxUpload, secure, shutdown, lease, maxConns, combine, gogc, memLimit string
 	fs := flag.NewFlagSet("videotutorials", flag.ContinueOnError)
 	fs.SetOutput(out)
 	str := func(p *string, name, env, def, usage string) {
@@ -93,6 +96,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	str(&lease, "lease-interval", "LEASE_INTERVAL", "2s", "how often a process tries to take over subscriptions another process held")
 	str(&maxConns, "db-max-conns", "DB_MAX_CONNS", "20", "database connections per pool")
 	str(&combine, "combine-writes", "COMBINE_WRITES", "true", "share transactions between concurrent writes to one category (false: one transaction per write, for benchmarks)")
+	str(&gogc, "gogc", "GOGC", "400", "garbage collection target, as Go's GOGC: the heap may grow by this percentage of the live heap between collections (off: never collect)")
+	str(&memLimit, "gomemlimit", "GOMEMLIMIT", "40MiB", "soft limit of the Go runtime's memory, as Go's GOMEMLIMIT (bytes, or with B, KiB, MiB, GiB, TiB; off: none); collection works harder near it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -122,6 +127,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.CombineWrites, err = strconv.ParseBool(combine); err != nil {
 		bad("COMBINE_WRITES", "%q is not true or false", combine)
+	}
+	if gogc == "off" {
+		c.GCPercent = -1
+	} else if c.GCPercent, err = strconv.Atoi(gogc); err != nil || c.GCPercent < 1 {
+		bad("GOGC", "%q is not a positive percentage or off", gogc)
+	}
+	if c.MemoryLimit, err = parseByteSize(memLimit); err != nil {
+		bad("GOMEMLIMIT", "%v", err)
 	}
 	if c.DBMaxConns, err = strconv.Atoi(maxConns); err != nil || c.DBMaxConns < 4 {
 		bad("DB_MAX_CONNS", "%q is not a number of at least 4", maxConns)
@@ -193,3 +206,27 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 }
 
 func environ(key string) string { return os.Getenv(key) }
+
+// parseByteSize reads a size the way the Go runtime reads GOMEMLIMIT: a whole number of bytes with an
+// optional unit B, KiB, MiB, GiB or TiB, or off (no limit).
+func parseByteSize(v string) (int64, error) {
+	if v == "off" {
+		return math.MaxInt64, nil
+	}
+	units := []struct {
+		suffix string
+		shift  uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+	num, shift := v, uint(0)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, shift = n, u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 1 || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("%q is not a size such as 40MiB, or off", v)
+	}
+	return n << shift, nil
+}

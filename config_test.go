@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"math"
 	"strings"
 	"testing"
 )
@@ -52,11 +53,35 @@ func TestConfigBadValuesNameTheSetting(t *testing.T) {
 		"SHUTDOWN_TIMEOUT":            {"SHUTDOWN_TIMEOUT": "soon"},
 		"BASE_URL":                    {"BASE_URL": "ftp://x"},
 		"COMBINE_WRITES":              {"COMBINE_WRITES": "maybe"},
+		"GOGC":                        {"GOGC": "0"},
+		"GOMEMLIMIT":                  {"GOMEMLIMIT": "40MB"},
 	}
 	for name, e := range cases {
 		_, err := parseConfig(nil, env(e), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("%s: error %v does not name the setting", name, err)
+		}
+	}
+}
+
+func TestGCSettings(t *testing.T) {
+	c, err := parseConfig(nil, env(nil), &bytes.Buffer{})
+	if err != nil || c.GCPercent != 400 || c.MemoryLimit != 40<<20 {
+		t.Fatalf("defaults: GOGC %d, GOMEMLIMIT %d, %v", c.GCPercent, c.MemoryLimit, err)
+	}
+	c, err = parseConfig([]string{"-gogc", "off"}, env(map[string]string{"GOMEMLIMIT": "off"}), &bytes.Buffer{})
+	if err != nil || c.GCPercent != -1 || c.MemoryLimit != math.MaxInt64 {
+		t.Fatalf("off: GOGC %d, GOMEMLIMIT %d, %v", c.GCPercent, c.MemoryLimit, err)
+	}
+	sizes := map[string]int64{"1": 1, "512B": 512, "64KiB": 64 << 10, "40MiB": 40 << 20, "2GiB": 2 << 30, "1TiB": 1 << 40}
+	for v, want := range sizes {
+		if got, err := parseByteSize(v); err != nil || got != want {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d", v, got, err, want)
+		}
+	}
+	for _, v := range []string{"", "0", "-1MiB", "40MB", "1.5GiB", "MiB", "9999999TiB", "off "} {
+		if got, err := parseByteSize(v); err == nil {
+			t.Errorf("parseByteSize(%q) = %d, want an error", v, got)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "configuration error:\n%v\n", err)
 		os.Exit(2)
 	}
+	tuneGC(cfg)
 	log := newLogger(cfg, os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -240,4 +242,14 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Addr)
 		ready(&net.TCPAddr{})
 	}
 	return g.Wait()
+}
+
+// tuneGC applies GOGC and GOMEMLIMIT. The runtime reads both variables itself; setting them again
+// here makes the flags work and gives the program its own defaults: a heap that may grow by 400 %
+// of the live heap between collections (a fraction of the collections the runtime's default of 100
+// needs, 10–20 % less CPU per request under load, docs/BENCHMARKS.md), with a soft limit of 40 MiB
+// that keeps the process near 50 MB resident under load and catch-up alike.
+func tuneGC(cfg Config) {
+	debug.SetGCPercent(cfg.GCPercent)
+	debug.SetMemoryLimit(cfg.MemoryLimit)
 }
