@@ -97,7 +97,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	str(&maxConns, "db-max-conns", "DB_MAX_CONNS", "20", "database connections per pool")
 	str(&combine, "combine-writes", "COMBINE_WRITES", "true", "share transactions between concurrent writes to one category (false: one transaction per write, for benchmarks)")
 	str(&gogc, "gogc", "GOGC", "400", "garbage collection target, as Go's GOGC: the heap may grow by this percentage of the live heap between collections (off: never collect)")
-	str(&memLimit, "gomemlimit", "GOMEMLIMIT", "40MiB", "soft limit of the Go runtime's memory, as Go's GOMEMLIMIT (bytes, or with B, KiB, MiB, GiB, TiB; off: none); collection works harder near it")
+	str(&memLimit, "gomemlimit", "GOMEMLIMIT", "32MiB", "soft limit of the Go runtime's memory, as Go's GOMEMLIMIT (bytes, or with B, KiB, MiB, GiB, TiB; off: none); collection works harder near it")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -66,7 +66,7 @@ func TestConfigBadValuesNameTheSetting(t *testing.T) {
 
 func TestGCSettings(t *testing.T) {
 	c, err := parseConfig(nil, env(nil), &bytes.Buffer{})
-	if err != nil || c.GCPercent != 400 || c.MemoryLimit != 40<<20 {
+	if err != nil || c.GCPercent != 400 || c.MemoryLimit != 32<<20 {
 		t.Fatalf("defaults: GOGC %d, GOMEMLIMIT %d, %v", c.GCPercent, c.MemoryLimit, err)
 	}
 	c, err = parseConfig([]string{"-gogc", "off"}, env(map[string]string{"GOMEMLIMIT": "off"}), &bytes.Buffer{})

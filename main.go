@@ -247,7 +247,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Addr)
 // tuneGC applies GOGC and GOMEMLIMIT. The runtime reads both variables itself; setting them again
 // here makes the flags work and gives the program its own defaults: a heap that may grow by 400 %
 // of the live heap between collections (a fraction of the collections the runtime's default of 100
-// needs, 10–20 % less CPU per request under load, docs/BENCHMARKS.md), with a soft limit of 40 MiB
+// needs, 10–20 % less CPU per request under load, docs/BENCHMARKS.md), with a soft limit of 32 MiB
 // that keeps the process near 50 MB resident under load and catch-up alike.
 func tuneGC(cfg Config) {
 	debug.SetGCPercent(cfg.GCPercent)
