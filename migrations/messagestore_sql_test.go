@@ -2256,6 +2256,36 @@ func TestGetCategoryMessagesIsInlined(t *testing.T) {
 	}
 }
 
+// TestGetCategoryMessagesGenericPlanOnAnalyzedStore: on an analyzed store of some 90,000 messages,
+// the generic plan of a category read -- what a client that prepares its statements gets after five
+// calls -- is still the ordered scan of messages_category, for a plain and a consumer-group read, not a
+// bitmap scan of the rest of the category and a sort (what 00004's consumer-group filter led to).
+func TestGetCategoryMessagesGenericPlanOnAnalyzedStore(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cat, other := newCategory("planA"), newCategory("planB")
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO message_store.messages (stream_name, position, type, data, metadata)
+		SELECT CASE WHEN g % 2 = 0 THEN $1 ELSE $2 END || '-' || (g / 2 % 1000), g / 2000, 'Viewed',
+		       '{"videoId": "0b6c42b7-6f3a-4d55-9d36-6f0f8d0b1c2a"}', '{"traceId": "4f1c3b0e-8d3e-4c84-9a8e-6b2f6b0b7c11"}'
+		FROM generate_series(0, 79999) AS g`, cat, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE message_store.messages`); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range []string{
+		fmt.Sprintf(`'%s', 1, 1000, NULL, NULL, NULL, NULL`, cat),
+		fmt.Sprintf(`'%s', 1, 1000, NULL, 0, 4, NULL`, cat),
+	} {
+		p := genericPlan(t, `SELECT * FROM message_store.get_category_messages($1, $2, $3, $4, $5, $6, $7)`, args)
+		if !strings.Contains(p, "Index Scan using messages_category on") || strings.Contains(p, "Sort") ||
+			strings.Contains(p, "Bitmap") {
+			t.Errorf("generic plan for (%s) is not the ordered scan of messages_category:\n%s", args, p)
+		}
+	}
+}
+
 // TestGetCategoryMessagesPlansAgree: the inlined function under custom and generic plans returns what
 // 00003's PL/pgSQL body (category_read_plpgsql) returns, raises the same errors (also for batch_size 0,
 // which fetches nothing), and raises its debug NOTICEs exactly once per call.
