@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -76,30 +77,38 @@ FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::te
 ORDER BY gp
 ON CONFLICT (global_position) DO NOTHING`
 
-// streamSQL raises a stream's count to max(position)+1 and moves its last message forward, and
-// returns the count before and after, so the category can grow by exactly the difference.
-const streamSQL = `WITH old AS (
-	SELECT message_count FROM admin_streams WHERE stream_name = $1 FOR UPDATE
-), up AS (
-	INSERT INTO admin_streams AS s (stream_name, category, message_count, last_position, last_message_id,
-		last_message_global_position, last_message_type, last_message_time)
-	VALUES ($1, $2, $3 + 1, $3, $4::uuid, $5, $6, $7)
-	ON CONFLICT (stream_name) DO UPDATE SET
-		message_count = greatest(s.message_count, excluded.message_count),
-		last_position = greatest(s.last_position, excluded.last_position),
-		last_message_id = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_id ELSE s.last_message_id END,
-		last_message_global_position = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_global_position ELSE s.last_message_global_position END,
-		last_message_type = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_type ELSE s.last_message_type END,
-		last_message_time = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_time ELSE s.last_message_time END
-	RETURNING s.message_count
-)
-SELECT coalesce((SELECT message_count FROM old), 0), (SELECT message_count FROM up)`
+// lockStreamsSQL locks the batch's stream rows that exist already, in a fixed order, and returns their
+// counts before the batch.
+const lockStreamsSQL = `SELECT stream_name, message_count FROM admin_streams
+WHERE stream_name = ANY($1::text[])
+ORDER BY stream_name
+FOR UPDATE`
+
+// streamsSQL raises each stream's count to max(position)+1 and moves its last message forward, for
+// every stream of the batch in one statement, and returns the counts after, so that each category can
+// grow by exactly the difference.
+const streamsSQL = `INSERT INTO admin_streams AS s (stream_name, category, message_count, last_position, last_message_id,
+	last_message_global_position, last_message_type, last_message_time)
+SELECT i.stream_name, i.category, i.last_position + 1, i.last_position, i.id::uuid, i.gp, i.type, i.time
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::timestamptz[])
+	AS i(stream_name, category, last_position, id, gp, type, time)
+ORDER BY i.stream_name
+ON CONFLICT (stream_name) DO UPDATE SET
+	message_count = greatest(s.message_count, excluded.message_count),
+	last_position = greatest(s.last_position, excluded.last_position),
+	last_message_id = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_id ELSE s.last_message_id END,
+	last_message_global_position = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_global_position ELSE s.last_message_global_position END,
+	last_message_type = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_type ELSE s.last_message_type END,
+	last_message_time = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_time ELSE s.last_message_time END
+RETURNING s.stream_name, s.message_count`
 
 const categorySQL = `INSERT INTO admin_categories AS c (category, message_count, last_global_position)
 VALUES ($1, $2, $3)
 ON CONFLICT (category) DO UPDATE SET
 	message_count = c.message_count + excluded.message_count,
 	last_global_position = greatest(c.last_global_position, excluded.last_global_position)`
+
+type catDelta struct{ count, last int64 }
 
 // HandleMessages applies one batch in one transaction. Applying it twice changes nothing.
 func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Message) error {
@@ -132,37 +141,69 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 		gps[i], streamNames[i], cats0[i], types[i] = m.GlobalPosition, m.StreamName, messagestore.Category(m.StreamName), m.Type
 		traces[i], users[i] = m.Metadata.TraceID, m.Metadata.UserID
 	}
-	if _, err := tx.Exec(ctx, indexSQL, gps, streamNames, cats0, types, traces, users); err != nil {
-		return fmt.Errorf("admin streams: index: %w", err)
+	cats := map[string]*catDelta{} // by category: how much it grows, its newest message
+	k := len(streams)
+	scats, lastPos, ids := make([]string, k), make([]int64, k), make([]string, k)
+	lastGP, lastType, lastTime := make([]int64, k), make([]string, k), make([]time.Time, k)
+	for i, st := range streams {
+		m := last[st]
+		scats[i], lastPos[i], ids[i] = messagestore.Category(st), m.Position, m.ID
+		lastGP[i], lastType[i], lastTime[i] = m.GlobalPosition, m.Type, m.Time
 	}
 
-	// One statement per stream, all sent in one round trip, in the fixed lock order.
+	// The index rows, then the streams: their rows locked first (in the fixed order), then all of them
+	// raised in one statement. One round trip for the three.
 	b := &pgx.Batch{}
-	for _, s := range streams {
-		m := last[s]
-		b.Queue(streamSQL, s, messagestore.Category(s), m.Position, m.ID, m.GlobalPosition, m.Type, m.Time)
-	}
+	b.Queue(indexSQL, gps, streamNames, cats0, types, traces, users)
+	b.Queue(lockStreamsSQL, streams)
+	b.Queue(streamsSQL, streams, scats, lastPos, ids, lastGP, lastType, lastTime)
 	br := tx.SendBatch(ctx, b)
-	type delta struct{ count, last int64 }
-	cats := map[string]*delta{}
-	for _, s := range streams {
-		m := last[s]
-		var before, after int64
-		if err := br.QueryRow().Scan(&before, &after); err != nil {
-			br.Close()
-			return fmt.Errorf("admin streams: stream %s: %w", s, err)
+	before := make(map[string]int64, k)
+	err = func() error {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("admin streams: index: %w", err)
 		}
-		cat := messagestore.Category(s)
-		d := cats[cat]
-		if d == nil {
-			d = &delta{}
-			cats[cat] = d
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("admin streams: lock streams: %w", err)
 		}
-		d.count += after - before
-		d.last = max(d.last, m.GlobalPosition)
+		var name string
+		var count int64
+		if _, err := pgx.ForEachRow(rows, []any{&name, &count}, func() error {
+			before[name] = count
+			return nil
+		}); err != nil {
+			return fmt.Errorf("admin streams: lock streams: %w", err)
+		}
+		rows, err = br.Query()
+		if err != nil {
+			return fmt.Errorf("admin streams: streams: %w", err)
+		}
+		seen := 0
+		if _, err := pgx.ForEachRow(rows, []any{&name, &count}, func() error {
+			cat := messagestore.Category(name)
+			d := cats[cat]
+			if d == nil {
+				d = &catDelta{}
+				cats[cat] = d
+			}
+			d.count += count - before[name]
+			d.last = max(d.last, last[name].GlobalPosition)
+			seen++
+			return nil
+		}); err != nil {
+			return fmt.Errorf("admin streams: streams: %w", err)
+		}
+		if seen != k {
+			return fmt.Errorf("admin streams: %d of %d streams upserted", seen, k)
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("admin streams: %w", cerr)
 	}
-	if err := br.Close(); err != nil {
-		return fmt.Errorf("admin streams: streams: %w", err)
+	if err != nil {
+		return err
 	}
 	names := make([]string, 0, len(cats))
 	for c := range cats {
