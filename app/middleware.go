@@ -1,8 +1,6 @@
 package app
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 )
 
@@ -71,25 +70,7 @@ func (s *Server) observe(c echo.Context, next echo.HandlerFunc) error {
 }
 
 // newTraceID returns a random (version 4) UUID in its canonical form.
-func newTraceID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("app: reading random bytes: " + err.Error()) // never fails on supported platforms
-	}
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
-}
+func newTraceID() string { return uuid.NewString() }
 
 // recoverPanics turns a panic in a handler into an error carrying the stack,
 // which the error handler logs and renders as the generic 500 page.
