@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"math"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -98,5 +99,18 @@ func TestHelpListsEverySetting(t *testing.T) {
 		if !strings.Contains(out.String(), "$"+name) {
 			t.Errorf("-h does not list %s", name)
 		}
+	}
+}
+
+// TestTuneGCAppliesTheSettings: the parsed values reach the runtime.
+func TestTuneGCAppliesTheSettings(t *testing.T) {
+	prevPercent, prevLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	defer func() { debug.SetGCPercent(prevPercent); debug.SetMemoryLimit(prevLimit) }()
+	tuneGC(Config{GCPercent: 250, MemoryLimit: 48 << 20})
+	if got := debug.SetGCPercent(100); got != 250 {
+		t.Errorf("GC percent %d, want 250", got)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != 48<<20 {
+		t.Errorf("memory limit %d, want %d", got, 48<<20)
 	}
 }
