@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"videotutorials/devdb"
 )
 
@@ -128,5 +130,44 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 		if !strings.Contains(string(readme), "`"+m[1]+"`") {
 			t.Errorf("README does not document %s", m[1])
 		}
+	}
+}
+
+// The writing pools plan each prepared statement once (preferGenericPlans); a URL that sets
+// plan_cache_mode itself is obeyed, and the web apps' read-only pool keeps PostgreSQL's default.
+func TestPoolsPreferGenericPlansUnlessTheURLSaysOtherwise(t *testing.T) {
+	dbURL := lifecycleDatabase(t)
+	ctx := context.Background()
+	mode := func(p *pgxpool.Pool) string {
+		t.Helper()
+		defer p.Close()
+		var m string
+		if err := p.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	p, err := newPool(ctx, dbURL, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := mode(p); m != "force_generic_plan" {
+		t.Errorf("newPool: plan_cache_mode = %q, want force_generic_plan", m)
+	}
+	sep := "?"
+	if strings.Contains(dbURL, "?") {
+		sep = "&"
+	}
+	if p, err = newPool(ctx, dbURL+sep+"plan_cache_mode=force_custom_plan", 2); err != nil {
+		t.Fatal(err)
+	}
+	if m := mode(p); m != "force_custom_plan" {
+		t.Errorf("newPool with plan_cache_mode in the URL: %q, want force_custom_plan", m)
+	}
+	if p, err = newReadOnlyPool(ctx, dbURL, 2); err != nil {
+		t.Fatal(err)
+	}
+	if m := mode(p); m != "auto" {
+		t.Errorf("newReadOnlyPool: plan_cache_mode = %q, want auto", m)
 	}
 }

@@ -146,6 +146,7 @@ func newPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, erro
 	}
 	pc.MaxConns = int32(maxConns)
 	pc.HealthCheckPeriod = 5 * time.Second
+	preferGenericPlans(pc)
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, err
@@ -164,6 +165,23 @@ func newPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, erro
 		return nil, err
 	}
 	return pool, nil
+}
+
+// preferGenericPlans makes the pool's sessions plan each prepared statement once, unless the URL sets
+// plan_cache_mode itself. By default PostgreSQL plans a prepared statement afresh on every call while
+// its generic plan looks costlier than the custom ones, and for the statements the message store and
+// the aggregators run all the time it does: the inlined category read is re-inlined and re-planned,
+// and a range condition past the column's histogram makes the planner probe the index for its real
+// end, on every read. Under the viewing load that was about a sixth of PostgreSQL's CPU
+// (docs/BENCHMARKS.md, "Planning"). Every statement these pools run is written for its generic plan:
+// each is a key lookup, an ordered range scan with a LIMIT, or a set-based write from arrays, and the
+// plans that matter are pinned by tests (TestGetCategoryMessagesGenericPlanOnAnalyzedStore and the
+// other genericPlan tests in migrations). The read-only pool of the web apps keeps the default: its
+// admin searches are the kind of query a custom plan is for, and it runs few of them.
+func preferGenericPlans(pc *pgxpool.Config) {
+	if _, set := pc.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 }
 
 // sessionSecret returns SESSION_SECRET, or for the dev database one generated once and kept in
