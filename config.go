@@ -19,29 +19,30 @@ import (
 // Config is every setting of the program. Each one is a flag whose default comes from an environment
 // variable of the same name in upper snake case (PORT, DATABASE_URL, …); `-h` lists them all.
 type Config struct {
-	Host            string
-	Port            int
-	BaseURL         string
-	DatabaseURL     string
-	MessageStoreURL string
-	DevDataDir      string
-	SessionSecret   string
-	SecureCookies   bool
-	EmailDirectory  string
-	SMTPURL         string
-	SenderEmail     string
-	MediaDirectory  string
-	MaxUploadBytes  int64
-	AdminEmails     []string
-	Roles           []string
-	LogFormat       string
-	LogLevel        string
-	ShutdownTimeout time.Duration
-	LeaseInterval   time.Duration
-	DBMaxConns      int
-	CombineWrites   bool
-	GCPercent       int   // -1: collection off (GOGC=off)
-	MemoryLimit     int64 // bytes; math.MaxInt64: no limit (GOMEMLIMIT=off)
+	Host             string
+	Port             int
+	BaseURL          string
+	DatabaseURL      string
+	MessageStoreURL  string
+	DevDataDir       string
+	SessionSecret    string
+	SecureCookies    bool
+	EmailDirectory   string
+	SMTPURL          string
+	SenderEmail      string
+	MediaDirectory   string
+	MaxUploadBytes   int64
+	AdminEmails      []string
+	Roles            []string
+	LogFormat        string
+	LogLevel         string
+	LogFlushInterval time.Duration
+	ShutdownTimeout  time.Duration
+	LeaseInterval    time.Duration
+	DBMaxConns       int
+	CombineWrites    bool
+	GCPercent        int   // -1: collection off (GOGC=off)
+	MemoryLimit      int64 // bytes; math.MaxInt64: no limit (GOMEMLIMIT=off)
 }
 
 // Roles a process can run.
@@ -66,7 +67,7 @@ type setting struct {
 // parseConfig reads flags (args, without the program name) over environment defaults (getenv).
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config
-	var adminEmails, roles, port, maxUpload, secure, shutdown, lease, maxConns, combine, gogc, memLimit string
+	var adminEmails, roles, port, maxUpload, secure, logFlush, shutdown, lease, maxConns, combine, gogc, memLimit string
 	fs := flag.NewFlagSet("videotutorials", flag.ContinueOnError)
 	fs.SetOutput(out)
 	str := func(p *string, name, env, def, usage string) {
@@ -92,6 +93,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	str(&roles, "roles", "ROLES", "web,components,aggregators", "what this process runs: any of web, components, aggregators")
 	str(&c.LogFormat, "log-format", "LOG_FORMAT", "text", "log format: text or json")
 	str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	str(&logFlush, "log-flush-interval", "LOG_FLUSH_INTERVAL", "100ms", "how long info and debug log lines may wait in memory to be written together (0: each at once); warnings and errors are written at once")
 	str(&shutdown, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take")
 	str(&lease, "lease-interval", "LEASE_INTERVAL", "2s", "how often a process tries to take over subscriptions another process held")
 	str(&maxConns, "db-max-conns", "DB_MAX_CONNS", "20", "database connections per pool")
@@ -118,6 +120,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.SecureCookies, err = strconv.ParseBool(secure); err != nil {
 		bad("SECURE_COOKIES", "%q is not true or false", secure)
+	}
+	if c.LogFlushInterval, err = time.ParseDuration(logFlush); err != nil || c.LogFlushInterval < 0 || c.LogFlushInterval > 10*time.Second {
+		bad("LOG_FLUSH_INTERVAL", "%q is not a duration from 0 to 10s", logFlush)
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "%q is not a positive duration such as 15s", shutdown)

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -19,7 +20,8 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if c.Port != 8080 || c.Host != "127.0.0.1" || !c.UsesDevDB() || c.LogFormat != "text" ||
 		c.MaxUploadBytes != 512<<20 || len(c.Roles) != 3 || c.BaseURL != "http://localhost:8080" ||
-		c.EmailDirectory != ".devdata/email" || c.MediaDirectory != ".devdata/media" {
+		c.EmailDirectory != ".devdata/email" || c.MediaDirectory != ".devdata/media" ||
+		c.LogFlushInterval != 100*time.Millisecond {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -56,6 +58,7 @@ func TestConfigBadValuesNameTheSetting(t *testing.T) {
 		"COMBINE_WRITES":              {"COMBINE_WRITES": "maybe"},
 		"GOGC":                        {"GOGC": "0"},
 		"GOMEMLIMIT":                  {"GOMEMLIMIT": "40MB"},
+		"LOG_FLUSH_INTERVAL":          {"LOG_FLUSH_INTERVAL": "-1s"},
 	}
 	for name, e := range cases {
 		_, err := parseConfig(nil, env(e), &bytes.Buffer{})
@@ -95,7 +98,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 	}
 	for _, name := range []string{"PORT", "HOST", "DATABASE_URL", "MESSAGE_STORE_URL", "LOG_FORMAT", "ROLES",
 		"SESSION_SECRET", "EMAIL_DIRECTORY", "SMTP_URL", "SYSTEM_SENDER_EMAIL_ADDRESS", "MEDIA_DIRECTORY",
-		"MAX_UPLOAD_BYTES", "ADMIN_EMAILS", "DEV_DATA_DIR", "BASE_URL"} {
+		"MAX_UPLOAD_BYTES", "ADMIN_EMAILS", "DEV_DATA_DIR", "BASE_URL", "LOG_FLUSH_INTERVAL"} {
 		if !strings.Contains(out.String(), "$"+name) {
 			t.Errorf("-h does not list %s", name)
 		}

@@ -44,7 +44,9 @@ func main() {
 		os.Exit(2)
 	}
 	tuneGC(cfg)
-	log := newLogger(cfg, os.Stderr)
+	out := newLogOutput(os.Stderr, cfg.LogFlushInterval)
+	defer out.Flush()
+	log := newLogger(cfg, out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = run(ctx, cfg, log, func(addr net.Addr) {
@@ -55,22 +57,24 @@ func main() {
 		}
 		url := fmt.Sprintf("http://localhost:%d/", addr.(*net.TCPAddr).Port)
 		log.Info("Video Tutorials is ready", "url", url, "roles", strings.Join(cfg.Roles, ","))
+		_ = out.Flush() // the log's lines so far come before the banner
 		fmt.Fprintf(os.Stderr, "\n  Video Tutorials is running: open %s\n  (Ctrl-C stops it)\n\n", url)
 	})
 	if err != nil {
-		log.Error("stopped with an error", "err", err)
+		log.Error("stopped with an error", "err", err) // an error: written at once, before os.Exit
 		os.Exit(1)
 	}
 }
 
-func newLogger(cfg Config, w *os.File) *slog.Logger {
+func newLogger(cfg Config, out *logOutput) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(out, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(out, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(levelFlush{h, out})
 }
 
 // databases are the pools the program runs on, and how to release them.
