@@ -11,7 +11,8 @@
 // global position of the event recorded), so applying an event twice changes nothing and a rebuild
 // gives the same table. An event without a trace id or video id is logged and skipped.
 //
-// After the commit it tells the operation's page (topic "video-operation:<traceId>"): on success a
-// "redirect" to the video's page in the portal, on a rejection an "update" with
-// {"state": "Rejected", "reason": …}.
+// After the commit it tells the operation's page (topic "video-operation:<traceId>") to "reload", and
+// nothing else: the page, loaded again, checks ownership and then redirects to the video or shows the
+// rejection. The event carries no outcome because the live stream of a pending operation cannot check
+// ownership (the view has no row to check against yet).
 package videooperations

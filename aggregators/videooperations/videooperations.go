@@ -2,7 +2,6 @@ package videooperations
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,17 +35,12 @@ var Contract = messagestore.Contract{
 	},
 }
 
-// Live events, as templates/static/live.js understands them.
-const (
-	EventRedirect = "redirect"
-	EventUpdate   = "update"
-)
+// EventReload is the live event that tells an operation's page to load itself again (as
+// templates/static/live.js understands it).
+const EventReload = "reload"
 
 // Topic is the live topic of one operation (app/live.VideoOperationTopic spells the same).
 func Topic(traceID string) string { return "video-operation:" + traceID }
-
-// VideoPagePath is where a creator goes after a successful operation: the video's page in the portal.
-func VideoPagePath(videoID string) string { return "/creators-portal/videos/" + videoID }
 
 // Notifier publishes live-page events. It must not block.
 type Notifier interface {
@@ -146,13 +140,11 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 		return fmt.Errorf("video operations: commit: %w", err)
 	}
 	if a.live != nil {
+		// Only "it is decided": the page, loaded again, checks that the operation is the viewer's
+		// before it tells the outcome. The live stream of a pending operation cannot check that (the
+		// view has no row yet), so whoever holds the trace id learns nothing from it.
 		for _, op := range recorded {
-			if op.Succeeded {
-				a.live.Publish(Topic(op.TraceID), EventRedirect, VideoPagePath(op.VideoID))
-				continue
-			}
-			data, _ := json.Marshal(map[string]string{"state": "Rejected", "reason": op.FailureReason})
-			a.live.Publish(Topic(op.TraceID), EventUpdate, string(data))
+			a.live.Publish(Topic(op.TraceID), EventReload, "")
 		}
 	}
 	return nil

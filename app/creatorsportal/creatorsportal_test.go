@@ -344,14 +344,14 @@ func TestOperationPageIsToldTheOutcomeLive(t *testing.T) {
 	f := setup(t)
 	traceID := uuid.NewString()
 	// The aggregator published before the page connected: the hub replays it.
-	f.hub.Publish(live.VideoOperationTopic(traceID), live.EventRedirect, "/creators-portal/videos/x")
+	f.hub.Publish(live.VideoOperationTopic(traceID), live.EventReload, "")
 	c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	req := httptest.NewRequest(http.MethodGet, "/creators-portal/video-operations/"+traceID+"/live", nil).WithContext(c)
 	req.Header.Set("Accept", "text/event-stream")
 	rec := f.b.Do(req)
 	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") ||
-		!strings.Contains(rec.Body.String(), "event: redirect\ndata: /creators-portal/videos/x") {
+		!strings.Contains(rec.Body.String(), "event: reload\n") {
 		t.Errorf("stream %q:\n%s", ct, rec.Body.String())
 	}
 }

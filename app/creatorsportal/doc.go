@@ -30,11 +30,12 @@
 //
 // Name and describe requests write their command with the request's trace id and the acting user in
 // the metadata and send the browser to /creators-portal/video-operations/<traceId>. That page reads
-// the video-operations view: pending (it listens to live.VideoOperationTopic(traceId), whose
-// "redirect" or "update" event moves it on without a reload; a plain reload works too), succeeded (303
-// to the video) or rejected (the reason). The page and its live stream apply one rule (ownOperation):
-// a recorded operation on someone else's video, or on a video the view does not have, is a 404; one
-// not recorded yet is pending for whoever asks, since nothing says whose it is.
+// the video-operations view: pending (it listens to live.VideoOperationTopic(traceId), whose only
+// event, "reload", loads the page again once the outcome is recorded), succeeded (303 to the video) or
+// rejected (the reason). The page and its live stream apply one rule (ownOperation): a recorded
+// operation on someone else's video, or on a video the view does not have, is a 404; one not recorded
+// yet is pending for whoever asks, since nothing says whose it is. That is why the live event carries
+// no outcome: the outcome is told only by the page, after the ownership check.
 //
 // Rules: the portal reads only view data (creators_portal_videos, video_operations) through the
 // read-only pool and writes only commands to video-publishing's inbox, through a writer scoped to its
