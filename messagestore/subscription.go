@@ -38,8 +38,13 @@ type SubscriptionConfig struct {
 	// default 2000 with HandleBatch (an aggregator applies a whole read in one transaction), BatchSize
 	// otherwise. While behind, a HandleBatch subscription saves its position by PositionUpdatePeriod
 	// only, not after every read: its handler's watermark makes a replay after a crash harmless.
-	CatchUpBatchSize       int
-	PositionUpdateInterval int           // save the position after this many messages; default 100
+	CatchUpBatchSize int
+	// PositionUpdateInterval: save the position after this many messages; default 100, or 1000 with
+	// HandleBatch, whose handler applies a read in one transaction behind its own watermark, so that
+	// the messages read again after a crash change nothing. Each save is a message that the admin
+	// aggregators then handle; under a steady load of viewings the three aggregators on viewing-*
+	// saved 150 times a second at 100.
+	PositionUpdateInterval int
 	PositionUpdatePeriod   time.Duration // …or after this long with unsaved progress; default 1s
 	MinPollInterval        time.Duration // first idle poll delay; default 100ms
 	MaxPollInterval        time.Duration // idle polls back off up to this; default 5s
@@ -117,7 +122,11 @@ func (s *Store) Subscribe(cfg SubscriptionConfig, leases *Leases) (*Subscription
 		}
 	}
 	def(&cfg.BatchSize, 500)
-	def(&cfg.PositionUpdateInterval, 100)
+	if cfg.HandleBatch != nil {
+		def(&cfg.PositionUpdateInterval, 1000)
+	} else {
+		def(&cfg.PositionUpdateInterval, 100)
+	}
 	def(&cfg.MaxAttempts, 5)
 	defd(&cfg.PositionUpdatePeriod, time.Second)
 	defd(&cfg.MinPollInterval, 100*time.Millisecond)

@@ -625,3 +625,44 @@ func TestPositionReadersDoNotAnswerEachOthersSavesForever(t *testing.T) {
 		t.Fatalf("position readers kept saving after one write: %d → %d saves in 1s", before, after)
 	}
 }
+
+// A HandleBatch subscription saves its position after 1000 messages by default, not 100: its handler
+// applies each read behind its own watermark, so what it reads again after a crash changes nothing,
+// and every save is a message the admin aggregators handle.
+func TestBatchSubscriptionSavesAfterAThousandMessagesByDefault(t *testing.T) {
+	s := newStore(t)
+	cat := fresh("batchsave")
+	stream := messagestore.StreamName(cat, uuid.NewString())
+	deposit(t, s, stream, 300)
+	id := "test:" + uuid.NewString()
+	var mu sync.Mutex
+	var last int64
+	handled := 0
+	sub, err := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
+		HandleBatch: func(_ context.Context, msgs []messagestore.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			handled += len(msgs)
+			last = msgs[len(msgs)-1].GlobalPosition
+			return nil
+		},
+		BatchSize: 100, PositionUpdatePeriod: time.Hour}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, sub)
+	defer stop()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return handled }
+	eventually(t, 30*time.Second, "the first 300 messages", func() bool { return count() == 300 })
+	deposit(t, s, stream, 800) // 1100 in all: one save, after the last read
+	eventually(t, 30*time.Second, "all 1100 messages", func() bool { return count() == 1100 })
+	eventually(t, 10*time.Second, "the position saved at the head", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return sub.Status().SavedPosition == last
+	})
+	saves, err := s.StreamVersion(ctx, messagestore.PositionStreamName(id))
+	if err != nil || saves+1 != 1 {
+		t.Fatalf("%d position saves for 1100 messages (want 1: the default interval is 1000): %v", saves+1, err)
+	}
+}
