@@ -177,7 +177,7 @@ func newPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, erro
 // the aggregators run all the time it does: the inlined category read is re-inlined and re-planned,
 // and a range condition past the column's histogram makes the planner probe the index for its real
 // end, on every read. Under the viewing load that was about a sixth of PostgreSQL's CPU
-// (docs/BENCHMARKS.md, "Planning"). Every statement these pools run is written for its generic plan:
+// (docs/BENCHMARKS.md, "Planning, position saves, log output"). Every statement these pools run is written for its generic plan:
 // each is a key lookup, an ordered range scan with a LIMIT, or a set-based write from arrays, and the
 // plans that matter are pinned by tests (TestGetCategoryMessagesGenericPlanOnAnalyzedStore and the
 // other genericPlan tests in migrations). The read-only pool of the web apps keeps the default: its
