@@ -14,8 +14,8 @@ import (
 // and writing each line with a system call of its own cost about 5 % of a GET / (docs/BENCHMARKS.md,
 // "Planning, position saves, log output"). With an interval, lines wait in memory for at most that
 // long and then go out in one write. The price is that a process killed outright (SIGKILL, the OOM
-// killer) loses the lines of its last interval; warnings and errors do not wait (levelFlush), nor does anything on a normal exit
-// (main flushes). An interval of 0 writes every line at once.
+// killer) loses the lines of its last interval; warnings and errors do not wait (levelFlush), nor
+// does anything on a normal exit (main flushes). An interval of 0 writes every line at once.
 type logOutput struct {
 	w        io.Writer
 	interval time.Duration
