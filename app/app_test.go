@@ -704,3 +704,21 @@ func TestRenderFailureIsClean500(t *testing.T) {
 		t.Fatalf("status %d body %q", rec.Code, body(rec))
 	}
 }
+
+// A path or query that is not text PostgreSQL can hold (invalid UTF-8, a NUL byte) is a 400 page for
+// every route, before any handler passes it on to a query; real Unicode is fine.
+func TestBytesPostgreSQLCannotHoldAreABadRequest(t *testing.T) {
+	h := probe(t, func(d *app.Deps) {})
+	for _, target := range []string{"/t/trace%00", "/t/tr%FFace", "/t/trace?x=a%00b", "/t/trace?x=%FF", "/t/trace?%FF=1",
+		"/no/such/route%00"} {
+		rec := h.get(target)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(body(rec), "not allowed") {
+			t.Errorf("GET %s: status %d, want the 400 page:\n%s", target, rec.Code, body(rec))
+		}
+	}
+	for _, target := range []string{"/t/trace", "/t/trace?x=%C3%A9t%C3%A9", "/t/trace?x=%E2%9C%93&y="} {
+		if rec := h.get(target); rec.Code != http.StatusOK {
+			t.Errorf("GET %s: status %d, want 200", target, rec.Code)
+		}
+	}
+}

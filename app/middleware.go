@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -165,6 +167,9 @@ func (b *limitedBody) Close() error { return b.src.Close() }
 // is still answered with 413 rather than a confusing "field missing".
 func (s *Server) limitBody(c echo.Context, next echo.HandlerFunc) error {
 	req := c.Request()
+	if !cleanURL(c) {
+		return BadRequest("That address contains a character that is not allowed.")
+	}
 	if req.Body == nil || req.Body == http.NoBody {
 		return s.loadSession(c, next)
 	}
@@ -209,4 +214,35 @@ func BodyLimit(limit int64, readTimeout time.Duration) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// cleanURL reports whether the request's path and query hold only text PostgreSQL can store: valid
+// UTF-8 without NUL bytes. Handlers pass path parameters and filters on to queries, where anything
+// else is a database error (a 500 for what is bad input); checking once here turns it into a 400
+// for every route.
+func cleanURL(c echo.Context) bool {
+	req := c.Request()
+	if !CleanText(req.URL.Path) {
+		return false
+	}
+	if req.URL.RawQuery == "" {
+		return true
+	}
+	for k, vs := range c.QueryParams() {
+		if !CleanText(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !CleanText(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// CleanText reports whether s is valid UTF-8 without NUL bytes: text a PostgreSQL text column can
+// hold.
+func CleanText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }

@@ -100,17 +100,40 @@ func positionCursor(c echo.Context, name string) (int64, error) {
 	return n, nil
 }
 
-// nameCursor reads an opaque name cursor (base64url of the last key shown).
+// nameCursor reads an opaque name cursor (base64url of the last key shown). What it decodes to goes
+// to a query, so it must be text PostgreSQL can hold (a made-up cursor may decode to any bytes).
 func nameCursor(c echo.Context) (string, error) {
-	s := c.QueryParam("after")
-	if s == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) == 0 {
+	b, err := decodeCursor(c)
+	if err != nil || (len(b) > 0 && !app.CleanText(string(b))) {
 		return "", app.BadRequest("That page link is not valid.")
 	}
 	return string(b), nil
+}
+
+// userCursor reads the users page's cursor: the last email and user id shown, NUL-separated.
+func userCursor(c echo.Context) (email, id string, err error) {
+	b, err := decodeCursor(c)
+	if err != nil || len(b) == 0 {
+		return "", "", err
+	}
+	email, id, ok := strings.Cut(string(b), "\x00")
+	if _, valid := app.ParseID(id); !ok || !valid || !app.CleanText(email) {
+		return "", "", app.BadRequest("That page link is not valid.")
+	}
+	return email, id, nil
+}
+
+// decodeCursor decodes the after parameter (nil when absent).
+func decodeCursor(c echo.Context) ([]byte, error) {
+	s := c.QueryParam("after")
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) == 0 {
+		return nil, app.BadRequest("That page link is not valid.")
+	}
+	return b, nil
 }
 
 func encodeName(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
@@ -264,17 +287,9 @@ func (a *App) users(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	after, err := nameCursor(c)
+	email, id, err := userCursor(c)
 	if err != nil {
 		return err
-	}
-	var email, id string
-	if after != "" {
-		var ok bool
-		email, id, ok = strings.Cut(after, "\x00")
-		if _, valid := app.ParseID(id); !ok || !valid {
-			return app.BadRequest("That page link is not valid.")
-		}
 	}
 	us, err := viewdata.AdminUsers(c.Request().Context(), a.d.Views, email, id, limit)
 	if err != nil {

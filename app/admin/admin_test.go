@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -253,6 +254,11 @@ func TestPaginationBounds(t *testing.T) {
 		"/admin/traces/" + f.traceID + "?after=zz", "/admin/traces/not-a-uuid", "/admin/users/not-a-uuid",
 		"/admin/messages/abc", "/admin/messages?trace=xyz", "/admin/messages?category=a-b",
 		"/admin/streams/" + url.PathEscape("identity-"+f.userID) + "?before=q",
+		// Cursors and names that decode to bytes PostgreSQL cannot hold (invalid UTF-8, NUL).
+		"/admin/streams?after=zzz", "/admin/streams?after=viewing", "/admin/categories?after=" + cursor("a\x00b"),
+		"/admin/subscriber-positions?after=" + cursor("\xff"), "/admin/users?after=" + cursor("\xff\x00"+f.userID),
+		"/admin/streams/a%00b", "/admin/streams/%FF", "/admin/categories/%FF", "/admin/types/a%00b",
+		"/admin/messages?stream=a%00b", "/admin/messages?category=%FF", "/admin/messages?type=%FF",
 	}
 	for _, r := range bad {
 		if st, _, _ := get(t, adm, f.srv.URL+r); st != http.StatusBadRequest {
@@ -281,3 +287,6 @@ func TestPaginationBounds(t *testing.T) {
 		t.Errorf("unknown message: %d, want 404", st)
 	}
 }
+
+// cursor encodes a page cursor as the admin pages do (base64url of the last key shown).
+func cursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
