@@ -2,6 +2,7 @@ package messagestore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -155,6 +156,20 @@ func (n *notifier) send(ctx context.Context) {
 			conn = nil
 		}
 	}
+}
+
+// Announce tells every process that listens (Store.Run) that categories were written, at once, on a
+// connection of the pool. It is for short-lived writers that do not run Store.Run, such as a command
+// line tool: without it, the running program finds their messages only at its next idle poll (up to
+// ListeningMaxPollInterval later).
+func (s *Store) Announce(ctx context.Context, categories ...string) error {
+	if len(categories) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c`, notifyChannel, categories); err != nil {
+		return fmt.Errorf("announce writes to %v: %w", categories, err)
+	}
+	return nil
 }
 
 // Run forwards wake-ups between processes until ctx is done: it sends NOTIFYs for this process's writes

@@ -226,6 +226,32 @@ func TestWritesWakeSubscriptionsAcrossProcesses(t *testing.T) {
 	eventually(t, 5*time.Second, "LISTEN/NOTIFY wake-up", func() bool { return rec2.count() == 1 })
 }
 
+// A writer that does not run Store.Run (a command line tool) announces its writes with Announce, and
+// a listening process's subscription wakes at once instead of at its next poll.
+func TestAnnounceWakesListeningProcesses(t *testing.T) {
+	tool, reader := newStore(t), newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go reader.Run(ctx)
+	cat := fresh("tool")
+	rec := &recorder{}
+	// Polls are an hour apart: only a wake-up can deliver the message in time.
+	sub, _ := reader.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+		Handlers:        map[string]messagestore.Handler{"Deposited": rec.handle},
+		MinPollInterval: time.Hour, MaxPollInterval: time.Hour, ListeningMaxPollInterval: time.Hour}, nil)
+	defer run(t, sub)()
+	eventually(t, 5*time.Second, "the reader to listen", reader.Listening)
+	time.Sleep(300 * time.Millisecond) // the subscription is now waiting after an empty first read
+	writeN(t, tool, cat, 1, messagestore.Metadata{})
+	if err := tool.Announce(ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the announced message", func() bool { return rec.count() == 1 })
+	if err := tool.Announce(ctx); err != nil {
+		t.Fatalf("announcing nothing: %v", err)
+	}
+}
+
 // TestOwnAnnouncementsAreIgnored: a process's NOTIFY reaches other processes, but its own LISTEN
 // connection drops it (its readers were woken in process when it wrote; waking them again would cost
 // each of them a read).
