@@ -722,3 +722,37 @@ func TestBytesPostgreSQLCannotHoldAreABadRequest(t *testing.T) {
 		}
 	}
 }
+
+// A path of a group asked with a method it does not have is a 405 with Allow, as elsewhere on the
+// site, not the 404 of Echo's group catch-all; the group's middleware still comes first.
+func TestGroupRoutesAnswerWrongMethodsWith405(t *testing.T) {
+	h := probe(t)
+	signedIn := sessionCookie(t, h.get("/t/sign-in"))
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		req := httptest.NewRequest(method, "/t/private/read-only", nil)
+		req.Header.Set(app.CSRFHeader, "x")
+		req.AddCookie(signedIn)
+		rec := h.do(req)
+		if rec.Code != http.StatusMethodNotAllowed && rec.Code != http.StatusForbidden {
+			t.Errorf("%s: status %d, want 405 (or the CSRF check's 403 first)", method, rec.Code)
+		}
+	}
+	req := httptest.NewRequest(http.MethodHead, "/t/private/read-only", nil)
+	req.AddCookie(signedIn)
+	if rec := h.do(req); rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, OPTIONS" {
+		t.Errorf("HEAD: status %d, Allow %q; want 405 with Allow: GET, OPTIONS", rec.Code, rec.Header().Get("Allow"))
+	}
+	req = httptest.NewRequest(http.MethodHead, "/t/private/area", nil)
+	req.AddCookie(signedIn)
+	if rec := h.do(req); rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, POST, OPTIONS" {
+		t.Errorf("HEAD on a GET and POST path: status %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
+	}
+	// Anonymous: the group's middleware runs first, whatever the method.
+	if rec := h.do(httptest.NewRequest(http.MethodHead, "/t/private/read-only", nil)); rec.Code != http.StatusSeeOther {
+		t.Errorf("anonymous HEAD: status %d, want the log-in redirect", rec.Code)
+	}
+	// The routes themselves still answer.
+	if rec := h.get("/t/private/read-only", signedIn); rec.Code != http.StatusOK || body(rec) != "read" {
+		t.Errorf("GET: status %d", rec.Code)
+	}
+}

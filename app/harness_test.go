@@ -152,6 +152,7 @@ func testRoutes(r app.Router) {
 	private := r.Group("/t/private", app.RequireLogin)
 	private.GET("/area", func(c echo.Context) error { return c.String(http.StatusOK, "secret") })
 	private.POST("/area", func(c echo.Context) error { return c.String(http.StatusOK, "posted") })
+	private.GET("/read-only", func(c echo.Context) error { return c.String(http.StatusOK, "read") })
 	r.GET("/t/admin", func(c echo.Context) error { return c.String(http.StatusOK, "admin") }, app.RequireAdmin)
 	r.GET("/t/bad", func(c echo.Context) error { return app.BadRequest("That video id is not a UUID.") })
 	r.GET("/t/missing", func(c echo.Context) error { return app.NotFound("No video with that id.") })

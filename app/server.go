@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -233,7 +235,72 @@ type Router interface {
 	Add(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
 	// Group returns a group under prefix. prefix must not be empty or "/"
 	// when middleware is given, for the reason explained on Router.
-	Group(prefix string, m ...echo.MiddlewareFunc) *echo.Group
+	Group(prefix string, m ...echo.MiddlewareFunc) *Group
+}
+
+// Group is routes under one prefix that share middleware: an echo.Group that
+// answers a wrong method with 405, as the rest of the site does. Echo runs group
+// middleware through catch-all routes, and its router prefers such a route (a
+// 404) to a 405 when a path of the group is asked with a method it does not
+// have. So for every path it adds, Group also registers the other methods with
+// a handler that answers 405 with Allow, behind the group's middleware (an
+// anonymous visitor of a protected group is still sent to log in, whatever the
+// path or method); a route added later for one of them replaces the filler.
+type Group struct {
+	g       *echo.Group
+	methods map[string][]string // path → its methods, in the order added
+}
+
+// fillable are the methods a path of a group answers with 405 unless it has them.
+var fillable = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+func (g *Group) add(method, p string, h echo.HandlerFunc, m []echo.MiddlewareFunc) *echo.Route {
+	r := g.g.Add(method, p, h, m...)
+	if g.methods == nil {
+		g.methods = map[string][]string{}
+	}
+	if !slices.Contains(g.methods[p], method) {
+		g.methods[p] = append(g.methods[p], method)
+	}
+	allow := strings.Join(append(slices.Clone(g.methods[p]), http.MethodOptions), ", ")
+	notAllowed := func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderAllow, allow)
+		return echo.ErrMethodNotAllowed
+	}
+	for _, other := range fillable {
+		if !slices.Contains(g.methods[p], other) {
+			g.g.Add(other, p, notAllowed)
+		}
+	}
+	return r
+}
+
+func (g *Group) GET(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return g.add(http.MethodGet, p, h, m)
+}
+
+func (g *Group) HEAD(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return g.add(http.MethodHead, p, h, m)
+}
+
+func (g *Group) POST(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return g.add(http.MethodPost, p, h, m)
+}
+
+func (g *Group) PUT(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return g.add(http.MethodPut, p, h, m)
+}
+
+func (g *Group) PATCH(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return g.add(http.MethodPatch, p, h, m)
+}
+
+func (g *Group) DELETE(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return g.add(http.MethodDelete, p, h, m)
+}
+
+func (g *Group) Add(method, p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return g.add(method, p, h, m)
 }
 
 // rootRouter is the Router given to applications: the root group minus Use,
@@ -268,11 +335,11 @@ func (r rootRouter) Add(method, p string, h echo.HandlerFunc, m ...echo.Middlewa
 	return r.g.Add(method, p, h, m...)
 }
 
-func (r rootRouter) Group(prefix string, m ...echo.MiddlewareFunc) *echo.Group {
+func (r rootRouter) Group(prefix string, m ...echo.MiddlewareFunc) *Group {
 	if len(m) > 0 && (prefix == "" || prefix == "/") {
 		panic("app: Router.Group with middleware needs a non-root prefix; put the middleware on the routes instead")
 	}
-	return r.g.Group(prefix, m...)
+	return &Group{g: r.g.Group(prefix, m...)}
 }
 
 // Mount registers the applications' routes. Call it before Run.
