@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -36,16 +39,21 @@ const (
 	MinPasswordBytes = 8
 	MaxPasswordBytes = 72
 	MaxEmailBytes    = 254 // RFC 5321's limit for a forward path
+	MaxLabelBytes    = 63  // RFC 1035's limit for one label of a domain name
 )
 
 // Messages shown next to the fields.
 const (
 	msgEmailMissing     = "Enter your email address."
 	msgEmailInvalid     = "Enter a valid email address, like name@example.com."
+	msgEmailTooLong     = "Email addresses are at most 254 characters."
 	msgEmailTaken       = "This email address is already registered. Log in instead, or use another address."
 	msgPasswordMissing  = "Enter a password."
 	msgPasswordTooShort = "Use at least 8 characters."
 	msgPasswordTooLong  = "Use at most 72 bytes (letters with accents and emoji count as several)."
+	// msgFormUsed is shown when the form's user id already names another registration. It goes next
+	// to the email, the field that differs from that registration.
+	msgFormUsed = "This form was already used. Please register again."
 )
 
 // Deps are what the application needs.
@@ -60,6 +68,7 @@ type Deps struct {
 
 // App is the register-users application.
 type App struct {
+	store  *messagestore.Store // read only: the form's command stream
 	writer *messagestore.Writer
 	views  viewdata.Querier
 	log    *slog.Logger
@@ -76,7 +85,7 @@ func New(d Deps) *App {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
-	return &App{writer: d.Store.WriterFor(Contract), views: d.Views, log: log.With("application", Contract.Name), cost: cost}
+	return &App{store: d.Store, writer: d.Store.WriterFor(Contract), views: d.Views, log: log.With("application", Contract.Name), cost: cost}
 }
 
 // Routes mounts the registration form, its submission and the completion page.
@@ -108,7 +117,10 @@ type registration struct {
 	Password string
 }
 
-// register validates the form, checks the credentials view, and sends identity the command.
+// register validates the form, checks that the form's user id is unused and the email free, and
+// sends identity the command. It is fetch, decide, write: fetch what the form's user id was used for
+// (its command stream), decide (a resubmission, a reused form, or a new registration), write the
+// command with expected version "no stream".
 func (a *App) register(c echo.Context) error {
 	form, err := c.FormParams()
 	if err != nil {
@@ -118,18 +130,31 @@ func (a *App) register(c echo.Context) error {
 	if !ok {
 		return app.BadRequest("The registration form is invalid. Please reload the page and try again.")
 	}
+	email, emailErr := validateEmail(form.Get("email"))
 	reg := registration{
 		UserID:   userID,
-		Email:    viewdata.NormalizeEmail(form.Get("email")),
+		Email:    email,
 		Password: form.Get("password"),
 	}
 	f := templates.RegisterForm{
 		UserID:        reg.UserID,
 		Email:         reg.Email,
-		EmailError:    validateEmail(reg.Email),
+		EmailError:    emailErr,
 		PasswordError: validatePassword(reg.Password),
 	}
 	ctx := c.Request().Context()
+	stream := identitymsg.CommandStreamName(reg.UserID)
+	if !f.HasErrors() {
+		// Decided before the view check: after a double click the view may already hold this very
+		// registration's email, and the second click must be answered like the first.
+		used, version, err := messagestore.Fetch(ctx, a.store, stream, formUseProjection)
+		if err != nil {
+			return err
+		}
+		if version != messagestore.NoStream {
+			return a.answerUsedForm(c, reg, used)
+		}
+	}
 	if f.EmailError == "" {
 		taken, err := viewdata.EmailTaken(ctx, a.views, reg.Email)
 		if err != nil {
@@ -151,38 +176,124 @@ func (a *App) register(c echo.Context) error {
 		identitymsg.Register{UserID: reg.UserID, Email: reg.Email, PasswordHash: string(hash)},
 		messagestore.Metadata{TraceID: app.TraceID(c), UserID: app.UserIDFrom(ctx)},
 	)
-	_, err = a.writer.Write(ctx, identitymsg.CommandStreamName(reg.UserID), messagestore.NoStream, cmd)
-	switch {
-	case messagestore.IsVersionConflict(err):
-		// This form was submitted before (a double click, a reload): its registration is under way.
-		app.Logger(c).Info("registration form submitted again", "userId", reg.UserID)
-	case err != nil:
-		return err
-	default:
-		app.Logger(c).Info("registration sent to identity", "userId", reg.UserID)
+	_, err = a.writer.Write(ctx, stream, messagestore.NoStream, cmd)
+	if messagestore.IsVersionConflict(err) {
+		// The same form was submitted at the same moment (a fast double click, or the form was
+		// copied): decide again on what that submission wrote.
+		used, _, err := messagestore.Fetch(ctx, a.store, stream, formUseProjection)
+		if err != nil {
+			return err
+		}
+		return a.answerUsedForm(c, reg, used)
 	}
+	if err != nil {
+		return err
+	}
+	app.Logger(c).Info("registration sent to identity", "userId", reg.UserID)
 	return c.Redirect(http.StatusSeeOther, CompletePath)
+}
+
+// answerUsedForm answers a form whose user id already has a command. The same email is the same
+// registration submitted again (a double click, a reload): it is under way, so the visitor is answered
+// like the first time and nothing is written. Another email (or a stream whose Register cannot be
+// read) is a different registration that must not be thanked for, since identity would ignore it: the
+// form comes back with a fresh user id, so that submitting it again registers.
+//
+// The status is 409 Conflict rather than 400: nothing in the input is malformed, it conflicts with
+// the registration the user id already names, and the same input succeeds with the fresh form.
+func (a *App) answerUsedForm(c echo.Context, reg registration, used formUse) error {
+	if used.Email != "" && used.Email == reg.Email {
+		app.Logger(c).Info("registration form submitted again", "userId", reg.UserID)
+		return c.Redirect(http.StatusSeeOther, CompletePath)
+	}
+	app.Logger(c).Info("registration form reused for another registration: refused",
+		"userId", reg.UserID, "registerReadable", used.Email != "")
+	return a.renderForm(c, http.StatusConflict, templates.RegisterForm{
+		UserID:     uuid.NewString(),
+		Email:      reg.Email,
+		EmailError: msgFormUsed,
+	})
+}
+
+// formUse is what a form's user id was used for: the projection of its command stream.
+type formUse struct {
+	// Email is the (normalised) email of the stream's first Register; empty when the stream holds
+	// no Register that can be read, and the application cannot tell whose registration it is.
+	Email string
+}
+
+var typeRegister = messagestore.TypeName(identitymsg.Register{})
+
+var formUseProjection = messagestore.Projection[formUse]{
+	Init: func() formUse { return formUse{} },
+	Apply: func(u formUse, m messagestore.Message) (formUse, error) {
+		if m.Type != typeRegister || u.Email != "" {
+			return u, nil // identity acts on the first Register; later ones are ignored
+		}
+		var cmd identitymsg.Register
+		if err := m.Decode(&cmd); err != nil {
+			// Not an error of this request: the form is refused as one the application cannot
+			// tell apart from another registration.
+			return u, nil
+		}
+		u.Email = viewdata.NormalizeEmail(cmd.Email)
+		return u, nil
+	},
 }
 
 func (a *App) showComplete(c echo.Context) error {
 	return app.Render(c, http.StatusOK, templates.RegistrationComplete(app.PageFor(c, "Registration complete")))
 }
 
-// validateEmail checks a normalised email and returns the message for the field, or "".
-func validateEmail(email string) string {
+// validateEmail normalises the submitted email (viewdata.NormalizeEmail) and returns it with the
+// message for the field, or "". Beyond what net/mail parses, it asks for an address that mail can be
+// delivered to: a bare address, valid UTF-8 without control characters, and a domain name of at least
+// two labels of letters, digits and hyphens (any script: international addresses are welcome), each
+// 1 to 63 bytes, not starting or ending with a hyphen.
+func validateEmail(input string) (email, msg string) {
+	email = viewdata.NormalizeEmail(input)
 	if email == "" {
-		return msgEmailMissing
+		return email, msgEmailMissing
+	}
+	// Checked before normalising: lower-casing turns invalid bytes into U+FFFD, a valid character.
+	if trimmed := strings.TrimSpace(input); !utf8.ValidString(trimmed) || strings.IndexFunc(trimmed, unicode.IsControl) >= 0 {
+		return email, msgEmailInvalid
 	}
 	if len(email) > MaxEmailBytes {
-		return msgEmailInvalid
+		return email, msgEmailTooLong
 	}
 	// A bare address only: "Name <a@b.example>" parses too, but is not what the field asks for (and
 	// identity rejects anything but a bare address).
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email {
-		return msgEmailInvalid
+		return email, msgEmailInvalid
 	}
-	return ""
+	if !validDomain(email[strings.LastIndexByte(email, '@')+1:]) {
+		return email, msgEmailInvalid
+	}
+	return email, ""
+}
+
+// validDomain reports whether domain is a host name mail can be sent to: two labels or more (no
+// single-label "localhost" or "y"), none empty or over 63 bytes, each of letters, digits (of any
+// script, for international domain names) and inner hyphens. Domain literals ("[192.0.2.1]") and
+// punctuation that net/mail allows in an atom ("ex!ample") are refused.
+func validDomain(domain string) bool {
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > MaxLabelBytes || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if r != '-' && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // validatePassword returns the message for the password field, or "".

@@ -4,6 +4,8 @@ import (
 	"net/mail"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -24,6 +26,11 @@ func FuzzRegistrationForm(f *testing.F) {
 		{"", "<script>alert(1)</script>@example.com", ""},
 		{"6f1c2a9e-1b2c-4d5e-8f90-123456789ab\x00", "a@b", "\x00\x00\x00\x00\x00\x00\x00\x00"},
 		{"../../etc/passwd", strings.Repeat("a", 250) + "@example.com", "pässwörd-ünïcödé"},
+		{"6f1c2a9e-1b2c-4d5e-8f90-123456789abc", "a\xffb@example.com", "password1"},
+		{"6f1c2a9e-1b2c-4d5e-8f90-123456789abc", "Jörg@Exämple.com", "password1"},
+		{"6f1c2a9e-1b2c-4d5e-8f90-123456789abc", "a@-example.com", "password1"},
+		{"6f1c2a9e-1b2c-4d5e-8f90-123456789abc", "a@[192.0.2.1]", "password1"},
+		{"6f1c2a9e-1b2c-4d5e-8f90-123456789abc", "a@" + strings.Repeat("x", 64) + ".com", "password1"},
 	} {
 		f.Add(seed.userID, seed.email, seed.password)
 	}
@@ -37,16 +44,24 @@ func FuzzRegistrationForm(f *testing.F) {
 				t.Fatalf("app.ParseID is not stable on %q", id)
 			}
 		}
-		normalized := viewdata.NormalizeEmail(email)
-		if viewdata.NormalizeEmail(normalized) != normalized {
-			t.Fatalf("NormalizeEmail is not idempotent on %q", email)
+		normalized, msg := validateEmail(email)
+		if normalized != viewdata.NormalizeEmail(email) || viewdata.NormalizeEmail(normalized) != normalized {
+			t.Fatalf("validateEmail(%q) normalised to %q", email, normalized)
 		}
-		if validateEmail(normalized) == "" {
-			// An accepted email is one bare address, short enough, with nothing around it.
+		if msg == "" {
+			// An accepted email is one bare address, short enough, with nothing around it, typed as
+			// valid UTF-8 without control characters, at a domain of two or more sound labels.
 			addr, err := mail.ParseAddress(normalized)
 			if err != nil || addr.Address != normalized || len(normalized) > MaxEmailBytes ||
-				strings.ContainsAny(normalized, "\r\n<>") {
-				t.Fatalf("validateEmail accepted %q", normalized)
+				strings.ContainsAny(normalized, "\r\n<>") || !utf8.ValidString(email) ||
+				strings.IndexFunc(normalized, unicode.IsControl) >= 0 {
+				t.Fatalf("validateEmail accepted %q", email)
+			}
+			labels := strings.Split(normalized[strings.LastIndexByte(normalized, '@')+1:], ".")
+			for _, l := range labels {
+				if len(labels) < 2 || l == "" || len(l) > MaxLabelBytes || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+					t.Fatalf("validateEmail accepted %q: domain labels %q", email, labels)
+				}
 			}
 		}
 		if msg := validatePassword(password); (msg == "") != (len(password) >= MinPasswordBytes && len(password) <= MaxPasswordBytes) {

@@ -2,11 +2,15 @@ package registerusers_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -161,6 +165,210 @@ func TestSubmittingTheSameFormTwiceSendsOneCommand(t *testing.T) {
 	}
 }
 
+// emailError is the message next to the email field of a rendered form, or "".
+func emailError(page string) string {
+	m := regexp.MustCompile(`<p id="email-error" class="field__error">([^<]*)</p>`).FindStringSubmatch(page)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// commandEmails returns the emails of the commands in the user's command stream.
+func (f *fixture) commandEmails(t *testing.T, userID string) []string {
+	t.Helper()
+	var emails []string
+	for _, m := range testdb.ReadStream(t, f.store, identitymsg.CommandStreamName(userID)) {
+		var cmd identitymsg.Register
+		if err := m.Decode(&cmd); err != nil {
+			t.Fatal(err)
+		}
+		emails = append(emails, cmd.Email)
+	}
+	return emails
+}
+
+func TestResubmittingTheFormWithTheSameEmail(t *testing.T) {
+	f := setup(t)
+	cases := []struct {
+		name     string
+		again    func(first string) string
+		caughtUp bool // the credentials view already holds the first registration
+	}{
+		{"double click", func(first string) string { return first }, false},
+		{"same email typed differently", func(first string) string { return "  " + strings.ToUpper(first) + " " }, false},
+		{"after identity registered the user", func(first string) string { return first }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			first := freshEmail()
+			again := tc.again(first)
+			userID := f.form(t)
+			apptest.WantStatus(t, f.register(userID, first, "password1"), http.StatusSeeOther)
+			if tc.caughtUp {
+				f.claim(t, first)
+			}
+			rec := f.register(userID, again, "password1")
+			apptest.WantStatus(t, rec, http.StatusSeeOther)
+			if loc := rec.Header().Get("Location"); loc != registerusers.CompletePath {
+				t.Fatalf("Location %q", loc)
+			}
+			if emails := f.commandEmails(t, userID); len(emails) != 1 || emails[0] != first {
+				t.Fatalf("commands for %v, want one for %s", emails, first)
+			}
+		})
+	}
+}
+
+func TestReusingTheFormForAnotherEmailIsRefused(t *testing.T) {
+	f := setup(t)
+	userID := f.form(t)
+	first, second := freshEmail(), freshEmail()
+	apptest.WantStatus(t, f.register(userID, first, "password1"), http.StatusSeeOther)
+
+	rec := f.register(userID, second, "other secret")
+	apptest.WantStatus(t, rec, http.StatusConflict)
+	page := rec.Body.String()
+	if msg := emailError(page); msg != "This form was already used. Please register again." {
+		t.Errorf("email error %q", msg)
+	}
+	if emails := f.commandEmails(t, userID); len(emails) != 1 || emails[0] != first {
+		t.Fatalf("commands for %v, want only the first registration's", emails)
+	}
+	if strings.Contains(page, "other secret") {
+		t.Error("the password is sent back")
+	}
+	if !strings.Contains(page, `value="`+second+`"`) {
+		t.Error("the email is not kept")
+	}
+	if rec.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control %q", rec.Header().Get("Cache-Control"))
+	}
+	m := userIDField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no userId field:\n%s", page)
+	}
+	fresh := m[1]
+	if _, err := uuid.Parse(fresh); err != nil || fresh == userID {
+		t.Fatalf("re-rendered user id %q (was %q): want a fresh UUID", fresh, userID)
+	}
+	if n := len(f.commandEmails(t, fresh)); n != 0 {
+		t.Fatalf("%d commands for the fresh user id before it is submitted", n)
+	}
+
+	// Submitting the re-rendered form registers the second person.
+	apptest.WantStatus(t, f.register(fresh, second, "other secret"), http.StatusSeeOther)
+	if emails := f.commandEmails(t, fresh); len(emails) != 1 || emails[0] != second {
+		t.Fatalf("commands for %v, want one for %s", emails, second)
+	}
+	if emails := f.commandEmails(t, userID); len(emails) != 1 {
+		t.Fatalf("the first form's stream now holds %v", emails)
+	}
+}
+
+func TestAUsedUserIDWhoseRegistrationCannotBeReadIsRefused(t *testing.T) {
+	f := setup(t)
+	for name, msg := range map[string]messagestore.NewMessage{
+		"not a Register":            {Type: "SomethingElse", Data: map[string]string{"email": "x@example.com"}},
+		"undecodable Register":      {Type: "Register", Data: json.RawMessage(`"not an object"`)},
+		"Register without an email": {Type: "Register", Data: map[string]string{"userId": "x"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			userID := f.form(t)
+			stream := identitymsg.CommandStreamName(userID)
+			if _, err := f.store.Write(context.Background(), stream, messagestore.NoStream, msg); err != nil {
+				t.Fatal(err)
+			}
+			rec := f.register(userID, freshEmail(), "password1")
+			apptest.WantStatus(t, rec, http.StatusConflict)
+			if msg := emailError(rec.Body.String()); !strings.Contains(msg, "already used") {
+				t.Errorf("email error %q", msg)
+			}
+			if n := len(testdb.ReadStream(t, f.store, stream)); n != 1 {
+				t.Fatalf("%d messages in %s, want the one written before", n, stream)
+			}
+		})
+	}
+}
+
+// Two submissions of one form at the same moment both find the stream empty; one write wins, and the
+// other is decided on what the winner wrote.
+func TestSimultaneousSubmissionsOfOneForm(t *testing.T) {
+	store := testdb.NewStore(t)
+	srv := apptest.NewServer(t, app.Deps{}, registerusers.New(registerusers.Deps{
+		Store: store, Views: testdb.NewPool(t), Logger: testdb.Quiet, BcryptCost: bcrypt.MinCost,
+	}))
+	f := &fixture{b: apptest.NewBrowser(t, srv), store: store}
+	submit := func(userIDs []string, emails []string) []int {
+		var (
+			wg    sync.WaitGroup
+			codes = make([]int, len(emails))
+		)
+		for i, email := range emails {
+			b := apptest.NewBrowser(t, srv)
+			b.RemoteAddr = fmt.Sprintf("192.0.2.%d:1234", i+10)
+			form := url.Values{"userId": {userIDs[i]}, "email": {email}, "password": {"password1"},
+				"_csrf": {b.CSRF(registerusers.RegisterPath)}}
+			wg.Go(func() { codes[i] = b.Post(registerusers.RegisterPath, form).Code })
+		}
+		wg.Wait()
+		return codes
+	}
+	for round := range 10 {
+		userID := f.form(t)
+		same := freshEmail()
+		if codes := submit([]string{userID, userID}, []string{same, same}); codes[0] != http.StatusSeeOther || codes[1] != http.StatusSeeOther {
+			t.Fatalf("round %d, same email: statuses %v, want both 303", round, codes)
+		}
+		if emails := f.commandEmails(t, userID); len(emails) != 1 {
+			t.Fatalf("round %d, same email: commands for %v", round, emails)
+		}
+
+		userID = f.form(t)
+		emails := []string{freshEmail(), freshEmail()}
+		codes := submit([]string{userID, userID}, emails)
+		slices.Sort(codes)
+		if codes[0] != http.StatusSeeOther || codes[1] != http.StatusConflict {
+			t.Fatalf("round %d, two emails: statuses %v, want one 303 and one 409", round, codes)
+		}
+		if written := f.commandEmails(t, userID); len(written) != 1 || !slices.Contains(emails, written[0]) {
+			t.Fatalf("round %d, two emails: commands for %v", round, written)
+		}
+	}
+}
+
+func TestRegisterAcceptsGoodEmails(t *testing.T) {
+	f := setup(t)
+	id := func() string { return uuid.NewString()[:8] }
+	label63 := strings.Repeat("x", 63)
+	exactly254 := strings.Repeat("a", 254-len("@example.com")-8) + id() + "@example.com"
+	for _, tc := range []struct{ name, email string }{
+		{"plain", "user-" + id() + "@example.com"},
+		{"dots and plus", "first.last+tag-" + id() + "@example.com"},
+		{"apostrophe", "o'brien-" + id() + "@example.com"},
+		{"subdomains", "user-" + id() + "@mail.sub.example.co.uk"},
+		{"hyphen and digits inside labels", "user-" + id() + "@a-b.123.example"},
+		{"upper case and spaces", "  User-X" + id() + "@Example.COM "},
+		{"international", "jörg-" + id() + "@exämple.com"},
+		{"international upper case", "JÖRG-" + id() + "@EXÄMPLE.COM"},
+		{"other scripts", "ü-" + id() + "@例え.jp"},
+		{"combining marks", "user-" + id() + "@नमस्ते.example"},
+		{"punycode", "user-" + id() + "@xn--exmple-cua.com"},
+		{"63-byte label", "user-" + id() + "@" + label63 + ".com"},
+		{"exactly 254 bytes", exactly254},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			userID := f.form(t)
+			rec := f.register(userID, tc.email, "password1")
+			apptest.WantStatus(t, rec, http.StatusSeeOther)
+			want := strings.ToLower(strings.TrimSpace(tc.email))
+			if emails := f.commandEmails(t, userID); len(emails) != 1 || emails[0] != want {
+				t.Fatalf("commands for %v, want one for %q", emails, want)
+			}
+		})
+	}
+}
+
 func TestRegisterValidatesAndKeepsTheEmail(t *testing.T) {
 	f := setup(t)
 	taken := freshEmail()
@@ -174,13 +382,34 @@ func TestRegisterValidatesAndKeepsTheEmail(t *testing.T) {
 		{"invalid email", "not-an-email", "password1", "Enter a valid email address", ""},
 		{"display name form", "Bob <bob@example.com>", "password1", "Enter a valid email address", ""},
 		{"two addresses", "a@example.com, b@example.com", "password1", "Enter a valid email address", ""},
-		{"overlong email", strings.Repeat("a", 250) + "@example.com", "password1", "Enter a valid email address", ""},
+		{"overlong email", strings.Repeat("a", 243) + "@example.com", "password1", "Email addresses are at most 254 characters.", ""},
+		{"much too long email", strings.Repeat("a", 5000) + "@example.com", "password1", "Email addresses are at most 254 characters.", ""},
+		{"invalid UTF-8", "a\xffb@example.com", "password1", "Enter a valid email address", ""},
+		{"invalid UTF-8 in the domain", "ab@ex\xc3ample.com", "password1", "Enter a valid email address", ""},
+		{"NUL", "a\x00b@example.com", "password1", "Enter a valid email address", ""},
+		{"tab inside", "a\tb@example.com", "password1", "Enter a valid email address", ""},
+		{"DEL", "a\x7fb@example.com", "password1", "Enter a valid email address", ""},
+		{"C1 control", "a\u0085b@example.com", "password1", "Enter a valid email address", ""},
+		{"control in a quoted local part", "\"a\x01b\"@example.com", "password1", "Enter a valid email address", ""},
+		{"domain without a dot", "x@y", "password1", "Enter a valid email address", ""},
+		{"localhost", "root@localhost", "password1", "Enter a valid email address", ""},
+		{"label starting with a hyphen", "a@-example.com", "password1", "Enter a valid email address", ""},
+		{"label ending with a hyphen", "a@example-.com", "password1", "Enter a valid email address", ""},
+		{"top-level label with a hyphen", "a@example.-com", "password1", "Enter a valid email address", ""},
+		{"empty label", "a@example..com", "password1", "Enter a valid email address", ""},
+		{"leading dot", "a@.example.com", "password1", "Enter a valid email address", ""},
+		{"trailing dot", "a@example.com.", "password1", "Enter a valid email address", ""},
+		{"64-byte label", "a@" + strings.Repeat("x", 64) + ".com", "password1", "Enter a valid email address", ""},
+		{"64-byte international label", "a@" + strings.Repeat("ä", 32) + ".com", "password1", "Enter a valid email address", ""},
+		{"domain literal", "a@[192.0.2.1]", "password1", "Enter a valid email address", ""},
+		{"punctuation in the domain", "a@ex!ample.com", "password1", "Enter a valid email address", ""},
 		{"missing password", freshEmail(), "", "", "Enter a password."},
 		{"short password", freshEmail(), "1234567", "", "Use at least 8 characters."},
 		{"long password", freshEmail(), strings.Repeat("p", 73), "", "Use at most 72 bytes"},
 		{"long password in bytes", freshEmail(), strings.Repeat("é", 37), "", "Use at most 72 bytes"},
 		{"taken email", strings.ToUpper(taken), "password1", "already registered", ""},
 		{"both wrong", "nope", "short", "Enter a valid email address", "Use at least 8 characters."},
+		{"taken email and short password", taken, "short", "already registered", "Use at least 8 characters."},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
