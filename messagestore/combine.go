@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,7 +43,17 @@ type pendingWrite struct {
 	pos    int64
 	err    error
 	done   chan struct{} // closed when the write has landed or failed
+	// state is queued until a flusher takes the write into a batch (taken) or its caller gives up
+	// first (dropped): whichever comes first wins, so a write whose caller was told it failed while
+	// it was still queued is never written.
+	state atomic.Int32
 }
+
+const (
+	queued int32 = iota
+	taken
+	dropped
+)
 
 type encodedMessage struct {
 	id, typ        string
@@ -82,7 +93,10 @@ func (c *combiner) write(ctx context.Context, stream string, msgs []encodedMessa
 	case <-w.done:
 		return w.pos, w.err
 	case <-ctx.Done():
-		// The write may still land: like any cancelled database call, its outcome is unknown.
+		if w.state.CompareAndSwap(queued, dropped) {
+			return 0, ctx.Err() // still queued: no flusher will write it
+		}
+		// Already in a batch: like any cancelled database call, its outcome is unknown.
 		return 0, ctx.Err()
 	}
 }
@@ -93,12 +107,19 @@ func (c *combiner) drain(category string) {
 	for {
 		c.mu.Lock()
 		q := c.queue[category]
+		var batch []*pendingWrite
 		n, count := 0, 0
-		for n < len(q) && (n == 0 || count+len(q[n].msgs) <= maxCombined) {
-			count += len(q[n].msgs)
-			n++
+		for ; n < len(q); n++ {
+			w := q[n]
+			if len(batch) > 0 && count+len(w.msgs) > maxCombined {
+				break
+			}
+			if !w.state.CompareAndSwap(queued, taken) {
+				continue // its caller gave up while it waited: dropped
+			}
+			batch = append(batch, w)
+			count += len(w.msgs)
 		}
-		batch := q[:n]
 		if n == len(q) {
 			delete(c.queue, category)
 		} else {

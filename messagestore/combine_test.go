@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,6 +260,9 @@ func TestCombinerSurvivesCancelledWriters(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// A write whose caller gave up after a flusher had taken it may still land: wait until every
+	// such write has, so that "After" is the last.
+	eventually(t, 10*time.Second, "the combiner to settle", func() bool { return messagestore.CombinerIdle(s) })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	last, err := s.Write(ctx, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "After"})
@@ -288,5 +292,65 @@ func TestCombinerSurvivesCancelledWriters(t *testing.T) {
 	t.Logf("%d writes landed, %d cancelled, %d messages", len(landed), cancelled, len(msgs))
 	if len(landed) == 0 || len(landed) > len(msgs)-1 {
 		t.Fatalf("%d successful writes, %d messages before the last", len(landed), len(msgs)-1)
+	}
+}
+
+// A write whose caller gives up while it is still queued is never written: the caller was told it
+// failed, and no flusher takes it afterwards. (Once a flusher has taken it, the outcome is unknown,
+// as for any cancelled database call.)
+func TestWriteCancelledWhileQueuedIsNotWritten(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	messagestore.SetMaxInFlight(s, 1)
+	cat := fresh("dropped")
+	stream := messagestore.StreamName(cat, uuid.NewString())
+	// Hold the category's lock so that the flusher's first batch waits at the server.
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(message_store.hash_64($1))`, cat); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Write(ctx, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "First"})
+		first <- err
+	}()
+	eventually(t, 10*time.Second, "the first batch to wait for the lock", func() bool {
+		var waiting int
+		err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting)
+		return err == nil && waiting > 0
+	})
+	// The only flusher is busy: this write is queued when its caller gives up.
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	_, err = s.Write(short, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "Dropped"})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("queued write: %v, want the caller's deadline", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	eventually(t, 10*time.Second, "the combiner to settle", func() bool { return messagestore.CombinerIdle(s) })
+	pos, err := s.Write(ctx, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "After"})
+	if err != nil || pos != 1 {
+		t.Fatalf("write after: position %d, %v; want 1 (the dropped write took no position)", pos, err)
+	}
+	msgs, err := s.ReadStream(ctx, stream, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, m := range msgs {
+		types = append(types, m.Type)
+	}
+	if strings.Join(types, ",") != "First,After" {
+		t.Fatalf("stream holds %v, want [First After]", types)
 	}
 }
