@@ -20,7 +20,9 @@
 //     that run the same subscriptions share the leases evenly (Leases, Supervisor).
 //   - Writes without an expected version to one category are combined into shared transactions under
 //     load (group commit, combine.go), so a hot category such as viewing-* is not limited to one
-//     transaction per write.
+//     transaction per write. A caller that gives up (its context ends) while its write is still
+//     queued gets the context's error and the write is dropped; once a batch has taken it, its
+//     outcome is unknown, as for any cancelled database call.
 //   - FetchCached keeps recently projected entities (EntityCache) and reads only a stream's new
 //     messages.
 //   - Contract and Writer scope every write: an application or component may append only to the
