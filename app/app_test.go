@@ -728,31 +728,67 @@ func TestBytesPostgreSQLCannotHoldAreABadRequest(t *testing.T) {
 func TestGroupRoutesAnswerWrongMethodsWith405(t *testing.T) {
 	h := probe(t)
 	signedIn := sessionCookie(t, h.get("/t/sign-in"))
+	tokenReq := httptest.NewRequest(http.MethodGet, "/t/token", nil)
+	tokenReq.AddCookie(signedIn)
+	token := body(h.do(tokenReq))
+	wrong := func(method, path string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		req.Header.Set(app.CSRFHeader, token)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		return h.do(req)
+	}
 	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
-		req := httptest.NewRequest(method, "/t/private/read-only", nil)
-		req.Header.Set(app.CSRFHeader, "x")
-		req.AddCookie(signedIn)
-		rec := h.do(req)
-		if rec.Code != http.StatusMethodNotAllowed && rec.Code != http.StatusForbidden {
-			t.Errorf("%s: status %d, want 405 (or the CSRF check's 403 first)", method, rec.Code)
+		if rec := wrong(method, "/t/private/read-only", signedIn); rec.Code != http.StatusMethodNotAllowed ||
+			rec.Header().Get("Allow") != "GET, OPTIONS" {
+			t.Errorf("%s: status %d, Allow %q; want 405 with Allow: GET, OPTIONS", method, rec.Code, rec.Header().Get("Allow"))
 		}
 	}
-	req := httptest.NewRequest(http.MethodHead, "/t/private/read-only", nil)
-	req.AddCookie(signedIn)
-	if rec := h.do(req); rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, OPTIONS" {
-		t.Errorf("HEAD: status %d, Allow %q; want 405 with Allow: GET, OPTIONS", rec.Code, rec.Header().Get("Allow"))
-	}
-	req = httptest.NewRequest(http.MethodHead, "/t/private/area", nil)
-	req.AddCookie(signedIn)
-	if rec := h.do(req); rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, POST, OPTIONS" {
-		t.Errorf("HEAD on a GET and POST path: status %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
-	}
-	// Anonymous: the group's middleware runs first, whatever the method.
-	if rec := h.do(httptest.NewRequest(http.MethodHead, "/t/private/read-only", nil)); rec.Code != http.StatusSeeOther {
-		t.Errorf("anonymous HEAD: status %d, want the log-in redirect", rec.Code)
+	if rec := wrong(http.MethodDelete, "/t/private/area", signedIn); rec.Code != http.StatusMethodNotAllowed ||
+		rec.Header().Get("Allow") != "GET, POST, OPTIONS" {
+		t.Errorf("DELETE on a GET and POST path: status %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
 	}
 	// The routes themselves still answer.
 	if rec := h.get("/t/private/read-only", signedIn); rec.Code != http.StatusOK || body(rec) != "read" {
 		t.Errorf("GET: status %d", rec.Code)
+	}
+}
+
+// HEAD is answered by the path's GET handler, headers only, on plain routes, group routes and
+// static files alike; a path without GET is still a 405.
+func TestHeadIsAnsweredLikeGet(t *testing.T) {
+	h := probe(t)
+	signedIn := sessionCookie(t, h.get("/t/sign-in"))
+	head := func(path string, cookies ...*http.Cookie) *http.Response {
+		t.Helper()
+		srv := httptest.NewServer(h.srv.Echo())
+		defer srv.Close()
+		req, _ := http.NewRequest(http.MethodHead, srv.URL+path, nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	get := h.get("/t/page")
+	res := head("/t/page")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != get.Header().Get("Content-Type") ||
+		res.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("HEAD /t/page: %d %v", res.StatusCode, res.Header)
+	}
+	if res := head("/t/private/read-only", signedIn); res.StatusCode != http.StatusOK {
+		t.Errorf("HEAD on a group route: %d", res.StatusCode)
+	}
+	if res := head("/t/private/read-only"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("anonymous HEAD on a protected route: %d, want the log-in redirect", res.StatusCode)
+	}
+	if res := head("/t/form"); res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD on a POST-only path: %d, want 405", res.StatusCode)
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"github.com/labstack/echo/v4"
+	"net/http"
 
 	"videotutorials/app/live"
 )
@@ -23,6 +24,11 @@ func LiveStream(hub *live.Hub, topic func(c echo.Context) (string, error)) echo.
 		t, err := topic(c)
 		if err != nil {
 			return err
+		}
+		if c.Request().Method == http.MethodHead {
+			// The stream's headers only: a stream with nowhere to write would never end.
+			c.Response().Header().Set(echo.HeaderContentType, "text/event-stream")
+			return c.NoContent(http.StatusOK)
 		}
 		var stop <-chan struct{}
 		if rs := requestOf(c); rs != nil {

@@ -19,6 +19,9 @@ import (
 // final status) and writes one structured log line per request.
 func (s *Server) observe(c echo.Context, next echo.HandlerFunc) error {
 	start := time.Now()
+	if c.Get(headKey) != nil {
+		c.Request().Method = http.MethodHead // routed as GET (routeHeadAsGet); handled and logged as HEAD
+	}
 	rs := &requestState{srv: s, traceID: newTraceID()}
 	req := c.Request()
 	c.SetRequest(req.WithContext(withRequestState(req.Context(), rs)))

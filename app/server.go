@@ -169,6 +169,7 @@ func New(deps Deps) *Server {
 	// 2–7 are one Echo middleware (shell), each layer calling the next by
 	// name: Echo wraps its middleware around the handler anew for every
 	// request, which costs a closure per layer.
+	e.Pre(routeHeadAsGet)
 	e.Use(deps.Middleware...)
 	e.Use(s.shell)
 
@@ -176,6 +177,25 @@ func New(deps Deps) *Server {
 	e.HEAD("/static/*", serveStatic)
 	return s
 }
+
+// routeHeadAsGet routes a HEAD request to the path's GET handler (Echo answers
+// 405 to HEAD on a route registered for GET only; uptime monitors and link
+// checkers send HEAD). It runs before routing; observe gives the request its
+// method back before any handler runs, so net/http sends the headers and
+// drops the body, as HEAD requires. The rewrite is marked on the context
+// because the request is the same object throughout.
+func routeHeadAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if req := c.Request(); req.Method == http.MethodHead {
+			req.Method = http.MethodGet
+			c.Set(headKey, true)
+		}
+		return next(c)
+	}
+}
+
+// headKey marks a request routed by routeHeadAsGet.
+const headKey = "app.head"
 
 // shell is the server's own middleware: layers 2–7 above, starting with
 // observe.
