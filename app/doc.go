@@ -17,14 +17,19 @@
 //  4. Security headers: a strict Content-Security-Policy (own origin only,
 //     no inline scripts or styles), nosniff, X-Frame-Options DENY, a
 //     referrer policy.
-//  5. A request body limit (1 MiB by default, BodyLimit raises it per route).
+//  5. A URL whose path or query is not valid UTF-8 or holds a NUL byte (text
+//     PostgreSQL cannot store) is a 400; then a request body limit (1 MiB by
+//     default, BodyLimit raises it per route).
 //  6. The session cookie (signed, HttpOnly, SameSite=Lax, Secure over TLS,
 //     expiring) and the acting user id in the request context (UserIDFrom).
 //  7. CSRF protection: every POST/PUT/PATCH/DELETE needs the token from
 //     CSRFToken (form field _csrf, first in the form, or header X-CSRF-Token).
 //
-// It also serves the embedded static assets at /static/ and renders the 404
-// page for unknown routes.
+// Before routing, a HEAD request is routed to the path's GET handler and
+// given back its method (net/http then sends the headers only). The shell
+// also serves the embedded static assets at /static/ and renders the 404
+// page for unknown routes; a path asked with a method it does not have is a
+// 405 with Allow, inside a Group too (Group explains how).
 //
 // # Rules for applications
 //
