@@ -333,7 +333,7 @@ func TestOperationPage(t *testing.T) {
 	rec = f.b.Get("/creators-portal/video-operations/" + rejected)
 	apptest.WantStatus(t, rec, http.StatusOK)
 	if body := rec.Body.String(); !strings.Contains(body, "The name is longer than 255 characters.") ||
-		!strings.Contains(body, "Your name was not saved") || strings.Contains(body, "data-live-src") {
+		!strings.Contains(body, "Your video's name was not saved") || strings.Contains(body, "data-live-src") {
 		t.Errorf("rejected page:\n%s", body)
 	}
 	apptest.WantStatus(t, f.b.Get("/creators-portal/video-operations/"+others), http.StatusNotFound)
