@@ -137,14 +137,14 @@ func CreatorsDashboard(p Page, v CreatorsDashboardView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<h2 class=\"card__title\">Upload a video</h2><div class=\"field\"><label for=\"video-file\">Video file</label> <input id=\"video-file\" type=\"file\" name=\"video\" accept=\"video/mp4,video/webm,video/ogg,video/quicktime,video/*\" required aria-describedby=\"video-file-hint\"><p id=\"video-file-hint\" class=\"field__hint\">MP4, WebM, Ogg, QuickTime or Matroska, up to ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<h2 class=\"card__title\">Upload a video</h2><div class=\"field\"><label for=\"video-file\">Video file</label> <input id=\"video-file\" type=\"file\" name=\"video\" accept=\"video/mp4,video/webm,video/ogg,video/quicktime,video/*\" required aria-describedby=\"video-file-hint\"><p id=\"video-file-hint\" class=\"field__hint\">MP4, WebM, Ogg, QuickTime, Matroska or AVI, up to ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var4 string
 			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(HumanBytes(v.MaxUploadBytes))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `creatorsportal.templ`, Line: 96, Col: 124}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `creatorsportal.templ`, Line: 96, Col: 129}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 			if templ_7745c5c3_Err != nil {
