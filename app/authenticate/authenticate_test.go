@@ -115,6 +115,10 @@ func TestLogInFormKeepsOnlyASafeNext(t *testing.T) {
 		case !keep && got != nil:
 			t.Errorf("next %q kept as %q", next, got[1])
 		}
+		// A visitor sent here from a page says why; one who came to log in is not told.
+		if explains := strings.Contains(page, "Please log in to see that page."); explains != keep {
+			t.Errorf("next %q: the page explains why it asks to log in: %v, want %v", next, explains, keep)
+		}
 	}
 }
 
