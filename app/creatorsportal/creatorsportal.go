@@ -144,28 +144,42 @@ func posterPath(videoID string) string { return "/videos/" + videoID + "/poster"
 
 // dashboard lists the creator's videos with the upload form.
 func (a *App) dashboard(c echo.Context) error {
-	userID, _ := app.CurrentUserID(c)
-	videos, err := viewdata.VideosOfOwner(c.Request().Context(), a.views, userID, dashboardLimit)
+	view, err := a.dashboardView(c)
 	if err != nil {
 		return err
 	}
-	view := templates.CreatorsDashboardView{Videos: videos, UploadURL: PublishPath, MaxUploadBytes: a.maxUpload}
 	if up, err := uuid.Parse(c.QueryParam("uploaded")); err == nil {
 		// Just uploaded: the aggregator may not have recorded it yet when the browser gets here.
 		id := up.String()
 		listed := false
-		for _, v := range videos {
+		for _, v := range view.Videos {
 			listed = listed || v.ID == id
 		}
 		if !listed {
 			view.JustUploaded = id
 		}
 	}
+	return renderDashboard(c, http.StatusOK, view)
+}
+
+// dashboardView fetches what the dashboard shows: the signed-in creator's videos and the upload form.
+func (a *App) dashboardView(c echo.Context) (templates.CreatorsDashboardView, error) {
+	userID, _ := app.CurrentUserID(c)
+	videos, err := viewdata.VideosOfOwner(c.Request().Context(), a.views, userID, dashboardLimit)
+	if err != nil {
+		return templates.CreatorsDashboardView{}, err
+	}
+	view := templates.CreatorsDashboardView{Videos: videos, UploadURL: PublishPath, MaxUploadBytes: a.maxUpload}
 	if a.hub != nil {
 		view.LiveURL = dashboardLive
 	}
+	return view, nil
+}
+
+// renderDashboard writes the dashboard with status: 200, or a refused upload's 400 or 413.
+func renderDashboard(c echo.Context, status int, view templates.CreatorsDashboardView) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	return app.Render(c, http.StatusOK, templates.CreatorsDashboard(app.PageFor(c, "Creators Portal"), view))
+	return app.Render(c, status, templates.CreatorsDashboard(app.PageFor(c, "Creators Portal"), view))
 }
 
 // ownVideo returns the video named by the :id parameter if the signed-in user owns it; unknown

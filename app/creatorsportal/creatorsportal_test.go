@@ -3,12 +3,15 @@ package creatorsportal_test
 import (
 	"bytes"
 	"context"
+	"html"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -140,36 +143,167 @@ func TestUploadAtTheLimitIsAccepted(t *testing.T) {
 	apptest.WantStatus(t, upload(f.b, "a.webm", content), http.StatusSeeOther)
 }
 
+// The messages of refused uploads, as the creator reads them.
+const (
+	msgNotAVideo  = "That file is not a video we can publish. Please upload an MP4, WebM, Ogg (Theora), QuickTime, Matroska or AVI video."
+	msgNoFile     = "Please choose a video file to upload."
+	msgEmptyFile  = "That file is empty. Please choose a video file to upload."
+	msgOneFile    = "Please upload one video at a time."
+	msgUnreadable = "The upload could not be read. Please try again."
+	msgTooLarge   = "That video is too large: the most we accept is 64 KiB."
+)
+
+// A refused upload gives the creator the dashboard back — their videos as usual — with the refusal's
+// status and its reason next to the upload form, announced and tied to the file input.
 func TestUploadsThatAreRefused(t *testing.T) {
 	f := setup(t)
-	cases := []struct {
-		name, filename string
-		content        []byte
-		status         int
-		message        string
-	}{
-		{"text", "notes.mp4", []byte("just some text, certainly not a video\n"), 400, "That file is not a video"},
-		{"png", "pic.webm", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"), 400, "That file is not a video"},
-		{"html", "page.mp4", []byte("<!DOCTYPE html><html><script>alert(1)</script>"), 400, "That file is not a video"},
-		{"audio-only ogg", "song.ogv", []byte("OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01\x1e\x01vorbis\x00\x00\x00\x00"), 400, "That file is not a video"},
-		{"m4a", "song.mp4", []byte("\x00\x00\x00\x20ftypM4A \x00\x00\x02\x00M4A isom"), 400, "That file is not a video"},
-		{"avif", "pic.mp4", []byte("\x00\x00\x00\x20ftypavif\x00\x00\x00\x00avifmif1"), 400, "That file is not a video"},
-		{"empty", "empty.mp4", nil, 400, "That file is empty"},
-		{"no file", "", nil, 400, "Please choose a video file"},
-		{"too large", "big.webm", append(append([]byte{}, webmHead...), bytes.Repeat([]byte{1}, testMaxUpload)...), 413, "the most we accept is 64 KiB"},
-		{"far too large", "huge.webm", append(append([]byte{}, webmHead...), bytes.Repeat([]byte{1}, 4*testMaxUpload)...), 413, "the most we accept is 64 KiB"},
+	mine := uuid.NewString()
+	testdb.InsertVideo(t, testdb.NewPool(t), testdb.VideoRow{ID: mine, Owner: f.user, Name: "My first tutorial", Status: "published"})
+	file := func(filename string, content []byte) func(testing.TB, string) ([]byte, string) {
+		return func(t testing.TB, token string) ([]byte, string) {
+			return uploadBody(t, token, "video", filename, content)
+		}
 	}
+	raw := func(contentType, body string) func(testing.TB, string) ([]byte, string) {
+		return func(_ testing.TB, token string) ([]byte, string) {
+			return []byte(strings.ReplaceAll(body, "TOKEN", token)), contentType
+		}
+	}
+	const tokenPart = "--B\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\nTOKEN\r\n"
+	cases := []struct {
+		name    string
+		body    func(t testing.TB, token string) (body []byte, contentType string)
+		status  int
+		message string
+	}{
+		{"text", file("notes.mp4", []byte("just some text, certainly not a video\n")), 400, msgNotAVideo},
+		{"png", file("pic.webm", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")), 400, msgNotAVideo},
+		{"html", file("page.mp4", []byte("<!DOCTYPE html><html><script>alert(1)</script>")), 400, msgNotAVideo},
+		{"audio-only ogg", file("song.ogv", []byte("OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01\x1e\x01vorbis\x00\x00\x00\x00")), 400, msgNotAVideo},
+		{"m4a", file("song.mp4", []byte("\x00\x00\x00\x20ftypM4A \x00\x00\x02\x00M4A isom")), 400, msgNotAVideo},
+		{"avif", file("pic.mp4", []byte("\x00\x00\x00\x20ftypavif\x00\x00\x00\x00avifmif1")), 400, msgNotAVideo},
+		{"empty", file("empty.mp4", nil), 400, msgEmptyFile},
+		{"no file", file("", nil), 400, msgNoFile},
+		{"wrong field", func(t testing.TB, token string) ([]byte, string) {
+			return uploadBody(t, token, "file", "a.webm", webmHead)
+		}, 400, msgNoFile},
+		{"two files", func(t testing.TB, token string) ([]byte, string) {
+			var buf bytes.Buffer
+			w := multipart.NewWriter(&buf)
+			_ = w.WriteField("_csrf", token)
+			for _, name := range []string{"a.webm", "b.webm"} {
+				fw, _ := w.CreateFormFile("video", name)
+				fw.Write(webmHead)
+			}
+			w.Close()
+			return buf.Bytes(), w.FormDataContentType()
+		}, 400, msgOneFile},
+		{"not multipart", func(_ testing.TB, token string) ([]byte, string) {
+			return []byte(url.Values{"_csrf": {token}, "video": {"a.webm"}}.Encode()), "application/x-www-form-urlencoded"
+		}, 400, msgNoFile},
+		{"malformed part", raw("multipart/form-data; boundary=B", tokenPart+"--B\r\nnot a header line\r\n\r\nx\r\n--B--\r\n"), 400, msgUnreadable},
+		{"truncated body", raw("multipart/form-data; boundary=B", tokenPart+
+			"--B\r\nContent-Disposition: form-data; name=\"video\"; filename=\"a.webm\"\r\n\r\n"+string(webmHead)+strings.Repeat("frame ", 200)), 400, msgUnreadable},
+		{"too large", file("big.webm", append(append([]byte{}, webmHead...), bytes.Repeat([]byte{1}, testMaxUpload)...)), 413, msgTooLarge},
+		{"far too large", file("huge.webm", append(append([]byte{}, webmHead...), bytes.Repeat([]byte{1}, 4*testMaxUpload)...)), 413, msgTooLarge},
+	}
+	var refused *httptest.ResponseRecorder
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := upload(f.b, tc.filename, tc.content)
+			body, contentType := tc.body(t, f.b.CSRF("/creators-portal/"))
+			rec := postUpload(f.b, body, contentType, "")
 			apptest.WantStatus(t, rec, tc.status)
-			if !strings.Contains(rec.Body.String(), tc.message) {
-				t.Errorf("page does not say %q:\n%s", tc.message, rec.Body.String())
+			wantUploadError(t, rec, tc.message)
+			// The rest of the dashboard is there as usual.
+			page := rec.Body.String()
+			for _, s := range []string{`<h1 id="creators-heading">`, `id="video-` + mine + `"`, "My first tutorial",
+				`data-live-src="/creators-portal/live"`, `action="/creators-portal/publish-video"`, `name="_csrf"`} {
+				if !strings.Contains(page, s) {
+					t.Errorf("refused upload's dashboard lacks %q", s)
+				}
+			}
+			if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control %q", cc)
+			}
+			if conn := rec.Header().Get("Connection"); (tc.status == 413) != (conn == "close") {
+				t.Errorf("status %d with Connection %q", tc.status, conn)
 			}
 			if names := f.uploads(t); len(names) != 0 {
 				t.Errorf("left behind: %v", names)
 			}
+			refused = rec
 		})
+	}
+	// The form on the refused upload's page works: the creator picks another file and sends it.
+	if refused != nil {
+		token := csrfToken.FindStringSubmatch(refused.Body.String())
+		if token == nil {
+			t.Fatal("no CSRF token on the refused upload's page")
+		}
+		body, contentType := uploadBody(t, token[1], "video", "good.webm", webmHead)
+		rec := postUpload(f.b, body, contentType, "")
+		apptest.WantStatus(t, rec, http.StatusSeeOther)
+		if loc := rec.Header().Get("Location"); !strings.HasPrefix(loc, "/creators-portal/?uploaded=") {
+			t.Errorf("Location %q", loc)
+		}
+	}
+}
+
+var (
+	csrfToken     = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+	uploadForm    = regexp.MustCompile(`(?s)<form id="upload-form".*?</form>`)
+	fileInput     = regexp.MustCompile(`<input id="video-file"[^>]*>`)
+	uploadErrorEl = regexp.MustCompile(`<p id="video-file-error"([^>]*)>([^<]*)</p>`)
+)
+
+// wantUploadError checks that the page shows message in the upload form, as an alert that the file
+// input is described by (and marked invalid).
+func wantUploadError(t *testing.T, rec *httptest.ResponseRecorder, message string) {
+	t.Helper()
+	form := uploadForm.FindString(rec.Body.String())
+	if form == "" {
+		t.Fatalf("no upload form:\n%s", rec.Body.String())
+	}
+	m := uploadErrorEl.FindStringSubmatch(form)
+	if m == nil {
+		t.Fatalf("no upload error in the form:\n%s", form)
+	}
+	if !strings.Contains(m[1], `role="alert"`) || !strings.Contains(m[1], `class="field__error"`) {
+		t.Errorf("upload error's attributes: %s", m[1])
+	}
+	if got := html.UnescapeString(m[2]); got != message {
+		t.Errorf("upload error %q, want %q", got, message)
+	}
+	input := fileInput.FindString(form)
+	for _, attr := range []string{`aria-describedby="video-file-hint video-file-error"`, `aria-invalid="true"`, "autofocus"} {
+		if !strings.Contains(input, attr) {
+			t.Errorf("file input lacks %s: %s", attr, input)
+		}
+	}
+	if n := strings.Count(rec.Body.String(), `id="video-file-error"`); n != 1 {
+		t.Errorf("%d upload errors on the page", n)
+	}
+}
+
+// Clients that are not a page (an API or event-stream client) keep the plain error.
+func TestRefusedUploadIsPlainForClientsThatAreNotAPage(t *testing.T) {
+	f := setup(t)
+	for _, accept := range []string{"application/json", "text/event-stream"} {
+		for _, tc := range []struct {
+			content []byte
+			status  int
+			message string
+		}{
+			{[]byte("not a video"), 400, msgNotAVideo},
+			{append(append([]byte{}, webmHead...), bytes.Repeat([]byte{1}, 4*testMaxUpload)...), 413, msgTooLarge},
+		} {
+			body, contentType := uploadBody(t, f.b.CSRF("/creators-portal/"), "video", "a.webm", tc.content)
+			rec := postUpload(f.b, body, contentType, accept)
+			apptest.WantStatus(t, rec, tc.status)
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") || rec.Body.String() != tc.message {
+				t.Errorf("Accept %s: %s %q, want the plain message %q", accept, ct, rec.Body.String(), tc.message)
+			}
+		}
 	}
 }
 
@@ -238,10 +372,13 @@ func TestDashboardListsOnlyTheUsersVideos(t *testing.T) {
 	body := rec.Body.String()
 	for _, s := range []string{"My &lt;b&gt;tutorial&lt;/b&gt;", "About Go", ">42<", "Published", "Untitled", "Failed",
 		"The file could not be transcoded: junk", `src="/videos/` + mine + `/poster"`, `data-live-src="/creators-portal/live"`,
-		`enctype="multipart/form-data"`, "up to 64 KiB"} {
+		`enctype="multipart/form-data"`, "up to 64 KiB", `aria-describedby="video-file-hint"`} {
 		if !strings.Contains(body, s) {
 			t.Errorf("dashboard lacks %q", s)
 		}
+	}
+	if strings.Contains(body, "video-file-error") || strings.Contains(body, `aria-invalid`) {
+		t.Errorf("dashboard shows an upload error without a refused upload")
 	}
 	if strings.Contains(body, "Not mine") || strings.Contains(body, theirs) {
 		t.Errorf("dashboard shows another creator's video")

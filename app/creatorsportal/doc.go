@@ -26,6 +26,11 @@
 // the media directory made by videopublishingmsg.MediaURI (the component resolves it with
 // ResolveMediaURI), and the browser is sent to the dashboard.
 //
+// A refused upload (400 or 413) posted from the form is answered with the dashboard itself, with that
+// status and the reason next to the file input (role="alert", referenced by its aria-describedby), so
+// the creator keeps their page and can pick another file. API and event-stream clients (by Accept)
+// get the shell's plain error; the server's own failures (no space: 503, 500) its error page.
+//
 // # Operations
 //
 // Name and describe requests write their command with the request's trace id and the acting user in

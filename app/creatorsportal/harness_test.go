@@ -27,20 +27,36 @@ var ctx = context.Background()
 // upload posts the upload form as a browser does: the token first, then the file.
 func upload(b *apptest.Browser, filename string, content []byte) *httptest.ResponseRecorder {
 	b.T.Helper()
-	token := b.CSRF("/creators-portal/")
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
+	body, contentType := uploadBody(b.T, b.CSRF("/creators-portal/"), "video", filename, content)
+	return postUpload(b, body, contentType, "")
+}
+
+// uploadBody is the upload form's multipart body: the token, then content as the file field (none
+// when filename is empty).
+func uploadBody(t testing.TB, token, field, filename string, content []byte) (body []byte, contentType string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
 	_ = w.WriteField("_csrf", token)
 	if filename != "" {
-		fw, err := w.CreateFormFile("video", filename)
+		fw, err := w.CreateFormFile(field, filename)
 		if err != nil {
-			b.T.Fatal(err)
+			t.Fatal(err)
 		}
 		fw.Write(content)
 	}
 	w.Close()
-	req := httptest.NewRequest(http.MethodPost, "/creators-portal/publish-video", &body)
-	req.Header.Set("Content-Type", w.FormDataContentType())
+	return buf.Bytes(), w.FormDataContentType()
+}
+
+// postUpload posts body to the upload route with contentType, accepting accept (a page when empty).
+func postUpload(b *apptest.Browser, body []byte, contentType, accept string) *httptest.ResponseRecorder {
+	b.T.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/creators-portal/publish-video", bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	return b.Do(req)
 }
 

@@ -23,7 +23,7 @@ import (
 // fileField is the upload form's file field.
 const fileField = "video"
 
-// Messages of the upload's error pages.
+// Messages of a refused upload, shown next to the upload form (or on the error page).
 const (
 	msgNotAVideo = "That file is not a video we can publish. Please upload an MP4, WebM, Ogg (Theora), " +
 		"QuickTime, Matroska or AVI video."
@@ -42,21 +42,39 @@ func (a *App) tooLarge(cause error) error {
 }
 
 // publishVideo receives an upload: it streams the file to disk (checking that it is a video and not
-// too large), then asks video-publishing to publish it.
+// too large), then asks video-publishing to publish it. A refused upload is answered by uploadRefused.
 func (a *App) publishVideo(c echo.Context) error {
-	req := c.Request()
-	ctx := req.Context()
+	ctx := c.Request().Context()
+	videoID := uuid.NewString()
+	stored, sourceURI, err := a.receiveUpload(c.Request(), videoID)
+	if err != nil {
+		return a.uploadRefused(c, err)
+	}
+	userID, _ := app.CurrentUserID(c)
+	cmd := videopublishingmsg.PublishVideo{OwnerID: userID, SourceURI: sourceURI, VideoID: videoID}
+	md := messagestore.Metadata{TraceID: app.TraceID(c), UserID: app.UserIDFrom(ctx)}
+	if _, err := a.writer.Write(ctx, videopublishingmsg.CommandStreamName(videoID), messagestore.NoStream,
+		messagestore.NewEvent(cmd, md)); err != nil {
+		_ = os.Remove(stored)
+		return err
+	}
+	app.Logger(c).Info("video uploaded", "videoId", videoID, "sourceUri", cmd.SourceURI)
+	return c.Redirect(http.StatusSeeOther, dashboardAfterUpload(videoID))
+}
+
+// receiveUpload reads the upload form's multipart body and stores its one file (see receive). It
+// returns the stored file's path and media URI, or why the upload is refused; a refused upload leaves
+// nothing behind.
+func (a *App) receiveUpload(req *http.Request, videoID string) (stored, sourceURI string, err error) {
 	mr, err := req.MultipartReader()
 	if err != nil {
-		return app.BadRequest(msgNoFile)
+		return "", "", app.BadRequest(msgNoFile)
 	}
-	videoID := uuid.NewString()
-	var stored, sourceURI string // file path and media URI of the upload, once complete
-	fail := func(err error) error {
+	fail := func(err error) (string, string, error) {
 		if stored != "" {
 			_ = os.Remove(stored)
 		}
-		return err
+		return "", "", err
 	}
 	for {
 		part, err := mr.NextPart()
@@ -82,17 +100,53 @@ func (a *App) publishVideo(c echo.Context) error {
 		}
 	}
 	if stored == "" {
-		return app.BadRequest(msgNoFile)
+		return "", "", app.BadRequest(msgNoFile)
 	}
-	userID, _ := app.CurrentUserID(c)
-	cmd := videopublishingmsg.PublishVideo{OwnerID: userID, SourceURI: sourceURI, VideoID: videoID}
-	md := messagestore.Metadata{TraceID: app.TraceID(c), UserID: app.UserIDFrom(ctx)}
-	if _, err := a.writer.Write(ctx, videopublishingmsg.CommandStreamName(videoID), messagestore.NoStream,
-		messagestore.NewEvent(cmd, md)); err != nil {
-		return fail(err)
+	return stored, sourceURI, nil
+}
+
+// uploadRefused answers a refused upload. The creator's own mistakes — not a video, no file, an
+// empty file, a body that cannot be read (400), a file too large (413) — posted from the browser's
+// form get the dashboard back with that status and the reason next to the upload form, so the
+// creator stays where they were. Everything else goes to the shell's error handler as before: the
+// server's failures (no space, 500), and clients that are not a page (API and event-stream clients
+// get the plain message).
+//
+// It is the handler's decide-fetch-render: the refusal is decided, then the dashboard's view is
+// fetched as GET /creators-portal/ fetches it.
+func (a *App) uploadRefused(c echo.Context, refusal error) error {
+	var e *app.Error
+	if !errors.As(refusal, &e) || e.Message == "" ||
+		(e.Status != http.StatusBadRequest && e.Status != http.StatusRequestEntityTooLarge) || !wantsPage(c) {
+		return refusal
 	}
-	app.Logger(c).Info("video uploaded", "videoId", videoID, "sourceUri", cmd.SourceURI)
-	return c.Redirect(http.StatusSeeOther, dashboardAfterUpload(videoID))
+	log := app.Logger(c)
+	view, err := a.dashboardView(c)
+	if err != nil {
+		// The refusal is what the creator needs to hear; the shell's error page still says it.
+		if c.Request().Context().Err() == nil {
+			log.Error("dashboard of a refused upload", "error", err.Error())
+		}
+		return refusal
+	}
+	// The request log line does not carry the refusal (the handler answered): say it here.
+	log.Info("upload refused", "status", e.Status, "error", refusal.Error())
+	view.UploadError = e.Message
+	if e.Status == http.StatusRequestEntityTooLarge {
+		// As the shell's 413: the rest of the body may still be in flight; the connection is not reused.
+		c.Response().Header().Set(echo.HeaderConnection, "close")
+	}
+	return renderDashboard(c, e.Status, view)
+}
+
+// wantsPage tells a browser (or curl) from API and event-stream clients, as the shell's error handler
+// does: only the first get the dashboard back after a refused upload.
+func wantsPage(c echo.Context) bool {
+	accept := c.Request().Header.Get(echo.HeaderAccept)
+	if accept == "" || strings.Contains(accept, "text/html") {
+		return true
+	}
+	return !strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/event-stream")
 }
 
 // receive streams one file part into uploads/<videoId>.<ext> and returns its file path and its media
