@@ -792,3 +792,15 @@ func TestHeadIsAnsweredLikeGet(t *testing.T) {
 		t.Errorf("HEAD on a POST-only path: %d, want 405", res.StatusCode)
 	}
 }
+
+// /favicon.ico, which browsers ask for on their own, leads to the logo instead of a 404.
+func TestFaviconLeadsToTheLogo(t *testing.T) {
+	h := probe(t)
+	rec := h.get("/favicon.ico")
+	if rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != templates.AssetPath("logo.svg") {
+		t.Fatalf("status %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+	if logo := h.get(rec.Header().Get("Location")); logo.Code != http.StatusOK || logo.Header().Get("Content-Type") != "image/svg+xml" {
+		t.Fatalf("logo: status %d, type %q", logo.Code, logo.Header().Get("Content-Type"))
+	}
+}

@@ -175,6 +175,7 @@ func New(deps Deps) *Server {
 
 	e.GET("/static/*", serveStatic)
 	e.HEAD("/static/*", serveStatic)
+	e.GET("/favicon.ico", serveFavicon)
 	return s
 }
 

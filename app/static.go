@@ -56,3 +56,11 @@ func serveStatic(c echo.Context) error {
 	http.ServeContent(c.Response(), c.Request(), asset.Name, time.Time{}, bytes.NewReader(asset.Body))
 	return nil
 }
+
+// serveFavicon answers the /favicon.ico that browsers ask for on their own, whatever the page's
+// <link rel="icon"> says, with a redirect to the (SVG) logo: a 404 on every first visit would only
+// fill the log.
+func serveFavicon(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=86400")
+	return c.Redirect(http.StatusMovedPermanently, templates.AssetPath("logo.svg"))
+}
