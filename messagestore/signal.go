@@ -60,6 +60,9 @@ func (s *Store) WaitFor(category string) <-chan struct{} { return s.signals.wait
 // notifyChannel is the LISTEN/NOTIFY channel; the payload is the category written to.
 const notifyChannel = "message_store"
 
+// notifySQL announces writes to categories ($2) on the channel ($1), one notification per category.
+const notifySQL = `SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c`
+
 // notifier tells other processes about writes. Writers do not NOTIFY inside their own transaction:
 // Postgres serialises the commits of every transaction that notifies, which would throttle the very
 // writers the category lock already serialises. Instead categories are queued and one goroutine sends
@@ -148,7 +151,7 @@ func (n *notifier) send(ctx context.Context) {
 			n.pid.Store(conn.PgConn().PID())
 		}
 		// One statement for every category written since the last send.
-		_, err := conn.Exec(ctx, `SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c`, notifyChannel, cats)
+		_, err := conn.Exec(ctx, notifySQL, notifyChannel, cats)
 		if err != nil && ctx.Err() == nil {
 			n.store.log.Debug("notify failed; other processes will find the messages by polling", "err", err)
 			n.pid.Store(0)
@@ -166,7 +169,7 @@ func (s *Store) Announce(ctx context.Context, categories ...string) error {
 	if len(categories) == 0 {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, `SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c`, notifyChannel, categories); err != nil {
+	if _, err := s.pool.Exec(ctx, notifySQL, notifyChannel, categories); err != nil {
 		return fmt.Errorf("announce writes to %v: %w", categories, err)
 	}
 	return nil
