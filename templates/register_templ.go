@@ -101,7 +101,7 @@ func Register(p Page, f RegisterForm) templ.Component {
 			}
 			templ_7745c5c3_Err = accountField(accountInput{
 				ID: "password", Label: "Password", Type: "password", Autocomplete: "new-password",
-				Hint: "8 to 72 characters.", Error: f.PasswordError, MinLength: 8, MaxLength: 72,
+				Hint: "8 to 72 characters (fewer with accents or emoji, which count as several).", Error: f.PasswordError, MinLength: 8, MaxLength: 72,
 				Autofocus: f.PasswordError != "" && f.EmailError == "",
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
