@@ -60,6 +60,7 @@ var messageRegistry = []messageDoc{
 	{viewingmsg.Category, viewingmsg.VideoViewed{}},
 	{authenticationmsg.Category, authenticationmsg.UserLoggedIn{}},
 	{authenticationmsg.Category, authenticationmsg.UserLoginFailed{}},
+	{authenticationmsg.Category, authenticationmsg.UserLoggedOut{}},
 	{adminsubscriberpositions.Category, messagestore.Read{}},
 }
 

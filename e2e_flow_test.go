@@ -373,12 +373,39 @@ func TestEndToEndRegisterLogInAndWatch(t *testing.T) {
 		t.Errorf("last viewing %s %+v is not the user's", last.Data, last.Metadata)
 	}
 
+	// A second process on the same database (the same SESSION_SECRET) knows the session too.
+	q := startProgram(t)
+	replay := func(base string) string {
+		req, _ := http.NewRequest(http.MethodGet, base+"/", nil)
+		req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if m := headerEmail.FindStringSubmatch(replay(q.base)); m == nil || m[1] != normalized {
+		t.Fatalf("the other process does not know the session: %q", m)
+	}
+
 	// Log out.
 	res = v.submit(v.get("/"), "/", "/auth/log-out", url.Values{})
 	if res.status != http.StatusSeeOther || headerEmail.MatchString(v.get("/").body) {
 		t.Fatalf("log out: %d", res.status)
 	}
+	// A copy of the session's cookie taken before the log-out is refused: by the process that logged
+	// it out at once, by the other one once the log-out has reached the view (UserLoggedOut →
+	// user-credentials → logged_out_sessions).
+	if headerEmail.MatchString(replay(p.base)) {
+		t.Fatal("the logged-out session's cookie still signs in on the process that logged it out")
+	}
+	eventually(t, "the other process to refuse the logged-out session", func() bool {
+		return !headerEmail.MatchString(replay(q.base))
+	})
 
+	q.stop()
 	p.stop()
 }
 

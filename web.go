@@ -15,6 +15,7 @@ import (
 	"videotutorials/app"
 	"videotutorials/app/live"
 	"videotutorials/messagestore"
+	"videotutorials/viewdata"
 )
 
 // application is a web application mounted on the shell.
@@ -31,8 +32,11 @@ func newWeb(cfg Config, log *slog.Logger, d *databases, sup *messagestore.Superv
 		SessionSecret: secret,
 		SecureCookies: cfg.SecureCookies,
 		Identify:      sys.identify,
-		Middleware:    []echo.MiddlewareFunc{m.middleware},
-		Timeouts:      app.Timeouts{Shutdown: cfg.ShutdownTimeout},
+		SessionRevoked: func(ctx context.Context, ref string) (bool, error) {
+			return viewdata.SessionLoggedOut(ctx, d.readonly, ref)
+		},
+		Middleware: []echo.MiddlewareFunc{m.middleware},
+		Timeouts:   app.Timeouts{Shutdown: cfg.ShutdownTimeout},
 	})
 	e := srv.Echo()
 	e.GET("/healthz", echo.WrapHandler(http.HandlerFunc(healthz)))

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -802,5 +803,87 @@ func TestFaviconLeadsToTheLogo(t *testing.T) {
 	}
 	if logo := h.get(rec.Header().Get("Location")); logo.Code != http.StatusOK || logo.Header().Get("Content-Type") != "image/svg+xml" {
 		t.Fatalf("logo: status %d, type %q", logo.Code, logo.Header().Get("Content-Type"))
+	}
+}
+
+// A logged-out session's cookie is refused: at once in the process that logged it out, and in any
+// process once SessionRevoked says so. A lookup that fails keeps the session; one that says "valid"
+// is not asked again for a while.
+func TestLoggedOutSessionsAreRefused(t *testing.T) {
+	var mu sync.Mutex
+	revoked := map[string]bool{}
+	calls := 0
+	var fail error
+	h := probe(t, func(d *app.Deps) {
+		d.SessionRevoked = func(_ context.Context, ref string) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			return revoked[ref], fail
+		}
+	})
+	whoami := func(c *http.Cookie) string { return body(h.get("/t/whoami", c)) }
+
+	// Logged out in this process: the old cookie is anonymous at once, whatever the lookup says.
+	cookie := sessionCookie(t, h.get("/t/sign-in"))
+	if got := whoami(cookie); got != testUserID {
+		t.Fatalf("signed in: %q", got)
+	}
+	if rec := h.get("/t/sign-out", cookie); rec.Code != http.StatusNoContent {
+		t.Fatalf("sign-out: %d", rec.Code)
+	}
+	if got := whoami(cookie); got != "anonymous" {
+		t.Fatalf("the logged-out cookie is still %q", got)
+	}
+	if rec := h.get("/t/private/area", cookie); rec.Code != http.StatusSeeOther {
+		t.Fatalf("the logged-out cookie opens a protected page: %d", rec.Code)
+	}
+
+	// Logged out elsewhere: refused once the lookup says so (a fresh server: nothing cached).
+	cookie = sessionCookie(t, h.get("/t/sign-in"))
+	ref := body(h.get("/t/session-ref", cookie))
+	if len(ref) != 32 {
+		t.Fatalf("session ref %q", ref)
+	}
+	h2 := probe(t, func(d *app.Deps) {
+		d.SessionRevoked = func(_ context.Context, r string) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return revoked[r], nil
+		}
+	})
+	if got := body(h2.get("/t/whoami", cookie)); got != testUserID {
+		t.Fatalf("another process, before the log-out: %q", got)
+	}
+	mu.Lock()
+	revoked[ref] = true
+	mu.Unlock()
+	h2.clock.Advance(3 * time.Second) // past the recheck interval of the "valid" answer
+	rec := h2.get("/t/whoami", cookie)
+	if got := body(rec); got != "anonymous" {
+		t.Fatalf("another process, after the log-out: %q", got)
+	}
+	if sc := rec.Header().Get("Set-Cookie"); !strings.Contains(sc, app.SessionCookieName+"=") {
+		t.Errorf("the refused cookie is not replaced or removed: Set-Cookie %q", sc)
+	}
+
+	// A lookup that fails keeps the session; a "valid" answer is reused for a while.
+	cookie = sessionCookie(t, h.get("/t/sign-in"))
+	mu.Lock()
+	fail, calls = errors.New("database down"), 0
+	mu.Unlock()
+	if got := whoami(cookie); got != testUserID {
+		t.Fatalf("with the lookup failing: %q", got)
+	}
+	mu.Lock()
+	fail, calls = nil, 0
+	mu.Unlock()
+	for range 5 {
+		whoami(cookie)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Errorf("%d lookups for 5 requests within the recheck interval, want 1", calls)
 	}
 }

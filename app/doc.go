@@ -22,6 +22,8 @@
 //     default, BodyLimit raises it per route).
 //  6. The session cookie (signed, HttpOnly, SameSite=Lax, Secure over TLS,
 //     expiring) and the acting user id in the request context (UserIDFrom).
+//     A signed-in session that was logged out (here, or in another process:
+//     Deps.SessionRevoked) counts as no session (revocation.go).
 //  7. CSRF protection: every POST/PUT/PATCH/DELETE needs the token from
 //     CSRFToken (form field _csrf, first in the form, or header X-CSRF-Token).
 //

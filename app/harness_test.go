@@ -139,6 +139,7 @@ func testRoutes(r app.Router) {
 		}
 		return c.NoContent(http.StatusNoContent)
 	})
+	r.GET("/t/session-ref", func(c echo.Context) error { return c.String(http.StatusOK, app.SessionRef(c)) })
 	r.GET("/t/whoami", func(c echo.Context) error {
 		id, ok := app.CurrentUserID(c)
 		if !ok {

@@ -40,6 +40,14 @@ type Deps struct {
 	// nobody is an admin. Return a zero Identity and nil for an unknown user.
 	Identify func(ctx context.Context, userID string) (Identity, error)
 
+	// SessionRevoked reports whether the signed-in session named by ref
+	// (SessionRef) was logged out, in any process. Optional: without it only
+	// the process that logged a session out refuses its cookie. The
+	// shell asks it at most every revocationRecheck per session, and
+	// remembers a revocation for good; on an error the session is kept (a
+	// database hiccup does not sign everyone out) and the error logged.
+	SessionRevoked func(ctx context.Context, ref string) (bool, error)
+
 	// Middleware is run outermost, before trace ids, logging and recovery, so
 	// that it observes the final status and the full latency of every request
 	// (errors are already rendered when it returns). Meant for metrics; the
@@ -92,14 +100,16 @@ const (
 // stack, error handling, sessions, CSRF protection and static assets, into
 // which the applications are mounted.
 type Server struct {
-	e         *echo.Echo
-	log       *slog.Logger
-	deps      Deps
-	sessions  *sessionCodec
-	errMap    errorMappings
-	now       func() time.Time
-	timeouts  Timeouts
-	bodyLimit int64
+	e        *echo.Echo
+	log      *slog.Logger
+	deps     Deps
+	sessions *sessionCodec
+	// revocations remembers which signed-in sessions were logged out.
+	revocations *revocations
+	errMap      errorMappings
+	now         func() time.Time
+	timeouts    Timeouts
+	bodyLimit   int64
 
 	// draining is closed when graceful shutdown begins. Long-lived responses
 	// (live streams) watch it and end, because http.Server.Shutdown waits
@@ -144,6 +154,7 @@ func New(deps Deps) *Server {
 		maxAge = ttl
 	}
 	s.sessions = newSessionCodec(deps.SessionSecret, ttl, maxAge)
+	s.revocations = newRevocations(deps.SessionRevoked)
 	s.timeouts = withDefaultTimeouts(deps.Timeouts)
 	s.MapError(ErrNotFound, http.StatusNotFound)
 

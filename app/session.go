@@ -402,6 +402,17 @@ func (s *Server) loadSession(c echo.Context, next echo.HandlerFunc) error {
 			break
 		}
 	}
+	if st.valid && st.data.UID != "" {
+		ref := sessionRef(st.data.SID)
+		revoked, err := s.revocations.revoked(c.Request().Context(), ref, st.now)
+		if err != nil {
+			Logger(c).Warn("checking whether the session was logged out failed; keeping it", "err", err)
+		}
+		if revoked {
+			// Logged out (here or in another process): this cookie is no session at all.
+			st.data, st.valid, st.stale = sessionData{}, false, true
+		}
+	}
 	if st.valid && time.Unix(st.data.EXP, 0).Sub(st.now) < s.sessions.ttl/2 {
 		st.extend()
 	}
@@ -453,11 +464,17 @@ func SignIn(c echo.Context, userID string) error {
 }
 
 // SignOut ends the user's session and replaces it with a fresh anonymous one
-// (a new session id, so tokens of the old session are void).
+// (a new session id, so tokens of the old session are void). The old session's
+// cookie is refused from then on: in this process at once, in the others once
+// Deps.SessionRevoked learns of the log-out (the caller records it first; see
+// SessionRef).
 func SignOut(c echo.Context) error {
 	st := sessionOf(c)
 	if st == nil {
 		return errNoSession
+	}
+	if st.valid && st.data.UID != "" {
+		st.srv.revocations.forget(sessionRef(st.data.SID)) // other processes learn it from the log-out event
 	}
 	st.issue("", 0)
 	setUserID(c, "")

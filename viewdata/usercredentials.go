@@ -62,3 +62,12 @@ func credentials(ctx context.Context, q Querier, sql string, arg string) (UserCr
 	}
 	return c, nil
 }
+
+// SessionLoggedOut reports whether the session named by ref (app.SessionRef) was logged out.
+func SessionLoggedOut(ctx context.Context, q Querier, ref string) (bool, error) {
+	var out bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM logged_out_sessions WHERE session_ref = $1)`, ref).Scan(&out); err != nil {
+		return false, fmt.Errorf("session logged out: %w", err)
+	}
+	return out, nil
+}

@@ -10,4 +10,8 @@
 // written by another client, a bug): the earliest registration keeps the email, the other is logged
 // and skipped. An event it cannot use (an id that is not a UUID, undecodable data) is logged and
 // skipped too: no message can stop the aggregator.
+//
+// A second subscription (aggregators:user-credentials:log-outs) records authenticate's UserLoggedOut
+// events in logged_out_sessions, keyed by the session's ref (a hash of its id, app.SessionRef): the web
+// shell refuses a logged-out session's cookie in every process. The key makes a replay a no-op.
 package usercredentials

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"videotutorials/app/authenticate/authenticationmsg"
 	"videotutorials/components/identity/identitymsg"
 	"videotutorials/messagestore"
 	"videotutorials/viewdata"
@@ -17,7 +18,13 @@ import (
 // SubscriberID is the user-credentials aggregator's subscriber id (persisted state).
 const SubscriberID = "aggregators:user-credentials"
 
-var registered = messagestore.TypeName(identitymsg.Registered{})
+// LogOutsSubscriberID is its subscription to authenticate's log-outs (logged_out_sessions).
+const LogOutsSubscriberID = "aggregators:user-credentials:log-outs"
+
+var (
+	registered    = messagestore.TypeName(identitymsg.Registered{})
+	userLoggedOut = messagestore.TypeName(authenticationmsg.UserLoggedOut{})
+)
 
 // Contract declares what the aggregator reads; it writes no messages.
 var Contract = messagestore.Contract{
@@ -25,6 +32,7 @@ var Contract = messagestore.Contract{
 	Kind: "aggregator",
 	Subscribes: []messagestore.SubscriptionContract{
 		{SubscriberID: SubscriberID, Category: identitymsg.Category, Types: []string{registered}},
+		{SubscriberID: LogOutsSubscriberID, Category: authenticationmsg.Category, Types: []string{userLoggedOut}},
 	},
 }
 
@@ -72,7 +80,51 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 		HandleBatch:      a.HandleRegistrations,
 		BatchTypes:       []string{registered},
 		CatchUpBatchSize: catchUpBatchSize,
+	}, {
+		SubscriberID:     LogOutsSubscriberID,
+		Category:         authenticationmsg.Category,
+		HandleBatch:      a.HandleLogOuts,
+		BatchTypes:       []string{userLoggedOut},
+		CatchUpBatchSize: catchUpBatchSize,
 	}}
+}
+
+// logOutSQL records the log-outs of a batch; a replay inserts nothing (the session's ref is the key).
+const logOutSQL = `INSERT INTO logged_out_sessions (session_ref, user_id, position)
+SELECT r, u, p FROM unnest($1::text[], $2::uuid[], $3::bigint[]) AS l(r, u, p)
+ON CONFLICT (session_ref) DO NOTHING`
+
+// HandleLogOuts records the sessions of a batch's UserLoggedOut events in logged_out_sessions, in one
+// statement. An event without a session ref or with a user id that is not a UUID is logged and skipped.
+func (a *Aggregator) HandleLogOuts(ctx context.Context, msgs []messagestore.Message) error {
+	var refs, users []string
+	var positions []int64
+	for _, m := range msgs {
+		if m.Type != userLoggedOut {
+			continue
+		}
+		var e authenticationmsg.UserLoggedOut
+		err := m.Decode(&e)
+		if err == nil {
+			_, err = uuid.Parse(e.UserID)
+		}
+		if err == nil && e.SessionRef == "" {
+			err = fmt.Errorf("no session ref")
+		}
+		if err != nil {
+			a.log.Error("skipping a UserLoggedOut event that names no session", "stream", m.StreamName,
+				"globalPosition", m.GlobalPosition, "err", err)
+			continue
+		}
+		refs, users, positions = append(refs, e.SessionRef), append(users, e.UserID), append(positions, m.GlobalPosition)
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	if _, err := a.db.Exec(ctx, logOutSQL, refs, users, positions); err != nil {
+		return fmt.Errorf("user credentials: log-outs: %w", err)
+	}
+	return nil
 }
 
 type row struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"videotutorials/app/authenticate/authenticationmsg"
 	"videotutorials/components/identity/identitymsg"
 	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
@@ -75,10 +76,50 @@ func TestContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	subs := newAggregator().Subscriptions()
-	if len(subs) != 1 || subs[0].SubscriberID != "aggregators:user-credentials" || subs[0].Category != "identity" ||
+	if len(subs) != 2 || subs[0].SubscriberID != "aggregators:user-credentials" || subs[0].Category != "identity" ||
 		subs[0].HandleBatch == nil || !slices.Equal(subs[0].BatchTypes, []string{"Registered"}) ||
 		Contract.Subscribes[0].SubscriberID != subs[0].SubscriberID {
 		t.Fatalf("subscriptions %+v", subs)
+	}
+	if subs[1].SubscriberID != "aggregators:user-credentials:log-outs" || subs[1].Category != "authentication" ||
+		subs[1].HandleBatch == nil || !slices.Equal(subs[1].BatchTypes, []string{"UserLoggedOut"}) ||
+		Contract.Subscribes[1].SubscriberID != subs[1].SubscriberID {
+		t.Fatalf("log-out subscription %+v", subs[1])
+	}
+}
+
+// logOut returns a UserLoggedOut event at a global position.
+func logOut(userID, ref string, gp int64) messagestore.Message {
+	data, _ := json.Marshal(authenticationmsg.UserLoggedOut{UserID: userID, SessionRef: ref})
+	return messagestore.Message{ID: uuid.NewString(), StreamName: authenticationmsg.StreamName(userID), Type: "UserLoggedOut",
+		GlobalPosition: gp, Data: data}
+}
+
+// Log-outs are recorded by their session's ref, once however often they are applied; events that name
+// no session are skipped without stopping the aggregator.
+func TestLogOutsAppliedTwiceAreRecordedOnce(t *testing.T) {
+	a := newAggregator()
+	user, ref, other := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	batch := []messagestore.Message{
+		logOut(user, ref, 10),
+		logOut(user, "", 11),                 // no session: skipped
+		logOut("not-a-uuid", other, 12),      // no user: skipped
+		registration(user, freshEmail(), 13), // another type: not this handler's
+	}
+	for range 2 {
+		if err := a.HandleLogOuts(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := testdb.Pool().QueryRow(ctx, `SELECT count(*) FROM logged_out_sessions WHERE session_ref = ANY($1)`,
+		[]string{ref, other, ""}).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d rows (%v), want 1", n, err)
+	}
+	for r, want := range map[string]bool{ref: true, other: false, uuid.NewString(): false} {
+		if out, err := viewdata.SessionLoggedOut(ctx, testdb.Pool(), r); err != nil || out != want {
+			t.Errorf("SessionLoggedOut(%s) = %v, %v; want %v", r, out, err, want)
+		}
 	}
 }
 

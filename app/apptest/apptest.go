@@ -86,6 +86,16 @@ func (b *Browser) Do(req *http.Request) *httptest.ResponseRecorder {
 	return rec
 }
 
+// Copy returns another browser holding a copy of this one's cookies, as someone who copied them would.
+func (b *Browser) Copy() *Browser {
+	c := NewBrowser(b.T, b.Server)
+	c.RemoteAddr = b.RemoteAddr
+	for name, cookie := range b.cookies {
+		c.cookies[name] = &http.Cookie{Name: cookie.Name, Value: cookie.Value}
+	}
+	return c
+}
+
 // Get loads path.
 func (b *Browser) Get(path string) *httptest.ResponseRecorder {
 	b.T.Helper()

@@ -183,7 +183,17 @@ func (a *App) logIn(c echo.Context) error {
 }
 
 // logOut ends the session. It is a POST (with the CSRF token): a link or an image cannot log anyone out.
+// The log-out is recorded (UserLoggedOut with the session's ref), so that a copy of the session's
+// cookie is refused in every process from then on, not only cleared in this browser.
 func (a *App) logOut(c echo.Context) error {
+	ctx := c.Request().Context()
+	if userID, ok := app.CurrentUserID(c); ok {
+		md := messagestore.Metadata{TraceID: app.TraceID(c), UserID: userID}
+		loggedOut := messagestore.NewEvent(authenticationmsg.UserLoggedOut{UserID: userID, SessionRef: app.SessionRef(c)}, md)
+		if _, err := a.writer.Write(ctx, authenticationmsg.StreamName(userID), messagestore.AnyVersion, loggedOut); err != nil {
+			return err
+		}
+	}
 	if err := app.SignOut(c); err != nil {
 		return err
 	}

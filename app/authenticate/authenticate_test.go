@@ -397,6 +397,7 @@ func TestLogOut(t *testing.T) {
 		}
 	})
 	t.Run("POST", func(t *testing.T) {
+		copied := b.Copy() // the session's cookie as someone who copied it before the log-out has it
 		rec := b.Submit(authenticate.LogInPath, authenticate.LogOutPath, nil)
 		apptest.WantStatus(t, rec, http.StatusSeeOther)
 		if loc := rec.Header().Get("Location"); loc != "/" {
@@ -404,6 +405,17 @@ func TestLogOut(t *testing.T) {
 		}
 		if b.WhoAmI() != "anonymous" {
 			t.Fatal("still signed in")
+		}
+		if got := copied.WhoAmI(); got != "anonymous" {
+			t.Fatalf("a copy of the logged-out session's cookie is still signed in as %q", got)
+		}
+		// The log-out is recorded with the session's ref, for the other processes.
+		msgs := testdb.ReadStream(t, f.store, authenticationmsg.StreamName(u.id))
+		last := msgs[len(msgs)-1]
+		var e authenticationmsg.UserLoggedOut
+		if err := last.Decode(&e); err != nil || last.Type != "UserLoggedOut" || e.UserID != u.id || len(e.SessionRef) != 32 ||
+			last.Metadata.UserID != u.id {
+			t.Fatalf("last event %s %+v %v (metadata %+v), want UserLoggedOut with the session's ref", last.Type, e, err, last.Metadata)
 		}
 	})
 }

@@ -4,7 +4,9 @@
 //
 // A log-in reads like the book's: fetch the credentials by email, compare the password with bcrypt,
 // then write UserLoggedIn {userId} (and start the session) or UserLoginFailed {userId, reason} to
-// authentication-<userId>.
+// authentication-<userId>. A log-out writes UserLoggedOut {userId, sessionRef} there before it ends
+// the session, so that a copy of the session's cookie is refused in every process (app.SessionRef,
+// app.Deps.SessionRevoked), not only cleared in this browser.
 //
 // Fixes over the book's code:
 //   - No enumeration: an unknown email and a wrong password get the same 401 page with the same

@@ -20,3 +20,11 @@ type UserLoginFailed struct {
 	UserID string `json:"userId"`
 	Reason string `json:"reason"`
 }
+
+// UserLoggedOut says a user logged out of one session. SessionRef names that session without being
+// its secret (app.SessionRef); the user-credentials view keeps it, so that the session's cookie is
+// refused in every process from then on.
+type UserLoggedOut struct {
+	UserID     string `json:"userId"`
+	SessionRef string `json:"sessionRef"`
+}
