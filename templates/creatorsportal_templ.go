@@ -943,8 +943,8 @@ func operationNoun(kind string) string {
 }
 
 // VideoOperation is the page of a name or describe request. While pending it listens to the
-// operation's stream: a "redirect" takes the creator to the video, an "update" {"state", "reason"}
-// shows the rejection in place.
+// operation's stream, whose only event is "reload" once the outcome is recorded: the page, loaded
+// again, redirects to the video or shows the rejection (after checking whose operation it is).
 func VideoOperation(p Page, v VideoOperationView) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -1008,7 +1008,7 @@ func VideoOperation(p Page, v VideoOperationView) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 83, "</p><p id=\"operation-reason\" class=\"notice notice--danger\" role=\"alert\" data-live-field=\"reason\" data-live-reveal hidden></p><p class=\"muted\">Your change has been sent to the video publishing service. This page moves on by itself once it has been decided.</p><p class=\"cluster\"><a class=\"button button--ghost\" href=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 83, "</p><p id=\"operation-reason\" class=\"notice notice--danger\" role=\"alert\" data-live-field=\"reason\" data-live-reveal hidden></p><p class=\"muted\">Your change has been sent to the video publishing service. This page moves on by itself once it has been decided, usually within a second. If it stays here, the link may be old: go back to the video to see its current name and description.</p><p class=\"cluster\"><a class=\"button button--ghost\" href=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
