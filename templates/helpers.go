@@ -21,3 +21,11 @@ func loginURL(path string) string {
 	}
 	return "/auth/log-in?next=" + url.QueryEscape(path)
 }
+
+// signedInAs is " as <email>" for a signed-in page whose user's email is known, else "".
+func signedInAs(p Page) string {
+	if p.UserEmail == "" {
+		return ""
+	}
+	return " as " + p.UserEmail
+}

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"context"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -94,5 +95,36 @@ func TestNavigation(t *testing.T) {
 	}
 	if !strings.Contains(user, `href="/creators-portal/" aria-current="page"`) {
 		t.Error("Creators Portal not current on a sub-page")
+	}
+}
+
+// A signed-in visitor of the log-in or register page is told so (with the email when known); an
+// anonymous one is not.
+func TestAccountPagesTellASignedInVisitor(t *testing.T) {
+	render := func(c interface {
+		Render(context.Context, io.Writer) error
+	}) string {
+		var sb strings.Builder
+		if err := c.Render(context.Background(), &sb); err != nil {
+			t.Fatal(err)
+		}
+		return sb.String()
+	}
+	signedIn := Page{Title: "x", UserID: "6f1c5a4e-3c6b-4c1f-9a55-2b8f1e7d0c11", UserEmail: "ann@example.com"}
+	noEmail := Page{Title: "x", UserID: "6f1c5a4e-3c6b-4c1f-9a55-2b8f1e7d0c11"}
+	anonymous := Page{Title: "x"}
+	for name, page := range map[string]func(Page) string{
+		"log-in":   func(p Page) string { return render(LogIn(p, LogInForm{})) },
+		"register": func(p Page) string { return render(Register(p, RegisterForm{})) },
+	} {
+		if got := page(signedIn); !strings.Contains(got, "You are logged in as ann@example.com.") {
+			t.Errorf("%s page for a signed-in user does not say so", name)
+		}
+		if got := page(noEmail); !strings.Contains(got, "You are logged in.") {
+			t.Errorf("%s page for a signed-in user without a known email does not say so", name)
+		}
+		if got := page(anonymous); strings.Contains(got, "You are logged in") {
+			t.Errorf("%s page tells an anonymous visitor they are logged in", name)
+		}
 	}
 }
