@@ -409,35 +409,53 @@ func TestHelpersAreInlined(t *testing.T) {
 func genericPlan(t *testing.T, query, args string, settings ...string) string {
 	t.Helper()
 	ctx := testCtx(t)
-	var plan strings.Builder
+	return explainWith(t, append([]string{"plan_cache_mode = force_generic_plan"}, settings...), func(tx pgx.Tx) (string, error) {
+		if _, err := tx.Exec(ctx, `PREPARE generic_plan_probe AS `+query); err != nil {
+			return "", err
+		}
+		defer tx.Exec(ctx, `DEALLOCATE generic_plan_probe`)
+		return explainLines(ctx, tx, `EXPLAIN (VERBOSE) EXECUTE generic_plan_probe(`+args+`)`)
+	})
+}
+
+// explainWith runs explain in a transaction of its own, with each planner setting SET LOCAL first,
+// and returns the plan it reads (failing the test on an error).
+func explainWith(t *testing.T, settings []string, explain func(tx pgx.Tx) (string, error)) string {
+	t.Helper()
+	ctx := testCtx(t)
+	var plan string
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		for _, setting := range append([]string{"plan_cache_mode = force_generic_plan"}, settings...) {
+		for _, setting := range settings {
 			if _, err := tx.Exec(ctx, `SET LOCAL `+setting); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `PREPARE generic_plan_probe AS `+query); err != nil {
-			return err
-		}
-		defer tx.Exec(ctx, `DEALLOCATE generic_plan_probe`)
-		rows, err := tx.Query(ctx, `EXPLAIN (VERBOSE) EXECUTE generic_plan_probe(`+args+`)`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				return err
-			}
-			plan.WriteString(line + "\n")
-		}
-		return rows.Err()
+		var err error
+		plan, err = explain(tx)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return plan.String()
+	return plan
+}
+
+// explainLines returns the lines an EXPLAIN statement prints, one per line.
+func explainLines(ctx context.Context, tx pgx.Tx, sql string, args ...any) (string, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return "", err
+		}
+		plan.WriteString(line + "\n")
+	}
+	return plan.String(), rows.Err()
 }
 
 func TestRoleAndPrivileges(t *testing.T) {
@@ -2217,31 +2235,11 @@ func TestGetAllMessagesNeverSkips(t *testing.T) {
 func TestGetCategoryMessagesIsInlined(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	explain := func(query string, args ...any) string {
+	explain := func(query string) string {
 		t.Helper()
-		var plan strings.Builder
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL enable_bitmapscan = off`); err != nil {
-				return err
-			}
-			rows, err := tx.Query(ctx, `EXPLAIN `+query, args...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var line string
-				if err := rows.Scan(&line); err != nil {
-					return err
-				}
-				plan.WriteString(line + "\n")
-			}
-			return rows.Err()
+		return explainWith(t, []string{"enable_bitmapscan = off"}, func(tx pgx.Tx) (string, error) {
+			return explainLines(ctx, tx, `EXPLAIN `+query)
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return plan.String()
 	}
 	inlined := func(p string) bool {
 		return strings.Contains(p, "Index Scan using messages_category on") && !strings.Contains(p, "Sort") &&
