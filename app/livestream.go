@@ -26,9 +26,8 @@ func LiveStream(hub *live.Hub, topic func(c echo.Context) (string, error)) echo.
 			return err
 		}
 		if c.Request().Method == http.MethodHead {
-			// The stream's headers only: a stream with nowhere to write would never end.
-			c.Response().Header().Set(echo.HeaderContentType, "text/event-stream")
-			return c.NoContent(http.StatusOK)
+			live.Head(c.Response())
+			return nil
 		}
 		var stop <-chan struct{}
 		if rs := requestOf(c); rs != nil {

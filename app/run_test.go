@@ -214,6 +214,23 @@ func TestLiveStreamOverRealServer(t *testing.T) {
 		return runtime.NumGoroutine() <= baseline
 	})
 
+	// HEAD gets the stream's headers and ends at once, without subscribing.
+	head, _ := http.NewRequest(http.MethodHead, base+"/live/home", nil)
+	headClient := &http.Client{Transport: transport, Timeout: 5 * time.Second}
+	if resp, err := headClient.Do(head); err != nil {
+		t.Fatalf("HEAD on a live stream: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream; charset=utf-8" {
+			t.Fatalf("HEAD on a live stream: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	// A HEAD that streamed would stay subscribed on the kept-alive connection, invisible to the client.
+	time.Sleep(100 * time.Millisecond)
+	if n := hub.Subscribers(live.TopicHome); n != 0 {
+		t.Fatalf("HEAD subscribed: %d subscribers", n)
+	}
+
 	// Authorization errors are plain text for EventSource clients.
 	req, _ := http.NewRequest(http.MethodGet, base+"/live/refused", nil)
 	req.Header.Set("Accept", "text/event-stream")

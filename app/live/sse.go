@@ -54,11 +54,7 @@ func Stream(w http.ResponseWriter, r *http.Request, sub *Subscription, opts Stre
 	_ = rc.SetReadDeadline(time.Time{})
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache, no-store")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	w.WriteHeader(http.StatusOK)
+	writeHead(w)
 
 	bw := bufio.NewWriter(w)
 	send := func(write func()) bool {
@@ -120,4 +116,17 @@ func writeEvent(bw *bufio.Writer, name, data string) {
 		bw.WriteByte('\n')
 	}
 	bw.WriteByte('\n')
+}
+
+// Head answers a HEAD request for a stream: the headers a GET gets, and no stream (one with nowhere to
+// write would never end).
+func Head(w http.ResponseWriter) { writeHead(w) }
+
+// writeHead writes a stream's status and headers.
+func writeHead(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache, no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
 }
