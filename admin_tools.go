@@ -27,6 +27,7 @@ import (
 	"videotutorials/aggregators/homepage"
 	"videotutorials/aggregators/usercredentials"
 	"videotutorials/aggregators/videooperations"
+	"videotutorials/app"
 	"videotutorials/messagestore"
 	"videotutorials/viewdata"
 )
@@ -169,7 +170,7 @@ var rebuildables = map[string]rebuildable{
 		return homepage.New(homepage.Deps{DB: p, Logger: l})
 	}},
 	"user-credentials": {[]string{"user_credentials", "logged_out_sessions"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
-		return usercredentials.New(usercredentials.Deps{DB: p, Logger: l})
+		return usercredentials.New(usercredentials.Deps{DB: p, Logger: l, KeepLogOuts: app.DefaultSessionMaxAge})
 	}},
 	// creators-videos reads three categories (videoPublishing, viewing and videoPublishing:command),
 	// each with its own subscription and per-column watermarks; the rebuild replays all three.

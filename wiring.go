@@ -90,7 +90,8 @@ func assemble(ctx context.Context, cfg Config, log *slog.Logger, d *databases, s
 
 	// Aggregators.
 	add(RoleAggregators, homepage.Contract, homepage.New(homepage.Deps{DB: d.views, Logger: log, Live: sys.live}))
-	add(RoleAggregators, usercredentials.Contract, usercredentials.New(usercredentials.Deps{DB: d.views, Logger: log, Live: sys.live}))
+	add(RoleAggregators, usercredentials.Contract, usercredentials.New(usercredentials.Deps{DB: d.views, Logger: log, Live: sys.live,
+		KeepLogOuts: app.DefaultSessionMaxAge}))
 	add(RoleAggregators, adminusers.Contract, adminusers.New(adminusers.Deps{DB: d.views, Logger: log, Live: sys.live}))
 	add(RoleAggregators, adminstreams.Contract, adminstreams.New(adminstreams.Deps{DB: d.views, Logger: log, Live: sys.live}))
 	add(RoleAggregators, adminsubscriberpositions.Contract, adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: d.views, Logger: log, Live: sys.live}))

@@ -13,5 +13,7 @@
 //
 // A second subscription (aggregators:user-credentials:log-outs) records authenticate's UserLoggedOut
 // events in logged_out_sessions, keyed by the session's ref (a hash of its id, app.SessionRef): the web
-// shell refuses a logged-out session's cookie in every process. The key makes a replay a no-op.
+// shell refuses a logged-out session's cookie in every process. The key makes a replay a no-op. A
+// log-out is kept only while its session could still be used (Deps.KeepLogOuts, the shell's absolute
+// session limit): older ones are not recorded, and recorded ones are deleted as they pass it.
 package usercredentials

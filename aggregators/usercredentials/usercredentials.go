@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -47,13 +48,24 @@ type Deps struct {
 	DB     *pgxpool.Pool // view data
 	Logger *slog.Logger
 	Live   Notifier // unused; may be nil
+	// KeepLogOuts is how long a log-out stays in logged_out_sessions: the longest a session cookie can
+	// be accepted (the web shell's absolute session limit). Older log-outs are not recorded, and recorded
+	// ones are deleted once they are that old. 0 keeps them forever.
+	KeepLogOuts time.Duration
 }
 
 // Aggregator maintains the user_credentials view.
 type Aggregator struct {
-	db  *pgxpool.Pool
-	log *slog.Logger
+	db          *pgxpool.Pool
+	log         *slog.Logger
+	keepLogOuts time.Duration
+	now         func() time.Time // time.Now; tests move it
+	lastPrune   time.Time        // touched only by the log-outs subscription's handler
 }
+
+// pruneEvery is how often, at most, HandleLogOuts deletes expired log-outs: they only need to go
+// eventually, and the delete is a range scan of an index.
+const pruneEvery = time.Hour
 
 // New returns the aggregator.
 func New(d Deps) *Aggregator {
@@ -61,7 +73,7 @@ func New(d Deps) *Aggregator {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Aggregator{db: d.DB, log: log.With("aggregator", Contract.Name)}
+	return &Aggregator{db: d.DB, log: log.With("aggregator", Contract.Name), keepLogOuts: d.KeepLogOuts, now: time.Now}
 }
 
 // catchUpBatchSize is this aggregator's read size while its subscription is behind, instead of the
@@ -90,17 +102,35 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 }
 
 // logOutSQL records the log-outs of a batch; a replay inserts nothing (the session's ref is the key).
-const logOutSQL = `INSERT INTO logged_out_sessions (session_ref, user_id, position)
-SELECT r, u, p FROM unnest($1::text[], $2::uuid[], $3::bigint[]) AS l(r, u, p)
+const logOutSQL = `INSERT INTO logged_out_sessions (session_ref, user_id, position, logged_out_at)
+SELECT r, u, p, t FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::timestamptz[]) AS l(r, u, p, t)
 ON CONFLICT (session_ref) DO NOTHING`
 
+// pruneSQL deletes the log-outs older than the keep limit ($1 is the cut-off).
+const pruneSQL = `DELETE FROM logged_out_sessions WHERE logged_out_at < $1`
+
 // HandleLogOuts records the sessions of a batch's UserLoggedOut events in logged_out_sessions, in one
-// statement. An event without a session ref or with a user id that is not a UUID is logged and skipped.
+// statement. An event without a session ref or with a user id that is not a UUID is logged and skipped;
+// one older than KeepLogOuts is skipped too (its session has expired anyway), and at most once every
+// pruneEvery the recorded log-outs that have grown that old are deleted.
 func (a *Aggregator) HandleLogOuts(ctx context.Context, msgs []messagestore.Message) error {
+	now := a.now()
+	var cutOff time.Time
+	if a.keepLogOuts > 0 {
+		cutOff = now.Add(-a.keepLogOuts)
+	}
 	var refs, users []string
 	var positions []int64
+	var times []time.Time
 	for _, m := range msgs {
 		if m.Type != userLoggedOut {
+			continue
+		}
+		at := m.Time
+		if at.IsZero() { // not read from a store (tests, tools): count it as now
+			at = now
+		}
+		if at.Before(cutOff) {
 			continue
 		}
 		var e authenticationmsg.UserLoggedOut
@@ -117,12 +147,22 @@ func (a *Aggregator) HandleLogOuts(ctx context.Context, msgs []messagestore.Mess
 			continue
 		}
 		refs, users, positions = append(refs, e.SessionRef), append(users, e.UserID), append(positions, m.GlobalPosition)
+		times = append(times, at)
 	}
-	if len(refs) == 0 {
-		return nil
+	if len(refs) > 0 {
+		if _, err := a.db.Exec(ctx, logOutSQL, refs, users, positions, times); err != nil {
+			return fmt.Errorf("user credentials: log-outs: %w", err)
+		}
 	}
-	if _, err := a.db.Exec(ctx, logOutSQL, refs, users, positions); err != nil {
-		return fmt.Errorf("user credentials: log-outs: %w", err)
+	if a.keepLogOuts > 0 && now.Sub(a.lastPrune) >= pruneEvery {
+		tag, err := a.db.Exec(ctx, pruneSQL, cutOff)
+		if err != nil {
+			return fmt.Errorf("user credentials: pruning log-outs: %w", err)
+		}
+		a.lastPrune = now
+		if n := tag.RowsAffected(); n > 0 {
+			a.log.Info("deleted expired log-outs", "rows", n, "olderThan", cutOff)
+		}
 	}
 	return nil
 }

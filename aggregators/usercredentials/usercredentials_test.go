@@ -95,6 +95,42 @@ func logOut(userID, ref string, gp int64) messagestore.Message {
 		GlobalPosition: gp, Data: data}
 }
 
+// A log-out is kept only as long as its session could still be used: one older than KeepLogOuts is not
+// recorded, and a recorded one is deleted once it grows that old. The test's clock is 60 days in the
+// past, so the prune touches no other test's rows.
+func TestLogOutsExpireAfterTheSessionLimit(t *testing.T) {
+	const keep = 30 * 24 * time.Hour
+	clock := time.Now().Add(-60 * 24 * time.Hour)
+	a := New(Deps{DB: testdb.Pool(), Logger: testdb.Quiet, KeepLogOuts: keep})
+	a.now = func() time.Time { return clock }
+	user, recent, expired := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	r, e := logOut(user, recent, 20), logOut(user, expired, 21)
+	r.Time, e.Time = clock.Add(-time.Hour), clock.Add(-keep-time.Hour)
+	for _, batch := range [][]messagestore.Message{nil, {r, e}} { // the first call prunes: none in the second
+		if err := a.HandleLogOuts(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loggedOut := func(ref string) bool {
+		t.Helper()
+		out, err := viewdata.SessionLoggedOut(ctx, testdb.Pool(), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if !loggedOut(recent) || loggedOut(expired) {
+		t.Fatalf("recent log-out recorded: %v (want true); expired one: %v (want false)", loggedOut(recent), loggedOut(expired))
+	}
+	clock = clock.Add(keep) // the recent log-out is now an hour past the limit
+	if err := a.HandleLogOuts(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if loggedOut(recent) {
+		t.Fatal("a log-out older than KeepLogOuts was not deleted")
+	}
+}
+
 // Log-outs are recorded by their session's ref, once however often they are applied; events that name
 // no session are skipped without stopping the aggregator.
 func TestLogOutsAppliedTwiceAreRecordedOnce(t *testing.T) {
