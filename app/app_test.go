@@ -887,3 +887,49 @@ func TestLoggedOutSessionsAreRefused(t *testing.T) {
 		t.Errorf("%d lookups for 5 requests within the recheck interval, want 1", calls)
 	}
 }
+
+// A request whose client has gone away (an upload aborted midway) has nobody to read its error page:
+// the refusal is logged on the request line, as the client's doing, and nothing is rendered — not an
+// ERROR "rendering error page failed" (the page's look-ups and templates stop on the cancelled
+// context) that would page an operator for every closed browser tab.
+func TestErrorOfARequestWhoseClientLeftIsNotRenderedNorLoggedAsAFailure(t *testing.T) {
+	var leave context.CancelFunc
+	h := newHarness(t, []app.Application{app.ApplicationFunc(testRoutes), app.ApplicationFunc(func(r app.Router) {
+		r.GET("/t/client-leaves", func(c echoContext) error {
+			leave() // the connection closes while the handler reads the body
+			return app.BadRequest("The upload could not be read. Please try again.")
+		})
+	})}, func(d *app.Deps) {
+		d.Identify = func(ctx context.Context, userID string) (app.Identity, error) {
+			if err := ctx.Err(); err != nil {
+				return app.Identity{}, err // as the database does
+			}
+			return app.Identity{Email: "user@example.com"}, nil
+		}
+	})
+	user := sessionCookie(t, h.get("/t/sign-in"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	leave = cancel
+	req := httptest.NewRequest(http.MethodGet, "/t/client-leaves", nil).WithContext(ctx)
+	req.Header.Set("Accept", "text/html")
+	req.AddCookie(user)
+	if rec := h.do(req); rec.Body.Len() != 0 {
+		t.Errorf("an answer was written for a client that left: %d %q", rec.Code, rec.Body)
+	}
+	var requestLine bool
+	for _, r := range h.logs.records(t) {
+		if r["level"] == "ERROR" || r["msg"] == "identify user failed" {
+			t.Errorf("the client's leaving is logged as a failure: %v", r)
+		}
+		if r["msg"] == "request" && r["route"] == "/t/client-leaves" {
+			requestLine = true
+			if r["status"] != float64(499) || !strings.Contains(fmt.Sprint(r["error"]), "could not be read") {
+				t.Errorf("request line: %v", r)
+			}
+		}
+	}
+	if !requestLine {
+		t.Errorf("no request line:\n%s", h.logs)
+	}
+}

@@ -74,8 +74,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 		log.Error("request failed", attrs...)
 	}
-	if status == statusClientClosedRequest || c.Response().Committed {
-		// Nobody to answer, or the answer is already under way (a stream
+	if status == statusClientClosedRequest || c.Response().Committed || c.Request().Context().Err() != nil {
+		// Nobody to answer (the client left, perhaps while the handler was
+		// refusing its upload: the page's look-ups would only fail on the
+		// cancelled context), or the answer is already under way (a stream
 		// that failed midway); the log line above and the request log suffice.
 		return
 	}
