@@ -248,11 +248,25 @@ func (a *App) describeVideo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	description := c.FormValue("description")
+	description := typedLineBreaks(c.FormValue("description"))
 	if err := storableText("description", description); err != nil {
 		return err
 	}
 	return a.send(c, v.ID, videopublishingmsg.DescribeVideo{Description: description, VideoID: v.ID})
+}
+
+// crlf turns the line breaks of a form's textarea back into what was typed.
+var crlf = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
+// typedLineBreaks returns a textarea's value with the line breaks the user typed: a browser sends each
+// as CRLF (the form data set's encoding) while counting it as one character against the field's
+// maxlength, so passing the CRLFs on would make a description the form accepted longer than the
+// component allows.
+func typedLineBreaks(s string) string {
+	if !strings.Contains(s, "\r") {
+		return s
+	}
+	return crlf.Replace(s)
 }
 
 // storableText refuses (400) a value the message store cannot hold: a NUL byte cannot be stored in

@@ -536,3 +536,26 @@ func TestOperationLiveStreamIsTheOwnersOnly(t *testing.T) {
 	apptest.WantStatus(t, liveOperation(f.b, orphan), http.StatusNotFound)
 	apptest.WantStatus(t, liveOperation(f.b, "not-a-uuid"), http.StatusBadRequest)
 }
+
+// A browser sends a textarea's line breaks as CRLF, but counts each as one character against its
+// maxlength: the description is passed on with LF line breaks, so that a description the form accepted
+// (5000 characters with line breaks) is not refused by the component as longer than 5000.
+func TestDescriptionLineBreaksArePassedOnAsTyped(t *testing.T) {
+	f := setup(t)
+	pool := testdb.NewPool(t)
+	videoID := uuid.NewString()
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: videoID, Owner: f.user, Status: "published", Transcoded: "file:videos/" + videoID + ".mp4"})
+	page := "/creators-portal/videos/" + videoID
+	typed := strings.Repeat(strings.Repeat("x", 99)+"\n", videopublishingmsg.MaxDescriptionLength/100)
+	sent := strings.ReplaceAll(typed, "\n", "\r\n") // the form data set of the textarea
+	rec := f.b.Submit(page, page+"/describe", url.Values{"description": {sent}})
+	apptest.WantStatus(t, rec, http.StatusSeeOther)
+	msgs := testdb.ReadStream(t, f.store, videopublishingmsg.CommandStreamName(videoID))
+	var cmd videopublishingmsg.DescribeVideo
+	if err := msgs[len(msgs)-1].Decode(&cmd); err != nil {
+		t.Fatal(err)
+	}
+	if cmd.Description != typed {
+		t.Errorf("description sent as %q…, want the text as typed (LF line breaks, %d characters)", cmd.Description[:120], len(typed))
+	}
+}
