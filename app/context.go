@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
@@ -96,4 +97,18 @@ func Logger(c echo.Context) *slog.Logger {
 		l = rs.log.Load()
 	}
 	return l
+}
+
+// PathParam returns the path parameter name decoded exactly once. Echo matches routes on the
+// request's escaped path only when it differs from the default escaping (an escaped “/” in a name),
+// and its parameters are then still escaped; otherwise they are already decoded, and decoding them
+// again would turn a name holding “%41” into another name. ok is false when the parameter cannot be
+// decoded.
+func PathParam(c echo.Context, name string) (value string, ok bool) {
+	value = c.Param(name)
+	if c.Request().URL.RawPath == "" {
+		return value, true
+	}
+	value, err := url.PathUnescape(value)
+	return value, err == nil
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -228,7 +227,10 @@ func (a *App) messages(c echo.Context) error {
 }
 
 func (a *App) typeMessages(c echo.Context) error {
-	typ := c.Param("type")
+	typ, ok := app.PathParam(c, "type")
+	if !ok || typ == "" {
+		return app.BadRequest("That is not a message type.")
+	}
 	v, err := a.messagePage(c, viewdata.MessageFilter{Type: typ}, "Messages of type "+typ)
 	if err != nil {
 		return err
@@ -375,8 +377,8 @@ func (a *App) streams(c echo.Context) error {
 }
 
 func (a *App) stream(c echo.Context) error {
-	name, err := url.PathUnescape(c.Param("name"))
-	if err != nil || name == "" {
+	name, ok := app.PathParam(c, "name")
+	if !ok || name == "" {
 		return app.BadRequest("That is not a stream name.")
 	}
 	s, err := viewdata.AdminStreamByName(c.Request().Context(), a.d.Views, name)
@@ -414,8 +416,8 @@ func (a *App) categories(c echo.Context) error {
 }
 
 func (a *App) category(c echo.Context) error {
-	name, err := url.PathUnescape(c.Param("name"))
-	if err != nil || name == "" || !messagestore.IsCategory(name) {
+	name, ok := app.PathParam(c, "name")
+	if !ok || name == "" || !messagestore.IsCategory(name) {
 		return app.BadRequest("That is not a category.")
 	}
 	cat, err := viewdata.AdminCategoryByName(c.Request().Context(), a.d.Views, name)

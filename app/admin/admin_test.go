@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -290,3 +291,49 @@ func TestPaginationBounds(t *testing.T) {
 
 // cursor encodes a page cursor as the admin pages do (base64url of the last key shown).
 func cursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+// Stream names and types are any text a Message DB client chose: a “%” or a “/” in one must lead, by
+// the portal's own links, to that stream or type — not to the stream whose name is the link decoded
+// twice (“a%41b” is not “aAb”), nor to an empty list.
+func TestLinksToNamesWithPercentAndSlash(t *testing.T) {
+	ctx := context.Background()
+	store := messagestore.New(testdb.Pool(), messagestore.Options{Logger: testdb.Quiet})
+	category := "pct" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+	names := []string{category + "-a%41b", category + "-aAb", category + "-x/y", category + "-100%"}
+	for i, stream := range names {
+		typ := "Thing"
+		if i == 2 {
+			typ = "Slash/Type" + category
+		}
+		if _, err := store.Write(ctx, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: typ, Data: map[string]int{"n": i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := setup(t)
+	adm := f.client(t, f.adminID)
+	st, page, _ := get(t, adm, f.srv.URL+"/admin/categories/"+category)
+	if st != http.StatusOK {
+		t.Fatalf("category page: %d", st)
+	}
+	links := regexp.MustCompile(`href="(/admin/streams/[^"?]+)"`).FindAllStringSubmatch(page, -1)
+	if len(links) != len(names) {
+		t.Fatalf("category page links %d streams, want %d:\n%s", len(links), len(names), page)
+	}
+	for _, l := range links {
+		st, body, _ := get(t, adm, f.srv.URL+l[1])
+		m := regexp.MustCompile(`<h1[^>]*>Stream ([^<]*)<`).FindStringSubmatch(body)
+		if st != http.StatusOK || m == nil {
+			t.Errorf("%s: %d\n%.600s", l[1], st, body)
+			continue
+		}
+		want, _ := url.PathUnescape(strings.TrimPrefix(l[1], "/admin/streams/"))
+		if got := html.UnescapeString(m[1]); got != want {
+			t.Errorf("%s shows stream %q, want %q", l[1], got, want)
+		}
+	}
+	typ := "Slash/Type" + category
+	st, body, _ := get(t, adm, f.srv.URL+"/admin/types/"+url.PathEscape(typ))
+	if st != http.StatusOK || !strings.Contains(body, category+"-x/y") {
+		t.Errorf("messages of type %q: %d, the message is not listed\n%.600s", typ, st, body)
+	}
+}
