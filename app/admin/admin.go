@@ -143,7 +143,7 @@ func nextURL(c echo.Context, param, value string) string {
 	q := u.Query()
 	q.Set(param, value)
 	u.RawQuery = q.Encode()
-	return u.Path + "?" + u.RawQuery
+	return u.EscapedPath() + "?" + u.RawQuery // escaped: a stream name may hold a slash
 }
 
 // --- messages ---

@@ -331,8 +331,20 @@ func TestLinksToNamesWithPercentAndSlash(t *testing.T) {
 			t.Errorf("%s shows stream %q, want %q", l[1], got, want)
 		}
 	}
+	// The next page of a stream whose name has a slash is that stream's too.
+	slash := "/admin/streams/" + url.PathEscape(category+"-x/y")
+	if _, err := store.Write(ctx, category+"-x/y", messagestore.AnyVersion, messagestore.NewMessage{Type: "Again", Data: map[string]int{}}); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := get(t, adm, f.srv.URL+slash+"?limit=1")
+	m := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(body)
+	if m == nil || !strings.HasPrefix(m[1], slash+"?") {
+		t.Errorf("next page of %s: %v, want a link to the same stream", slash, m)
+	} else if st, body, _ := get(t, adm, f.srv.URL+html.UnescapeString(m[1])); st != http.StatusOK || !strings.Contains(body, "Slash/Type") {
+		t.Errorf("next page %s: %d, want the stream's older message\n%.600s", m[1], st, body)
+	}
 	typ := "Slash/Type" + category
-	st, body, _ := get(t, adm, f.srv.URL+"/admin/types/"+url.PathEscape(typ))
+	st, body, _ = get(t, adm, f.srv.URL+"/admin/types/"+url.PathEscape(typ))
 	if st != http.StatusOK || !strings.Contains(body, category+"-x/y") {
 		t.Errorf("messages of type %q: %d, the message is not listed\n%.600s", typ, st, body)
 	}
