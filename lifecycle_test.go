@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"videotutorials/devdb"
@@ -147,7 +150,8 @@ func TestPoolsPreferGenericPlansUnlessTheURLSaysOtherwise(t *testing.T) {
 		}
 		return m
 	}
-	p, err := newPool(ctx, dbURL, 2)
+	quietLog := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p, err := newPool(ctx, dbURL, 2, quietLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,16 +162,74 @@ func TestPoolsPreferGenericPlansUnlessTheURLSaysOtherwise(t *testing.T) {
 	if strings.Contains(dbURL, "?") {
 		sep = "&"
 	}
-	if p, err = newPool(ctx, dbURL+sep+"plan_cache_mode=force_custom_plan", 2); err != nil {
+	if p, err = newPool(ctx, dbURL+sep+"plan_cache_mode=force_custom_plan", 2, quietLog); err != nil {
 		t.Fatal(err)
 	}
 	if m := mode(p); m != "force_custom_plan" {
 		t.Errorf("newPool with plan_cache_mode in the URL: %q, want force_custom_plan", m)
 	}
-	if p, err = newReadOnlyPool(ctx, dbURL, 2); err != nil {
+	if p, err = newReadOnlyPool(ctx, dbURL, 2, quietLog); err != nil {
 		t.Fatal(err)
 	}
 	if m := mode(p); m != "auto" {
 		t.Errorf("newReadOnlyPool: plan_cache_mode = %q, want auto", m)
+	}
+}
+
+// The pools' settings are SET after connecting, never sent as startup parameters (PgBouncer refuses
+// those it does not know, and the program could not connect through it); the read-only pool stays
+// read-only whatever the URL says.
+func TestPoolSettingsAreNotStartupParameters(t *testing.T) {
+	dbURL := lifecycleDatabase(t)
+	ctx := context.Background()
+	quietLog := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p, err := newPool(ctx, dbURL, 2, quietLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if params := p.Config().ConnConfig.RuntimeParams; len(params) != 0 {
+		t.Errorf("newPool sends startup parameters %v", params)
+	}
+	sep := "?"
+	if strings.Contains(dbURL, "?") {
+		sep = "&"
+	}
+	ro, err := newReadOnlyPool(ctx, dbURL+sep+"default_transaction_read_only=off", 2, quietLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if params := ro.Config().ConnConfig.RuntimeParams; len(params) != 0 {
+		t.Errorf("newReadOnlyPool sends startup parameters %v", params)
+	}
+	var on string
+	if err := ro.QueryRow(ctx, `SHOW default_transaction_read_only`).Scan(&on); err != nil || on != "on" {
+		t.Errorf("read-only pool: default_transaction_read_only = %q (%v), want on", on, err)
+	}
+	if _, err := ro.Exec(ctx, `CREATE TEMP TABLE ro_check (x int)`); err == nil {
+		t.Error("the read-only pool wrote")
+	}
+}
+
+// A refusal that waiting cannot cure ends the wait for the database at once, with the server's reason,
+// instead of retrying for 30 s; the deadline below is shorter than that wait.
+func TestConnectGivesUpOnAPermanentRefusal(t *testing.T) {
+	dbURL := lifecycleDatabase(t)
+	pc, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.ConnConfig.Database = "no_such_database_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := connect(ctx, pc, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var pgErr *pgconn.PgError
+	if err == nil {
+		p.Close()
+		t.Fatal("connected to a database that does not exist")
+	}
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" {
+		t.Fatalf("err = %v, want the server's 3D000", err)
 	}
 }

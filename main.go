@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
@@ -117,18 +119,18 @@ func openDatabases(ctx context.Context, cfg Config, log *slog.Logger) (*database
 		storeURL = viewURL
 	}
 	var err error
-	if d.views, err = newPool(ctx, viewURL, cfg.DBMaxConns); err != nil {
+	if d.views, err = newPool(ctx, viewURL, cfg.DBMaxConns, log); err != nil {
 		d.close(ctx)
 		return nil, fmt.Errorf("connect to DATABASE_URL: %w", err)
 	}
 	d.store = d.views
 	if storeURL != viewURL {
-		if d.store, err = newPool(ctx, storeURL, cfg.DBMaxConns); err != nil {
+		if d.store, err = newPool(ctx, storeURL, cfg.DBMaxConns, log); err != nil {
 			d.close(ctx)
 			return nil, fmt.Errorf("connect to MESSAGE_STORE_URL: %w", err)
 		}
 	}
-	if d.readonly, err = newReadOnlyPool(ctx, viewURL, cfg.DBMaxConns); err != nil {
+	if d.readonly, err = newReadOnlyPool(ctx, viewURL, cfg.DBMaxConns, log); err != nil {
 		d.close(ctx)
 		return nil, err
 	}
@@ -143,7 +145,7 @@ func openDatabases(ctx context.Context, cfg Config, log *slog.Logger) (*database
 	return d, nil
 }
 
-func newPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+func newPool(ctx context.Context, url string, maxConns int, log *slog.Logger) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, err
@@ -151,24 +153,84 @@ func newPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, erro
 	pc.MaxConns = int32(maxConns)
 	pc.HealthCheckPeriod = 5 * time.Second
 	preferGenericPlans(pc)
+	return connect(ctx, pc, log)
+}
+
+// connect opens the pool and waits for the database rather than fail at once (in compose the app may
+// start first), for up to 30 s, saying why while it waits. A refusal that waiting cannot cure (a wrong
+// password or database name, a parameter a connection pooler rejects) ends the wait at once.
+func connect(ctx context.Context, pc *pgxpool.Config, log *slog.Logger) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, err
 	}
-	// Wait for the database rather than fail at once: in compose the app may start first.
-	deadline := time.Now().Add(30 * time.Second)
+	start := time.Now()
+	var told time.Time
 	for {
 		err = pool.Ping(ctx)
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+		if err == nil || !transientConnectError(err) || time.Since(start) > 30*time.Second {
 			break
 		}
-		time.Sleep(500 * time.Millisecond)
+		if time.Since(told) >= 5*time.Second {
+			log.Warn("waiting for the database", "host", pc.ConnConfig.Host, "port", pc.ConnConfig.Port,
+				"database", pc.ConnConfig.Database, "err", err)
+			told = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			pool.Close()
+			return nil, fmt.Errorf("%w (last attempt: %v)", ctx.Err(), err)
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return pool, nil
+}
+
+// transientConnectError reports whether a failed connection attempt may succeed later: anything but
+// the server (or a pooler in front of it) refusing this client for good.
+func transientConnectError(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return true // refused, reset, timed out, DNS: the database may not be up yet
+	}
+	switch {
+	case strings.HasPrefix(pgErr.Code, "28"), // invalid authorization: wrong user or password
+		pgErr.Code == "3D000", // no such database
+		pgErr.Code == "08P01": // protocol violation: e.g. a startup parameter a pooler rejects
+		return false
+	}
+	return true // e.g. 57P03, the database is starting up
+}
+
+// sessionSettings has every new connection of the pool SET each name to its value, unless the URL
+// sets that parameter itself. The settings are sent after connecting, not as startup parameters,
+// because connection poolers such as PgBouncer refuse startup parameters they do not know.
+func sessionSettings(pc *pgxpool.Config, nameValues ...string) {
+	var set []string
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		name, value := nameValues[i], nameValues[i+1]
+		if _, inURL := pc.ConnConfig.RuntimeParams[name]; !inURL {
+			set = append(set, "SET "+name+" = "+value)
+		}
+	}
+	if len(set) == 0 {
+		return
+	}
+	sql := strings.Join(set, "; ")
+	next := pc.AfterConnect
+	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		if _, err := c.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("%s: %w", sql, err)
+		}
+		if next != nil {
+			return next(ctx, c)
+		}
+		return nil
+	}
 }
 
 // preferGenericPlans makes the pool's sessions plan each prepared statement once, unless the URL sets
@@ -183,9 +245,7 @@ func newPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, erro
 // other genericPlan tests in migrations). The read-only pool of the web apps keeps the default: its
 // admin searches are the kind of query a custom plan is for, and it runs few of them.
 func preferGenericPlans(pc *pgxpool.Config) {
-	if _, set := pc.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
-		pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	}
+	sessionSettings(pc, "plan_cache_mode", "force_generic_plan")
 }
 
 // sessionSecret returns SESSION_SECRET, or for the dev database one generated once and kept in

@@ -48,14 +48,15 @@ func newWeb(cfg Config, log *slog.Logger, d *databases, sup *messagestore.Superv
 
 // newReadOnlyPool returns a pool whose transactions are read-only: the applications read view data
 // through it, so a handler cannot write view data even by mistake.
-func newReadOnlyPool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+func newReadOnlyPool(ctx context.Context, url string, maxConns int, log *slog.Logger) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, err
 	}
 	pc.MaxConns = int32(maxConns)
-	pc.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
-	return pgxpool.NewWithConfig(ctx, pc)
+	delete(pc.ConnConfig.RuntimeParams, "default_transaction_read_only") // never off, whatever the URL says
+	sessionSettings(pc, "default_transaction_read_only", "on")
+	return connect(ctx, pc, log)
 }
 
 // liveChannel carries live-page events from processes that run aggregators but no web server to the
