@@ -58,12 +58,6 @@ func (c Config) Runs(role string) bool { return slices.Contains(c.Roles, role) }
 // UsesDevDB reports whether the program starts its private PostgreSQL.
 func (c Config) UsesDevDB() bool { return c.DatabaseURL == "" }
 
-type setting struct {
-	env, usage string
-	set        func(string) error
-	def        string
-}
-
 // parseConfig reads flags (args, without the program name) over environment defaults (getenv).
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config

@@ -250,10 +250,6 @@ func (s *Store) StreamVersion(ctx context.Context, streamName string) (int64, er
 	return *v, nil
 }
 
-func scanMessages(rows pgx.Rows) ([]Message, error) {
-	return scanMessagesN(rows, 0)
-}
-
 // scanMessagesN scans message rows (id, stream_name, type, position, global_position, data, metadata,
 // time), expecting about n of them. It is the client's hot read path (docs/BENCHMARKS.md): payloads are
 // scanned straight into their json.RawMessage (one copy, no intermediate string), the result is sized
