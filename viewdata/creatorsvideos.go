@@ -98,6 +98,25 @@ func VideosOfOwner(ctx context.Context, q Querier, ownerID string, limit int) ([
 		ORDER BY uploaded_at DESC NULLS LAST, id LIMIT $2`, ownerID, limit)
 }
 
+// VideosOfOwnerAfter returns the page of a creator's videos that follows the video afterID in
+// VideosOfOwner's order (the latest upload first, then by id; uploads of unknown time last), at most
+// limit of them. A video that is not the creator's (or not a UUID) starts no page: nothing is
+// returned.
+func VideosOfOwnerAfter(ctx context.Context, q Querier, ownerID, afterID string, limit int) ([]CreatorsVideo, error) {
+	if _, err := uuid.Parse(ownerID); err != nil {
+		return nil, nil
+	}
+	if _, err := uuid.Parse(afterID); err != nil {
+		return nil, nil
+	}
+	return creatorsVideos(ctx, q, creatorsVideoColumns+`,
+		(SELECT uploaded_at AS t FROM creators_portal_videos WHERE id = $2::uuid AND owner_id = $1::uuid) AS after
+		WHERE owner_id = $1::uuid AND CASE WHEN after.t IS NULL
+			THEN uploaded_at IS NULL AND id > $2::uuid
+			ELSE uploaded_at < after.t OR (uploaded_at = after.t AND id > $2::uuid) OR uploaded_at IS NULL END
+		ORDER BY uploaded_at DESC NULLS LAST, id LIMIT $3`, ownerID, afterID, limit)
+}
+
 // PublishedVideos returns the published videos, the latest upload first, at most limit of them (the
 // home page's list).
 func PublishedVideos(ctx context.Context, q Querier, limit int) ([]CreatorsVideo, error) {

@@ -40,7 +40,7 @@ const (
 // DefaultMaxUploadBytes is the largest upload when Deps.MaxUploadBytes is not set: 512 MiB.
 const DefaultMaxUploadBytes int64 = 512 << 20
 
-// dashboardLimit bounds the videos listed on the dashboard.
+// dashboardLimit is how many videos one page of the dashboard lists; a link leads to the older ones.
 const dashboardLimit = 200
 
 // Deps are what the creators portal needs.
@@ -162,14 +162,34 @@ func (a *App) dashboard(c echo.Context) error {
 	return renderDashboard(c, http.StatusOK, view)
 }
 
-// dashboardView fetches what the dashboard shows: the signed-in creator's videos and the upload form.
+// dashboardView fetches what the dashboard shows: a page of the signed-in creator's videos (the
+// latest, or those after the video the after parameter names) and the upload form.
 func (a *App) dashboardView(c echo.Context) (templates.CreatorsDashboardView, error) {
 	userID, _ := app.CurrentUserID(c)
-	videos, err := viewdata.VideosOfOwner(c.Request().Context(), a.views, userID, dashboardLimit)
+	ctx := c.Request().Context()
+	var videos []viewdata.CreatorsVideo
+	var err error
+	after := c.QueryParam("after")
+	if after == "" {
+		videos, err = viewdata.VideosOfOwner(ctx, a.views, userID, dashboardLimit+1)
+	} else {
+		var ok bool
+		if after, ok = app.ParseID(after); !ok {
+			return templates.CreatorsDashboardView{}, app.BadRequest("That page link is not valid.")
+		}
+		videos, err = viewdata.VideosOfOwnerAfter(ctx, a.views, userID, after, dashboardLimit+1)
+	}
 	if err != nil {
 		return templates.CreatorsDashboardView{}, err
 	}
 	view := templates.CreatorsDashboardView{Videos: videos, UploadURL: PublishPath, MaxUploadBytes: a.maxUpload}
+	if len(videos) > dashboardLimit {
+		view.Videos = videos[:dashboardLimit]
+		view.OlderURL = DashboardPath + "?" + url.Values{"after": {view.Videos[dashboardLimit-1].ID}}.Encode()
+	}
+	if after != "" {
+		view.LatestURL = DashboardPath
+	}
 	if a.hub != nil {
 		view.LiveURL = dashboardLive
 	}

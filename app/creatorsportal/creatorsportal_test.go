@@ -559,3 +559,57 @@ func TestDescriptionLineBreaksArePassedOnAsTyped(t *testing.T) {
 		t.Errorf("description sent as %q…, want the text as typed (LF line breaks, %d characters)", cmd.Description[:120], len(typed))
 	}
 }
+
+// A creator with more videos than a page holds reaches every one of them: the dashboard links to the
+// older ones, page after page, each video listed once (uploads of the same moment included).
+func TestDashboardPagesThroughEveryVideo(t *testing.T) {
+	f := setup(t)
+	pool := testdb.NewPool(t)
+	const total = 205
+	want := map[string]bool{}
+	base := time.Now().Add(-time.Hour)
+	for i := range total {
+		id := uuid.NewString()
+		want[id] = true
+		var uploaded any = base.Add(time.Duration(i%3) * time.Minute) // many uploads share a moment
+		if i >= total-2 {
+			uploaded = nil // not known
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO creators_portal_videos (id, owner_id, status, uploaded_at)
+			VALUES ($1, $2, 'processing', $3)`, id, f.user, uploaded); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	next, pages := "/creators-portal/", 0
+	for next != "" && pages < 10 {
+		pages++
+		rec := f.b.Get(next)
+		apptest.WantStatus(t, rec, http.StatusOK)
+		body := rec.Body.String()
+		for _, m := range regexp.MustCompile(`<tr id="video-([0-9a-f-]{36})"`).FindAllStringSubmatch(body, -1) {
+			seen[m[1]]++
+		}
+		next = ""
+		if m := regexp.MustCompile(`<a[^>]*href="([^"]+)"[^>]*rel="next"`).FindStringSubmatch(body); m != nil {
+			next = html.UnescapeString(m[1])
+		}
+	}
+	if len(seen) != total {
+		t.Errorf("the dashboard's %d pages list %d videos, want %d", pages, len(seen), total)
+	}
+	for id, n := range seen {
+		if !want[id] || n != 1 {
+			t.Errorf("video %s listed %d times (mine: %v)", id, n, want[id])
+		}
+	}
+	apptest.WantStatus(t, f.b.Get("/creators-portal/?after=garbage"), http.StatusBadRequest)
+	// Another creator's video as the cursor lists nothing of theirs, nor of mine.
+	theirs := uuid.NewString()
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: theirs, Owner: uuid.NewString(), Name: "Not mine", Status: "published"})
+	rec := f.b.Get("/creators-portal/?after=" + theirs)
+	apptest.WantStatus(t, rec, http.StatusOK)
+	if strings.Contains(rec.Body.String(), `<tr id="video-`) {
+		t.Error("a page after another creator's video lists videos")
+	}
+}
