@@ -125,7 +125,7 @@ func requestCSRFToken(c echo.Context) (string, error) {
 			if errors.As(err, &tooLarge) {
 				return "", err
 			}
-			return "", BadRequest("The form could not be read.")
+			return "", BadRequest(msgUnreadableForm)
 		}
 		return req.PostForm.Get(CSRFFormField), nil
 	case echo.MIMEMultipartForm:

@@ -112,7 +112,7 @@ func (a *App) renderForm(c echo.Context, status int, f templates.LogInForm) erro
 
 // logIn checks the email and password and starts the session.
 func (a *App) logIn(c echo.Context) error {
-	form, err := c.FormParams()
+	form, err := app.FormParams(c)
 	if err != nil {
 		return err // a body over the limit (413) or an unreadable form (400)
 	}

@@ -419,3 +419,22 @@ func TestLogOut(t *testing.T) {
 		}
 	})
 }
+
+// A form body that cannot be read is a 400, also with the token in the header (the shell then leaves
+// the body to the handler).
+func TestLogInRefusesUnreadableFormsWith400(t *testing.T) {
+	f := setup(t, authenticate.Throttle{})
+	b := apptest.NewBrowser(t, f.srv)
+	token := b.CSRF(authenticate.LogInPath)
+	for name, body := range map[string]struct{ contentType, body string }{
+		"broken escape":       {"application/x-www-form-urlencoded", "email=%zz&password=x"},
+		"multipart cut short": {"multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nabc"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, authenticate.LogInPath, strings.NewReader(body.body))
+			req.Header.Set("Content-Type", body.contentType)
+			req.Header.Set(app.CSRFHeader, token)
+			apptest.WantStatus(t, b.Do(req), http.StatusBadRequest)
+		})
+	}
+}

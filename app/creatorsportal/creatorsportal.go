@@ -255,7 +255,11 @@ func (a *App) nameVideo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	name := c.FormValue("name")
+	form, err := app.FormParams(c)
+	if err != nil {
+		return err
+	}
+	name := form.Get("name")
 	if err := storableText("name", name); err != nil {
 		return err
 	}
@@ -268,7 +272,11 @@ func (a *App) describeVideo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	description := typedLineBreaks(c.FormValue("description"))
+	form, err := app.FormParams(c)
+	if err != nil {
+		return err
+	}
+	description := typedLineBreaks(form.Get("description"))
 	if err := storableText("description", description); err != nil {
 		return err
 	}

@@ -613,3 +613,25 @@ func TestDashboardPagesThroughEveryVideo(t *testing.T) {
 		t.Error("a page after another creator's video lists videos")
 	}
 }
+
+// A rename whose form cannot be read is refused (400) rather than sent on as a blank name.
+func TestNameFromAnUnreadableFormIsRefused(t *testing.T) {
+	f := setup(t)
+	pool := testdb.NewPool(t)
+	videoID := uuid.NewString()
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: videoID, Owner: f.user, Status: "published", Transcoded: "file:videos/" + videoID + ".mp4"})
+	page := "/creators-portal/videos/" + videoID
+	token := f.b.CSRF(page)
+	for _, body := range []struct{ path, contentType, body string }{
+		{page + "/name", "application/x-www-form-urlencoded", "name=%zz"},
+		{page + "/describe", "multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\nabc"},
+	} {
+		req := httptest.NewRequest(http.MethodPost, body.path, strings.NewReader(body.body))
+		req.Header.Set("Content-Type", body.contentType)
+		req.Header.Set(app.CSRFHeader, token)
+		apptest.WantStatus(t, f.b.Do(req), http.StatusBadRequest)
+	}
+	if msgs := testdb.ReadStream(t, f.store, videopublishingmsg.CommandStreamName(videoID)); len(msgs) != 0 {
+		t.Errorf("commands were sent from unreadable forms: %+v", msgs)
+	}
+}

@@ -122,7 +122,7 @@ type registration struct {
 // (its command stream), decide (a resubmission, a reused form, or a new registration), write the
 // command with expected version "no stream".
 func (a *App) register(c echo.Context) error {
-	form, err := c.FormParams()
+	form, err := app.FormParams(c)
 	if err != nil {
 		return err // a body over the limit (413) or an unreadable form (400)
 	}

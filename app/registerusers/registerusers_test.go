@@ -485,3 +485,22 @@ func TestRegisterRefusesBadRequests(t *testing.T) {
 		apptest.WantStatus(t, apptest.NewBrowser(t, f.b.Server).Get(registerusers.CompletePath), http.StatusOK)
 	})
 }
+
+// A form body that cannot be read (a broken escape, a multipart body cut short) is the client's
+// mistake — a 400 — even when the token travels in the header and the shell has not read the body.
+func TestRegisterRefusesUnreadableFormsWith400(t *testing.T) {
+	f := setup(t)
+	token := f.b.CSRF(registerusers.RegisterPath)
+	for name, body := range map[string]struct{ contentType, body string }{
+		"broken escape":       {"application/x-www-form-urlencoded", "userId=" + uuid.NewString() + "&email=%zz&password=password1"},
+		"multipart cut short": {"multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nabc"},
+		"no boundary":         {"multipart/form-data", "x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, registerusers.RegisterPath, strings.NewReader(body.body))
+			req.Header.Set("Content-Type", body.contentType)
+			req.Header.Set(app.CSRFHeader, token)
+			apptest.WantStatus(t, f.b.Do(req), http.StatusBadRequest)
+		})
+	}
+}
