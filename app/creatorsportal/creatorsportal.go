@@ -148,15 +148,22 @@ func (a *App) dashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if up, err := uuid.Parse(c.QueryParam("uploaded")); err == nil {
-		// Just uploaded: the aggregator may not have recorded it yet when the browser gets here.
+	if up, err := uuid.Parse(c.QueryParam("uploaded")); err == nil && view.LatestURL == "" {
+		// Just uploaded: the aggregator may not have recorded it yet when the browser gets here. A
+		// video the view has with another owner is someone else's: not shown as theirs.
 		id := up.String()
 		listed := false
 		for _, v := range view.Videos {
 			listed = listed || v.ID == id
 		}
 		if !listed {
-			view.JustUploaded = id
+			v, err := viewdata.CreatorsVideoByID(c.Request().Context(), a.views, id)
+			switch {
+			case errors.Is(err, viewdata.ErrNotFound), err == nil && v.OwnerID == "":
+				view.JustUploaded = id
+			case err != nil:
+				return err
+			}
 		}
 	}
 	return renderDashboard(c, http.StatusOK, view)

@@ -635,3 +635,17 @@ func TestNameFromAnUnreadableFormIsRefused(t *testing.T) {
 		t.Errorf("commands were sent from unreadable forms: %+v", msgs)
 	}
 }
+
+// The dashboard's "just uploaded" row is for the creator's own upload that the view does not list yet:
+// a link naming another creator's video does not show it among one's own videos.
+func TestJustUploadedRowIsNotShownForAnotherCreatorsVideo(t *testing.T) {
+	f := setup(t)
+	pool := testdb.NewPool(t)
+	theirs := uuid.NewString()
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: theirs, Owner: uuid.NewString(), Name: "Not mine", Status: "published"})
+	rec := f.b.Get("/creators-portal/?uploaded=" + theirs)
+	apptest.WantStatus(t, rec, http.StatusOK)
+	if strings.Contains(rec.Body.String(), theirs) {
+		t.Error("the dashboard lists another creator's video as just uploaded")
+	}
+}
