@@ -177,17 +177,24 @@ func (g *RawGetter) roundTrip() (status, bodyLen int, keep bool, err error) {
 
 // keepCookie takes the session cookie from a Set-Cookie value (Max-Age=0 deletes it).
 func (g *RawGetter) keepCookie(v []byte) {
+	if cookie, ok := sessionCookie(v); ok {
+		g.cookie = cookie
+		g.buildRequest()
+	}
+}
+
+// sessionCookie reads a Set-Cookie value: ok when it is about the session cookie, and then the
+// "name=value" to send from now on (nil when the answer deletes the cookie with Max-Age=0).
+func sessionCookie(v []byte) (cookie []byte, ok bool) {
 	pair, attrs, _ := bytes.Cut(v, []byte(";"))
-	name, _, ok := bytes.Cut(pair, []byte("="))
-	if !ok || string(bytes.TrimSpace(name)) != sessionCookieName {
-		return
+	name, _, found := bytes.Cut(pair, []byte("="))
+	if !found || string(bytes.TrimSpace(name)) != sessionCookieName {
+		return nil, false
 	}
 	if bytes.Contains(attrs, []byte("Max-Age=0")) {
-		g.cookie = nil
-	} else {
-		g.cookie = append([]byte(nil), bytes.TrimSpace(pair)...)
+		return nil, true
 	}
-	g.buildRequest()
+	return append([]byte(nil), bytes.TrimSpace(pair)...), true
 }
 
 // line reads one CRLF-terminated line, without the line end. The slice is valid until the next

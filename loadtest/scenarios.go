@@ -56,6 +56,19 @@ func (r LoadResult) String() string {
 // Op is one request of a worker; it reports whether the answer was the expected one.
 type Op func(ctx context.Context) error
 
+// Runner runs one load: warm-up, then the measured window d, as Load describes.
+type Runner interface {
+	Run(ctx context.Context, name string, warmup, d time.Duration, sampler *Sampler) LoadResult
+}
+
+// Ops are workers run by Load, one goroutine each.
+type Ops []Op
+
+// Run runs the workers with Load.
+func (o Ops) Run(ctx context.Context, name string, warmup, d time.Duration, sampler *Sampler) LoadResult {
+	return Load(ctx, name, o, warmup, d, sampler)
+}
+
 // Load runs ops (one worker each, closed loop) for warmup and then for d, recording latencies of
 // the second window only. Requests in flight at the end are finished, not cancelled (so that every
 // write's outcome is known). sampler, when not nil, covers the measured window.

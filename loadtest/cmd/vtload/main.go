@@ -38,7 +38,7 @@ import (
 
 type options struct {
 	urls, spawn, bin, abBin, dbURL, pids, dbPid, scenarios, abEnv, env, visibleMode, get, post string
-	conns, postConns, probes, regConns, regN, rounds                                           int
+	conns, postConns, probes, regConns, regN, rounds, getThreads                               int
 	dur, warmup, probeGap, poll, regPoll                                                       time.Duration
 	cookies, hot, durable                                                                      bool
 }
@@ -58,7 +58,8 @@ func main() {
 	flag.DurationVar(&o.dur, "d", 10*time.Second, "measured duration of each load")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each load")
 	flag.IntVar(&o.rounds, "rounds", 4, "with -ab-env: each load alternates A and B in this many rounds of d/rounds")
-	flag.StringVar(&o.get, "get", "raw", "GET / client: raw (keep-alive connections writing a fixed request and reading status, headers and body length, like wrk) or http (net/http, several times the driver's CPU)")
+	flag.StringVar(&o.get, "get", "epoll", "GET / client: epoll (event loops over non-blocking keep-alive connections, built as wrk is; Linux), raw (the same requests from a goroutine per connection) or http (net/http, several times the driver's CPU)")
+	flag.IntVar(&o.getThreads, "get-threads", 0, "with -get epoll: event-loop threads (0: one per CPU, as wrk -t2 on two cores)")
 	flag.StringVar(&o.post, "post", "raw", "POST /record-viewing client: raw (keep-alive connections writing a fixed request with the session cookie and CSRF token a home page gave them, like wrk) or http (net/http)")
 	flag.BoolVar(&o.cookies, "cookies", true, "GET / clients keep their session cookie (false: like wrk, a new session every request)")
 	flag.BoolVar(&o.hot, "hot", false, "POST clients all record the home page's demo video (one hot stream) instead of a video each; the stream check is skipped")
@@ -73,6 +74,10 @@ func main() {
 	flag.StringVar(&o.abBin, "ab-bin", "", "with -spawn: also start side B from this executable (e.g. the previous commit's build) and compare")
 	flag.StringVar(&o.env, "env", "", "with -spawn: extra environment for every process (comma-separated VAR=value)")
 	flag.Parse()
+	if !slices.Contains([]string{"epoll", "raw", "http"}, o.get) || !slices.Contains([]string{"raw", "http"}, o.post) {
+		fmt.Fprintf(os.Stderr, "vtload: -get is epoll, raw or http and -post raw or http (not %q, %q)\n", o.get, o.post)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -179,20 +184,28 @@ func run(ctx context.Context, o options) error {
 		fmt.Println()
 		switch s {
 		case "home":
-			compare(ctx, o, sides, "GET / ("+o.get+" client)", func(sd *side) []loadtest.Op {
-				if o.get == "http" {
-					return loadtest.HomeOps(sd.urls, o.conns, o.cookies)
+			compare(ctx, o, sides, "GET / ("+o.get+" client)", func(sd *side) loadtest.Runner {
+				switch o.get {
+				case "http":
+					return loadtest.Ops(loadtest.HomeOps(sd.urls, o.conns, o.cookies))
+				case "raw":
+					ops, err := loadtest.HomeRawOps(sd.urls, o.conns, o.cookies)
+					if err != nil {
+						fmt.Println("  raw GET:", err)
+						return nil
+					}
+					return loadtest.Ops(ops)
 				}
-				ops, err := loadtest.HomeRawOps(sd.urls, o.conns, o.cookies)
+				g, err := loadtest.NewEpollGetter(sd.urls, "/", o.conns, o.getThreads, o.cookies)
 				if err != nil {
-					fmt.Println("  raw GET:", err)
+					fmt.Println("  epoll GET:", err)
 					return nil
 				}
-				return ops
+				return g
 			}, nil)
 		case "viewing":
 			var all [][]*loadtest.Viewer
-			mk := func(sd *side) []loadtest.Op {
+			mk := func(sd *side) loadtest.Runner {
 				vs, err := loadtest.NewViewers(ctx, sd.urls, o.postConns, o.hot)
 				if err != nil {
 					fmt.Println("  viewers:", err)
@@ -207,7 +220,7 @@ func run(ctx context.Context, o options) error {
 					}
 				}
 				all = append(all, vs)
-				return loadtest.ViewerOps(vs)
+				return loadtest.Ops(loadtest.ViewerOps(vs))
 			}
 			compare(ctx, o, sides, "POST /record-viewing ("+o.post+" client)", mk, func() {
 				if o.hot || db == nil {
@@ -262,11 +275,11 @@ func run(ctx context.Context, o options) error {
 }
 
 // compare runs a load on every side: with one side, once; with two, alternating in rounds.
-func compare(ctx context.Context, o options, sides []*side, name string, mk func(*side) []loadtest.Op, after func()) {
-	ops := make([][]loadtest.Op, len(sides))
+func compare(ctx context.Context, o options, sides []*side, name string, mk func(*side) loadtest.Runner, after func()) {
+	runners := make([]loadtest.Runner, len(sides))
 	for i, sd := range sides {
-		ops[i] = mk(sd)
-		if ops[i] == nil {
+		runners[i] = mk(sd)
+		if runners[i] == nil {
 			return
 		}
 	}
@@ -281,7 +294,7 @@ func compare(ctx context.Context, o options, sides []*side, name string, mk func
 			if r > 0 {
 				warm = o.warmup / 4
 			}
-			res[i] = loadtest.Merge(res[i], loadtest.Load(ctx, name, ops[i], warm, o.dur/time.Duration(rounds), sd.sampler))
+			res[i] = loadtest.Merge(res[i], runners[i].Run(ctx, name, warm, o.dur/time.Duration(rounds), sd.sampler))
 		}
 	}
 	for i, sd := range sides {

@@ -1,0 +1,477 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// EpollGetter is the leanest GET client, built as wrk is: a few threads, each one an event loop over
+// its share of keep-alive connections (non-blocking sockets and epoll, no goroutine per connection).
+// RawGetter does the same work per request but through a goroutine per connection and Go's network
+// poller, and on the program's two cores that difference is CPU the program does not get: side by side
+// against one program, wrk -t2 answered about 15 % more GET / than RawGetter's 32 goroutines
+// (docs/BENCHMARKS.md). Each connection writes its fixed request, reads the status line and headers,
+// counts the body's bytes without keeping them, and writes the next request; with cookies it keeps the
+// session cookie it is given. Answers must carry a Content-Length (the home page does); anything else
+// counts as an error.
+type EpollGetter struct {
+	addrs   []syscall.Sockaddr // one per connection, round robin over the URLs
+	host    []string
+	path    string
+	cookies bool
+	threads int
+	conns   []*epollConn
+	once    sync.Once
+	err     error
+}
+
+// NewEpollGetter returns a getter of path on every base URL (http://host:port), with conns
+// connections spread over threads event loops (0: one per CPU).
+func NewEpollGetter(bases []string, path string, conns, threads int, cookies bool) (*EpollGetter, error) {
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	g := &EpollGetter{path: path, cookies: cookies, threads: min(threads, conns)}
+	for i := range conns {
+		u, err := url.Parse(bases[i%len(bases)])
+		if err != nil {
+			return nil, err
+		}
+		if u.Scheme != "http" {
+			return nil, fmt.Errorf("epoll GET supports http only, not %q", u.Scheme)
+		}
+		port := u.Port()
+		if port == "" {
+			port = "80"
+		}
+		ta, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(u.Hostname(), port))
+		if err != nil {
+			return nil, err
+		}
+		var sa syscall.Sockaddr
+		if ip4 := ta.IP.To4(); ip4 != nil {
+			a := &syscall.SockaddrInet4{Port: ta.Port}
+			copy(a.Addr[:], ip4)
+			sa = a
+		} else {
+			a := &syscall.SockaddrInet6{Port: ta.Port}
+			copy(a.Addr[:], ta.IP.To16())
+			sa = a
+		}
+		g.addrs, g.host = append(g.addrs, sa), append(g.host, u.Host)
+	}
+	return g, nil
+}
+
+// epollConn is one connection and where its current answer stands.
+type epollConn struct {
+	fd      int // -1 when closed
+	addr    syscall.Sockaddr
+	host    string
+	cookie  []byte // "vt_session=…" or empty
+	req     []byte
+	buf     []byte // the header block being read; the body is read over it and not kept
+	n       int    // bytes of the header block in buf
+	inBody  bool
+	left    int  // body bytes still to come
+	busy    bool // a request is out
+	started time.Time
+}
+
+const epollBufSize = 64 << 10
+
+func (g *EpollGetter) buildRequest(c *epollConn) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: vtload\r\nAccept: text/html\r\n", g.path, c.host)
+	if len(c.cookie) > 0 {
+		fmt.Fprintf(&b, "Cookie: %s\r\n", c.cookie)
+	}
+	b.WriteString("\r\n")
+	c.req = b.Bytes()
+}
+
+// dial opens c's socket: a blocking connect (once per connection, outside the measured path), then
+// non-blocking for the event loop.
+func (c *epollConn) dial() error {
+	family := syscall.AF_INET
+	if _, ok := c.addr.(*syscall.SockaddrInet6); ok {
+		family = syscall.AF_INET6
+	}
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Connect(fd, c.addr); err != nil {
+		syscall.Close(fd)
+		return err
+	}
+	if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1); err != nil {
+		syscall.Close(fd)
+		return err
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return err
+	}
+	c.fd = fd
+	return nil
+}
+
+func (c *epollConn) close() {
+	if c.fd >= 0 {
+		syscall.Close(c.fd)
+		c.fd = -1
+	}
+	c.busy, c.n, c.inBody, c.left = false, 0, false, 0
+}
+
+// send writes the request. It is small and the socket's buffer empty (one request at a time), so a
+// short write means the connection is broken.
+func (c *epollConn) send() error {
+	for {
+		n, err := rawWrite(c.fd, c.req)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n != len(c.req) {
+			return fmt.Errorf("short write (%d of %d bytes)", n, len(c.req))
+		}
+		c.busy, c.started, c.n, c.inBody = true, time.Now(), 0, false
+		return nil
+	}
+}
+
+// loopStats is what one event loop counted in the measured window.
+type loopStats struct {
+	ok, errs int64
+	firstErr string
+	lats     Latencies
+}
+
+func (s *loopStats) fail(err error) {
+	s.errs++
+	if s.firstErr == "" {
+		s.firstErr = err.Error()
+	}
+}
+
+// Run drives the connections for warmup, then for d (the measured window), like Load: closed loop,
+// latencies of the measured window only; answers in flight at the end are read to their end.
+func (g *EpollGetter) Run(ctx context.Context, name string, warmup, d time.Duration, sampler *Sampler) LoadResult {
+	g.once.Do(func() {
+		for i, a := range g.addrs {
+			c := &epollConn{fd: -1, addr: a, host: g.host[i], buf: make([]byte, epollBufSize)}
+			g.buildRequest(c)
+			if err := c.dial(); err != nil {
+				g.err = fmt.Errorf("connect: %w", err)
+				return
+			}
+			g.conns = append(g.conns, c)
+		}
+	})
+	r := LoadResult{Name: name, Conns: len(g.addrs)}
+	if g.err != nil {
+		r.Errors, r.FirstErr = 1, g.err.Error()
+		return r
+	}
+	if p := runtime.GOMAXPROCS(0); p < g.threads+2 {
+		runtime.GOMAXPROCS(g.threads + 2) // see rawEpollWait
+	}
+	var measuring, stopping atomic.Bool
+	stats := make([]loopStats, g.threads)
+	var wg sync.WaitGroup
+	for t := range g.threads {
+		var mine []*epollConn
+		for i := t; i < len(g.conns); i += g.threads {
+			mine = append(mine, g.conns[i])
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.loop(ctx, mine, &measuring, &stopping, &stats[t])
+		}()
+	}
+	sleep(ctx, warmup)
+	if sampler != nil {
+		sampler.Start()
+	}
+	start := time.Now()
+	measuring.Store(true)
+	sleep(ctx, d)
+	measuring.Store(false)
+	r.Duration = time.Since(start)
+	stopping.Store(true)
+	if sampler != nil {
+		r.Usage = sampler.Stop()
+	}
+	wg.Wait()
+	for _, s := range stats {
+		r.OK += s.ok
+		r.Errors += s.errs
+		if r.FirstErr == "" {
+			r.FirstErr = s.firstErr
+		}
+		r.Latencies = append(r.Latencies, s.lats...)
+	}
+	return r
+}
+
+// loop is one event loop on its own thread.
+func (g *EpollGetter) loop(ctx context.Context, conns []*epollConn, measuring, stopping *atomic.Bool, st *loopStats) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		st.fail(err)
+		return
+	}
+	defer syscall.Close(epfd)
+	byFD := map[int32]*epollConn{}
+	watch := func(c *epollConn) error {
+		byFD[int32(c.fd)] = c
+		return syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, c.fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(c.fd)})
+	}
+	// broken drops a connection after an error and dials it again for the next request.
+	broken := func(c *epollConn, err error) {
+		if measuring.Load() {
+			st.fail(err)
+		}
+		delete(byFD, int32(c.fd))
+		c.close()
+		if stopping.Load() || ctx.Err() != nil {
+			return
+		}
+		if err := c.dial(); err != nil {
+			st.fail(err)
+			return
+		}
+		if err := watch(c); err != nil {
+			st.fail(err)
+			c.close()
+			return
+		}
+		if err := c.send(); err != nil {
+			st.fail(err)
+		}
+	}
+	for _, c := range conns {
+		if c.fd < 0 {
+			if err := c.dial(); err != nil {
+				st.fail(err)
+				continue
+			}
+		}
+		if err := watch(c); err != nil {
+			st.fail(err)
+			continue
+		}
+		if err := c.send(); err != nil {
+			broken(c, err)
+		}
+	}
+	// The sockets stay open between runs (rounds of a comparison); only this loop's epoll set goes.
+	defer func() {
+		for _, c := range conns {
+			if c.fd >= 0 {
+				_ = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+			}
+		}
+	}()
+	events := make([]syscall.EpollEvent, len(conns))
+	var drainUntil time.Time
+	for {
+		if stopping.Load() || ctx.Err() != nil {
+			if drainUntil.IsZero() {
+				drainUntil = time.Now().Add(5 * time.Second)
+			}
+			busy := false
+			for _, c := range conns {
+				busy = busy || c.busy
+			}
+			if !busy || time.Now().After(drainUntil) {
+				for _, c := range conns {
+					if c.busy { // never answered: the connection cannot be reused
+						c.close()
+					}
+				}
+				return
+			}
+		}
+		n, err := rawEpollWait(epfd, events, 100)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			st.fail(err)
+			return
+		}
+		for _, ev := range events[:n] {
+			c := byFD[ev.Fd]
+			if c == nil {
+				continue
+			}
+			done, err := g.readAnswer(c)
+			if err != nil {
+				broken(c, err)
+				continue
+			}
+			if !done {
+				continue
+			}
+			c.busy = false
+			if measuring.Load() {
+				st.ok++
+				st.lats = append(st.lats, time.Since(c.started))
+			}
+			if stopping.Load() || ctx.Err() != nil {
+				continue
+			}
+			if err := c.send(); err != nil {
+				broken(c, err)
+			}
+		}
+	}
+}
+
+// readAnswer reads what the socket has and reports whether the answer is complete.
+func (g *EpollGetter) readAnswer(c *epollConn) (done bool, err error) {
+	for {
+		var buf []byte
+		if c.inBody {
+			buf = c.buf[:min(len(c.buf), c.left)]
+		} else {
+			buf = c.buf[c.n:]
+			if len(buf) == 0 {
+				return false, errors.New("header block larger than 64 KiB")
+			}
+		}
+		k, err := rawRead(c.fd, buf)
+		switch {
+		case err == syscall.EAGAIN:
+			return false, nil
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return false, err
+		case k == 0:
+			return false, errors.New("connection closed by the server")
+		case !c.busy:
+			return false, errors.New("bytes arrived with no request out")
+		}
+		if c.inBody {
+			c.left -= k
+			return c.left == 0, nil // level-triggered: epoll reports the rest
+		}
+		c.n += k
+		end := bytes.Index(c.buf[:c.n], []byte("\r\n\r\n"))
+		if end < 0 {
+			return false, nil
+		}
+		length, err := g.headers(c, c.buf[:end+2])
+		if err != nil {
+			return false, err
+		}
+		extra := c.n - (end + 4) // body bytes that came with the headers
+		switch {
+		case extra > length:
+			return false, errors.New("more bytes than the answer's Content-Length")
+		case extra == length:
+			return true, nil
+		}
+		c.inBody, c.left = true, length-extra
+		return false, nil
+	}
+}
+
+// headers checks the status line and headers (each line ends in CRLF) and returns the Content-Length;
+// with cookies it keeps a session cookie the answer sets.
+func (g *EpollGetter) headers(c *epollConn, block []byte) (int, error) {
+	line, rest, _ := bytes.Cut(block, []byte("\r\n"))
+	// "HTTP/1.1 200 OK"
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	if string(line[9:12]) != "200" {
+		return 0, fmt.Errorf("GET %s: status %s", g.path, line[9:12])
+	}
+	length := -1
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return 0, fmt.Errorf("bad header line %q", line)
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case asciiEqualFold(name, "Content-Length"):
+			v, err := strconv.Atoi(string(value))
+			if err != nil || v < 0 {
+				return 0, fmt.Errorf("bad Content-Length %q", value)
+			}
+			length = v
+		case asciiEqualFold(name, "Transfer-Encoding"):
+			return 0, fmt.Errorf("Transfer-Encoding %q: the epoll client reads Content-Length answers only (use -get raw)", value)
+		case asciiEqualFold(name, "Connection") && asciiEqualFold(value, "close"):
+			return 0, errors.New("the server closes the connection (Connection: close)")
+		case asciiEqualFold(name, "Set-Cookie") && g.cookies:
+			if cookie, ok := sessionCookie(value); ok {
+				c.cookie = cookie
+				g.buildRequest(c)
+			}
+		}
+	}
+	if length < 0 {
+		return 0, errors.New("an answer without Content-Length (the epoll client needs one; use -get raw)")
+	}
+	if length == 0 {
+		return 0, fmt.Errorf("GET %s: empty body", g.path)
+	}
+	return length, nil
+}
+
+// rawRead and rawWrite are read(2) and write(2) on a non-blocking socket. They never block, so they
+// skip the scheduler's bookkeeping for system calls that might (syscall.Read and syscall.Write tell
+// it about every call).
+func rawRead(fd int, p []byte) (int, error) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, p []byte) (int, error) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// rawEpollWait is epoll_wait(2) without telling the scheduler that the thread may block. Through
+// syscall.EpollWait, every wait longer than 20 µs lets the runtime hand the thread's P to another
+// thread and take one back afterwards: thread wake-ups on the cores the measured program needs, for
+// every answer. Run raises GOMAXPROCS so that the event loops holding their Ps while they wait leave
+// Ps for the rest of the driver; a garbage collection waits at most one timeout for them.
+func rawEpollWait(epfd int, events []syscall.EpollEvent, msec int) (int, error) {
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))),
+		uintptr(len(events)), uintptr(msec), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
