@@ -157,9 +157,12 @@ func (a *App) dashboard(c echo.Context) error {
 			listed = listed || v.ID == id
 		}
 		if !listed {
+			// (The view may have recorded the upload between the two reads: the creator's own video
+			// is shown as just uploaded.)
 			v, err := viewdata.CreatorsVideoByID(c.Request().Context(), a.views, id)
+			userID, _ := app.CurrentUserID(c)
 			switch {
-			case errors.Is(err, viewdata.ErrNotFound), err == nil && v.OwnerID == "":
+			case errors.Is(err, viewdata.ErrNotFound), err == nil && (v.OwnerID == "" || v.OwnerID == userID):
 				view.JustUploaded = id
 			case err != nil:
 				return err
