@@ -39,3 +39,20 @@ func VideoOperationByTraceID(ctx context.Context, q Querier, traceID string) (Vi
 	}
 	return op, nil
 }
+
+// VideoShowsOperation reports whether the creators-portal view of the operation's video has applied
+// the operation's event (the row's position, the last video-publishing event it applied, is at least
+// the event's). The operation and the video rows are written by two aggregators: until then a page of
+// the video still shows it as it was before the change. False when either row is missing.
+func VideoShowsOperation(ctx context.Context, q Querier, traceID string) (bool, error) {
+	var shows bool
+	err := q.QueryRow(ctx, `SELECT v.position >= o.position FROM video_operations o
+		JOIN creators_portal_videos v ON v.id = o.video_id WHERE o.trace_id = $1`, traceID).Scan(&shows)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("video of operation %s: %w", traceID, err)
+	}
+	return shows, nil
+}

@@ -372,7 +372,19 @@ func (a *App) operation(c echo.Context) error {
 		return app.Render(c, http.StatusOK, templates.VideoOperation(app.PageFor(c, "Saving your change"), view))
 	}
 	if op.Succeeded {
-		return c.Redirect(http.StatusSeeOther, VideoPath(op.VideoID))
+		shows, err := viewdata.VideoShowsOperation(c.Request().Context(), a.views, traceID)
+		if err != nil {
+			return err
+		}
+		if shows {
+			return c.Redirect(http.StatusSeeOther, VideoPath(op.VideoID))
+		}
+		// Decided, but the video's page would still show it as before: pending a moment more. The
+		// page reloads itself rather than listen, because the operation's live event has been sent
+		// (a replay of it would reload the page at once, again and again while the view lags).
+		c.Response().Header().Set("Refresh", "1")
+		view := templates.VideoOperationView{Pending: true, SelfURL: OperationPath(traceID)}
+		return app.Render(c, http.StatusOK, templates.VideoOperation(app.PageFor(c, "Saving your change"), view))
 	}
 	view := templates.VideoOperationView{Kind: op.Kind, Reason: op.FailureReason, VideoURL: VideoPath(op.VideoID),
 		SelfURL: OperationPath(traceID)}

@@ -454,6 +454,10 @@ func TestOperationPage(t *testing.T) {
 	insertOperation(t, pool, succeeded, videoID, "name", true, "")
 	insertOperation(t, pool, rejected, videoID, "name", false, "The name is longer than 255 characters.")
 	insertOperation(t, pool, others, otherVideo, "name", true, "")
+	// The video's row has applied the operations' event (position 1), as it has by the time it shows the change.
+	if _, err := pool.Exec(ctx, `UPDATE creators_portal_videos SET position = 1 WHERE id = $1`, videoID); err != nil {
+		t.Fatal(err)
+	}
 
 	rec := f.b.Get("/creators-portal/video-operations/" + pending)
 	apptest.WantStatus(t, rec, http.StatusOK)
@@ -647,5 +651,39 @@ func TestJustUploadedRowIsNotShownForAnotherCreatorsVideo(t *testing.T) {
 	apptest.WantStatus(t, rec, http.StatusOK)
 	if strings.Contains(rec.Body.String(), theirs) {
 		t.Error("the dashboard lists another creator's video as just uploaded")
+	}
+}
+
+// Two aggregators read video-publishing's events: the operation can be recorded as succeeded before
+// the video's row has the new name. The operation page then waits (reloading by itself) rather than
+// send the creator to a video page that still shows the old name.
+func TestOperationPageWaitsForTheVideoToShowTheChange(t *testing.T) {
+	f := setup(t)
+	pool := testdb.NewPool(t)
+	videoID, traceID := uuid.NewString(), uuid.NewString()
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: videoID, Owner: f.user, Name: "Old name", Status: "published"})
+	setPosition := func(table, key, value string, position int64) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, `UPDATE `+table+` SET position = $2 WHERE `+key+` = $1`, value, position); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setPosition("creators_portal_videos", "id", videoID, 5)
+	insertOperation(t, pool, traceID, videoID, "name", true, "")
+	setPosition("video_operations", "trace_id", traceID, 9) // the VideoNamed event; the video's row is at 5
+
+	rec := f.b.Get("/creators-portal/video-operations/" + traceID)
+	apptest.WantStatus(t, rec, http.StatusOK)
+	if body := rec.Body.String(); !strings.Contains(body, "Pending") || strings.Contains(body, "data-live-src") ||
+		rec.Header().Get("Refresh") == "" {
+		t.Errorf("operation recorded before the video's row: want the pending page reloading by itself (Refresh %q)\n%s",
+			rec.Header().Get("Refresh"), body)
+	}
+
+	setPosition("creators_portal_videos", "id", videoID, 9) // the row has the new name now
+	rec = f.b.Get("/creators-portal/video-operations/" + traceID)
+	apptest.WantStatus(t, rec, http.StatusSeeOther)
+	if loc := rec.Header().Get("Location"); loc != "/creators-portal/videos/"+videoID {
+		t.Errorf("success → %q", loc)
 	}
 }
