@@ -185,9 +185,20 @@ type Viewer struct {
 // UseRaw makes the viewer post through a RawGetter (the lean client, like wrk) with the session
 // cookie and CSRF token its Client got from the home page.
 func (v *Viewer) UseRaw() error {
-	u, err := url.Parse(v.Client.Base)
+	cookie, err := v.sessionCookie()
 	if err != nil {
 		return err
+	}
+	v.raw, err = NewRawPoster(v.Client.Base, "/record-viewing/"+v.VideoID, cookie, v.Client.Token)
+	return err
+}
+
+// sessionCookie is the "name=value" of the session cookie the viewer's home page set; it fails when
+// the page gave no cookie or no CSRF token.
+func (v *Viewer) sessionCookie() (string, error) {
+	u, err := url.Parse(v.Client.Base)
+	if err != nil {
+		return "", err
 	}
 	var cookie string
 	if v.Client.http.Jar != nil {
@@ -198,10 +209,9 @@ func (v *Viewer) UseRaw() error {
 		}
 	}
 	if cookie == "" || v.Client.Token == "" {
-		return errors.New("raw POST: the home page gave no session cookie or CSRF token")
+		return "", errors.New("POST: the home page gave no session cookie or CSRF token")
 	}
-	v.raw, err = NewRawPoster(v.Client.Base, "/record-viewing/"+v.VideoID, cookie, v.Client.Token)
-	return err
+	return cookie, nil
 }
 
 // NewViewers returns conns viewers spread over urls. With shared, every viewer records DemoVideoID

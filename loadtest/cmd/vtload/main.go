@@ -38,7 +38,7 @@ import (
 
 type options struct {
 	urls, spawn, bin, abBin, dbURL, pids, dbPid, scenarios, abEnv, env, visibleMode, get, post string
-	conns, postConns, probes, regConns, regN, rounds, getThreads                               int
+	conns, postConns, probes, regConns, regN, rounds, epollThreads                             int
 	dur, warmup, probeGap, poll, regPoll                                                       time.Duration
 	cookies, hot, durable                                                                      bool
 }
@@ -59,8 +59,8 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each load")
 	flag.IntVar(&o.rounds, "rounds", 4, "with -ab-env: each load alternates A and B in this many rounds of d/rounds")
 	flag.StringVar(&o.get, "get", "epoll", "GET / client: epoll (event loops over non-blocking keep-alive connections, built as wrk is; Linux), raw (the same requests from a goroutine per connection) or http (net/http, several times the driver's CPU)")
-	flag.IntVar(&o.getThreads, "get-threads", 0, "with -get epoll: event-loop threads (0: one per CPU, as wrk -t2 on two cores)")
-	flag.StringVar(&o.post, "post", "raw", "POST /record-viewing client: raw (keep-alive connections writing a fixed request with the session cookie and CSRF token a home page gave them, like wrk) or http (net/http)")
+	flag.IntVar(&o.epollThreads, "epoll-threads", 0, "event-loop threads of the epoll client (0: one per CPU, as wrk -t2 on two cores)")
+	flag.StringVar(&o.post, "post", "epoll", "POST /record-viewing client: epoll (the -get epoll client writing a fixed request with the session cookie and CSRF token a home page gave each connection), raw (the same requests from a goroutine per connection) or http (net/http)")
 	flag.BoolVar(&o.cookies, "cookies", true, "GET / clients keep their session cookie (false: like wrk, a new session every request)")
 	flag.BoolVar(&o.hot, "hot", false, "POST clients all record the home page's demo video (one hot stream) instead of a video each; the stream check is skipped")
 	flag.IntVar(&o.probes, "probes", 200, "viewings probed by the visible scenario")
@@ -74,8 +74,8 @@ func main() {
 	flag.StringVar(&o.abBin, "ab-bin", "", "with -spawn: also start side B from this executable (e.g. the previous commit's build) and compare")
 	flag.StringVar(&o.env, "env", "", "with -spawn: extra environment for every process (comma-separated VAR=value)")
 	flag.Parse()
-	if !slices.Contains([]string{"epoll", "raw", "http"}, o.get) || !slices.Contains([]string{"raw", "http"}, o.post) {
-		fmt.Fprintf(os.Stderr, "vtload: -get is epoll, raw or http and -post raw or http (not %q, %q)\n", o.get, o.post)
+	if clients := []string{"epoll", "raw", "http"}; !slices.Contains(clients, o.get) || !slices.Contains(clients, o.post) {
+		fmt.Fprintf(os.Stderr, "vtload: -get and -post are epoll, raw or http (not %q, %q)\n", o.get, o.post)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -196,7 +196,7 @@ func run(ctx context.Context, o options) error {
 					}
 					return loadtest.Ops(ops)
 				}
-				g, err := loadtest.NewEpollGetter(sd.urls, "/", o.conns, o.getThreads, o.cookies)
+				g, err := loadtest.NewEpollGetter(sd.urls, "/", o.conns, o.epollThreads, o.cookies)
 				if err != nil {
 					fmt.Println("  epoll GET:", err)
 					return nil
@@ -211,7 +211,16 @@ func run(ctx context.Context, o options) error {
 					fmt.Println("  viewers:", err)
 					return nil
 				}
-				if o.post == "raw" {
+				all = append(all, vs)
+				switch o.post {
+				case "epoll":
+					p, err := loadtest.NewEpollPoster(vs, o.epollThreads)
+					if err != nil {
+						fmt.Println("  epoll POST:", err)
+						return nil
+					}
+					return p
+				case "raw":
 					for _, v := range vs {
 						if err := v.UseRaw(); err != nil {
 							fmt.Println("  raw POST:", err)
@@ -219,7 +228,6 @@ func run(ctx context.Context, o options) error {
 						}
 					}
 				}
-				all = append(all, vs)
 				return loadtest.Ops(loadtest.ViewerOps(vs))
 			}
 			compare(ctx, o, sides, "POST /record-viewing ("+o.post+" client)", mk, func() {

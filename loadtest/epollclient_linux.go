@@ -16,70 +16,38 @@ import (
 	"unsafe"
 )
 
-// EpollGetter is the leanest GET client, built as wrk is: a few threads, each one an event loop over
-// its share of keep-alive connections (non-blocking sockets and epoll, no goroutine per connection).
-// RawGetter does the same work per request but through a goroutine per connection and Go's network
-// poller, and on the program's two cores that difference is CPU the program does not get: side by side
-// against one program, wrk -t2 answered about 15 % more GET / than RawGetter's 32 goroutines
-// (docs/BENCHMARKS.md). Each connection writes its fixed request, reads the status line and headers,
-// counts the body's bytes without keeping them, and writes the next request; with cookies it keeps the
-// session cookie it is given. Answers must carry a Content-Length (the home page does); anything else
-// counts as an error.
-type EpollGetter struct {
-	addrs   []syscall.Sockaddr // one per connection, round robin over the URLs
-	host    []string
-	path    string
-	cookies bool
+// EpollClient is the leanest HTTP client of the driver, built as wrk is: a few threads, each one an
+// event loop over its share of keep-alive connections (non-blocking sockets and epoll, no goroutine
+// per connection). RawGetter does the same work per request through a goroutine per connection and
+// Go's network poller, and on the program's two cores the difference is CPU and thread wake-ups the
+// program does not get (docs/BENCHMARKS.md, "The driver"). Each connection writes its fixed request,
+// reads the status line and headers, counts the body's bytes without keeping them, and writes the
+// next request; it keeps the session cookie an answer sets. Answers must carry a Content-Length (the
+// program's do); anything else counts as an error.
+type EpollClient struct {
 	threads int
 	conns   []*epollConn
 	once    sync.Once
 	err     error
 }
 
-// NewEpollGetter returns a getter of path on every base URL (http://host:port), with conns
-// connections spread over threads event loops (0: one per CPU).
-func NewEpollGetter(bases []string, path string, conns, threads int, cookies bool) (*EpollGetter, error) {
-	if threads <= 0 {
-		threads = runtime.NumCPU()
-	}
-	g := &EpollGetter{path: path, cookies: cookies, threads: min(threads, conns)}
-	for i := range conns {
-		u, err := url.Parse(bases[i%len(bases)])
-		if err != nil {
-			return nil, err
-		}
-		if u.Scheme != "http" {
-			return nil, fmt.Errorf("epoll GET supports http only, not %q", u.Scheme)
-		}
-		port := u.Port()
-		if port == "" {
-			port = "80"
-		}
-		ta, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(u.Hostname(), port))
-		if err != nil {
-			return nil, err
-		}
-		var sa syscall.Sockaddr
-		if ip4 := ta.IP.To4(); ip4 != nil {
-			a := &syscall.SockaddrInet4{Port: ta.Port}
-			copy(a.Addr[:], ip4)
-			sa = a
-		} else {
-			a := &syscall.SockaddrInet6{Port: ta.Port}
-			copy(a.Addr[:], ta.IP.To16())
-			sa = a
-		}
-		g.addrs, g.host = append(g.addrs, sa), append(g.host, u.Host)
-	}
-	return g, nil
-}
-
-// epollConn is one connection and where its current answer stands.
+// epollConn is one connection: what it sends, what it expects, and where its current answer stands.
 type epollConn struct {
-	fd      int // -1 when closed
-	addr    syscall.Sockaddr
-	host    string
-	cookie  []byte // "vt_session=…" or empty
+	fd       int // -1 when closed
+	addr     syscall.Sockaddr
+	host     string
+	method   string
+	path     string
+	extra    string // more header lines, each ending in CRLF
+	cookies  bool   // keep the session cookie answers set
+	cookie   []byte // "vt_session=…" or empty
+	want     int    // the expected status
+	needBody bool   // an empty body is an error
+	// onAnswer is called (on the connection's loop thread) for every answer with the expected status,
+	// warm-up included, with its X-Trace-Id; onLost for every request that got no answer.
+	onAnswer func(trace string)
+	onLost   func()
+
 	req     []byte
 	buf     []byte // the header block being read; the body is read over it and not kept
 	n       int    // bytes of the header block in buf
@@ -87,16 +55,101 @@ type epollConn struct {
 	left    int  // body bytes still to come
 	busy    bool // a request is out
 	started time.Time
+	trace   string
+}
+
+// badAnswer is an answer that arrived but was not the expected one (the request is not lost).
+type badAnswer struct{ error }
+
+// NewEpollGetter returns a client that GETs path from every base URL (http://host:port), with conns
+// connections spread over threads event loops (0: one per CPU); with cookies it keeps its session.
+func NewEpollGetter(bases []string, path string, conns, threads int, cookies bool) (*EpollClient, error) {
+	g := &EpollClient{threads: threads}
+	for i := range conns {
+		c, err := newEpollConn(bases[i%len(bases)], "GET", path)
+		if err != nil {
+			return nil, err
+		}
+		c.cookies, c.want, c.needBody = cookies, 200, true
+		g.conns = append(g.conns, c)
+	}
+	g.setThreads()
+	return g, nil
+}
+
+// NewEpollPoster returns a client whose connections record the viewers' viewings (one connection
+// each), with the session cookie and CSRF token each viewer's home page gave it, as Viewer.Op does:
+// every 303 appends its trace id to the viewer's Traces, every request without an answer counts in
+// its Unknown.
+func NewEpollPoster(vs []*Viewer, threads int) (*EpollClient, error) {
+	g := &EpollClient{threads: threads}
+	for _, v := range vs {
+		cookie, err := v.sessionCookie()
+		if err != nil {
+			return nil, err
+		}
+		c, err := newEpollConn(v.Client.Base, "POST", "/record-viewing/"+v.VideoID)
+		if err != nil {
+			return nil, err
+		}
+		c.cookies, c.cookie, c.want = true, []byte(cookie), 303
+		c.extra = "X-CSRF-Token: " + v.Client.Token + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\n"
+		c.onAnswer = func(trace string) { v.Traces = append(v.Traces, trace) }
+		c.onLost = func() { v.Unknown++ }
+		c.buildRequest()
+		g.conns = append(g.conns, c)
+	}
+	g.setThreads()
+	return g, nil
+}
+
+func (g *EpollClient) setThreads() {
+	if g.threads <= 0 {
+		g.threads = runtime.NumCPU()
+	}
+	g.threads = max(1, min(g.threads, len(g.conns)))
+}
+
+func newEpollConn(base, method, path string) (*epollConn, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("the epoll client supports http only, not %q", u.Scheme)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	ta, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		return nil, err
+	}
+	var sa syscall.Sockaddr
+	if ip4 := ta.IP.To4(); ip4 != nil {
+		a := &syscall.SockaddrInet4{Port: ta.Port}
+		copy(a.Addr[:], ip4)
+		sa = a
+	} else {
+		a := &syscall.SockaddrInet6{Port: ta.Port}
+		copy(a.Addr[:], ta.IP.To16())
+		sa = a
+	}
+	c := &epollConn{fd: -1, addr: sa, host: u.Host, method: method, path: path}
+	c.buildRequest()
+	return c, nil
 }
 
 const epollBufSize = 64 << 10
 
-func (g *EpollGetter) buildRequest(c *epollConn) {
+func (c *epollConn) buildRequest() {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: vtload\r\nAccept: text/html\r\n", g.path, c.host)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: vtload\r\nAccept: text/html\r\n", c.method, c.path, c.host)
 	if len(c.cookie) > 0 {
 		fmt.Fprintf(&b, "Cookie: %s\r\n", c.cookie)
 	}
+	b.WriteString(c.extra)
 	b.WriteString("\r\n")
 	c.req = b.Bytes()
 }
@@ -128,10 +181,14 @@ func (c *epollConn) dial() error {
 	return nil
 }
 
-func (c *epollConn) close() {
+// close closes the socket; lost says whether a request that was out got no answer.
+func (c *epollConn) close(lost bool) {
 	if c.fd >= 0 {
 		syscall.Close(c.fd)
 		c.fd = -1
+	}
+	if c.busy && lost && c.onLost != nil {
+		c.onLost()
 	}
 	c.busy, c.n, c.inBody, c.left = false, 0, false, 0
 }
@@ -171,19 +228,17 @@ func (s *loopStats) fail(err error) {
 
 // Run drives the connections for warmup, then for d (the measured window), like Load: closed loop,
 // latencies of the measured window only; answers in flight at the end are read to their end.
-func (g *EpollGetter) Run(ctx context.Context, name string, warmup, d time.Duration, sampler *Sampler) LoadResult {
+func (g *EpollClient) Run(ctx context.Context, name string, warmup, d time.Duration, sampler *Sampler) LoadResult {
 	g.once.Do(func() {
-		for i, a := range g.addrs {
-			c := &epollConn{fd: -1, addr: a, host: g.host[i], buf: make([]byte, epollBufSize)}
-			g.buildRequest(c)
+		for _, c := range g.conns {
+			c.buf = make([]byte, epollBufSize)
 			if err := c.dial(); err != nil {
 				g.err = fmt.Errorf("connect: %w", err)
 				return
 			}
-			g.conns = append(g.conns, c)
 		}
 	})
-	r := LoadResult{Name: name, Conns: len(g.addrs)}
+	r := LoadResult{Name: name, Conns: len(g.conns)}
 	if g.err != nil {
 		r.Errors, r.FirstErr = 1, g.err.Error()
 		return r
@@ -231,7 +286,7 @@ func (g *EpollGetter) Run(ctx context.Context, name string, warmup, d time.Durat
 }
 
 // loop is one event loop on its own thread.
-func (g *EpollGetter) loop(ctx context.Context, conns []*epollConn, measuring, stopping *atomic.Bool, st *loopStats) {
+func (g *EpollClient) loop(ctx context.Context, conns []*epollConn, measuring, stopping *atomic.Bool, st *loopStats) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -251,7 +306,8 @@ func (g *EpollGetter) loop(ctx context.Context, conns []*epollConn, measuring, s
 			st.fail(err)
 		}
 		delete(byFD, int32(c.fd))
-		c.close()
+		var answered badAnswer
+		c.close(!errors.As(err, &answered))
 		if stopping.Load() || ctx.Err() != nil {
 			return
 		}
@@ -261,7 +317,7 @@ func (g *EpollGetter) loop(ctx context.Context, conns []*epollConn, measuring, s
 		}
 		if err := watch(c); err != nil {
 			st.fail(err)
-			c.close()
+			c.close(false)
 			return
 		}
 		if err := c.send(); err != nil {
@@ -305,7 +361,7 @@ func (g *EpollGetter) loop(ctx context.Context, conns []*epollConn, measuring, s
 			if !busy || time.Now().After(drainUntil) {
 				for _, c := range conns {
 					if c.busy { // never answered: the connection cannot be reused
-						c.close()
+						c.close(true)
 					}
 				}
 				return
@@ -333,6 +389,9 @@ func (g *EpollGetter) loop(ctx context.Context, conns []*epollConn, measuring, s
 				continue
 			}
 			c.busy = false
+			if c.onAnswer != nil {
+				c.onAnswer(c.trace)
+			}
 			if measuring.Load() {
 				st.ok++
 				st.lats = append(st.lats, time.Since(c.started))
@@ -348,7 +407,7 @@ func (g *EpollGetter) loop(ctx context.Context, conns []*epollConn, measuring, s
 }
 
 // readAnswer reads what the socket has and reports whether the answer is complete.
-func (g *EpollGetter) readAnswer(c *epollConn) (done bool, err error) {
+func (g *EpollClient) readAnswer(c *epollConn) (done bool, err error) {
 	for {
 		var buf []byte
 		if c.inBody {
@@ -397,18 +456,19 @@ func (g *EpollGetter) readAnswer(c *epollConn) (done bool, err error) {
 	}
 }
 
-// headers checks the status line and headers (each line ends in CRLF) and returns the Content-Length;
-// with cookies it keeps a session cookie the answer sets.
-func (g *EpollGetter) headers(c *epollConn, block []byte) (int, error) {
+// headers checks the status line and headers (each line ends in CRLF) and returns the Content-Length.
+// It keeps a session cookie the answer sets (when the connection keeps cookies) and the trace id.
+func (g *EpollClient) headers(c *epollConn, block []byte) (int, error) {
 	line, rest, _ := bytes.Cut(block, []byte("\r\n"))
 	// "HTTP/1.1 200 OK"
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
 		return 0, fmt.Errorf("bad status line %q", line)
 	}
-	if string(line[9:12]) != "200" {
-		return 0, fmt.Errorf("GET %s: status %s", g.path, line[9:12])
+	if status, err := strconv.Atoi(string(line[9:12])); err != nil || status != c.want {
+		return 0, badAnswer{fmt.Errorf("%s %s: status %s", c.method, c.path, line[9:12])}
 	}
 	length := -1
+	c.trace = ""
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
 		name, value, ok := bytes.Cut(line, []byte(":"))
@@ -424,21 +484,23 @@ func (g *EpollGetter) headers(c *epollConn, block []byte) (int, error) {
 			}
 			length = v
 		case asciiEqualFold(name, "Transfer-Encoding"):
-			return 0, fmt.Errorf("Transfer-Encoding %q: the epoll client reads Content-Length answers only (use -get raw)", value)
+			return 0, badAnswer{fmt.Errorf("Transfer-Encoding %q: the epoll client reads Content-Length answers only (use -get raw)", value)}
 		case asciiEqualFold(name, "Connection") && asciiEqualFold(value, "close"):
-			return 0, errors.New("the server closes the connection (Connection: close)")
-		case asciiEqualFold(name, "Set-Cookie") && g.cookies:
+			return 0, badAnswer{errors.New("the server closes the connection (Connection: close)")}
+		case asciiEqualFold(name, "Set-Cookie") && c.cookies:
 			if cookie, ok := sessionCookie(value); ok {
 				c.cookie = cookie
-				g.buildRequest(c)
+				c.buildRequest()
 			}
+		case asciiEqualFold(name, "X-Trace-Id") && c.onAnswer != nil:
+			c.trace = string(value)
 		}
 	}
 	if length < 0 {
-		return 0, errors.New("an answer without Content-Length (the epoll client needs one; use -get raw)")
+		return 0, badAnswer{errors.New("an answer without Content-Length (the epoll client needs one; use -get raw)")}
 	}
-	if length == 0 {
-		return 0, fmt.Errorf("GET %s: empty body", g.path)
+	if length == 0 && c.needBody {
+		return 0, badAnswer{fmt.Errorf("%s %s: empty body", c.method, c.path)}
 	}
 	return length, nil
 }
