@@ -148,10 +148,23 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if he, ok := err.(*echo.HTTPError); ok && !c.Response().Committed {
 			status = he.Code
 		}
-		m.httpRequests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
-		m.httpLatency.WithLabelValues(route, c.Request().Method).Observe(time.Since(start).Seconds())
+		method := methodLabel(c.Request().Method)
+		m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		m.httpLatency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 		return err
 	}
+}
+
+// methodLabel is a request's method as a metrics label: the standard methods as they are, any other
+// "other". A client may send any token as a method, and every distinct label value is a new series
+// kept for the life of the process.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 func (m *metrics) handler() http.Handler {

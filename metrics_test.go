@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
 
 	"videotutorials/app/home"
 	"videotutorials/messagestore"
@@ -271,4 +272,30 @@ func TestMetricsFailuresParkingAndLag(t *testing.T) {
 		p, _ := s.value("videotutorials_subscriptions_parked")
 		return p == 0 && get(s, "videotutorials_messages_handled_total") == 2 && get(s, "videotutorials_subscriber_lag") == 0
 	})
+}
+
+// A client can send any token as the method; the request metrics label the unknown ones "other",
+// so that nobody can grow the registry with a series per made-up method.
+func TestMetricsMethodLabelIsBounded(t *testing.T) {
+	m := newMetrics()
+	e := echo.New()
+	e.Use(m.middleware)
+	e.GET("/x", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+	for _, method := range []string{"GET", "FOO123", "BAR456", "PROPFIND"} {
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, "/x", nil))
+	}
+	rec := httptest.NewRecorder()
+	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	s := parseScrape(t, rec.Body.String())
+	if v, ok := s.value("videotutorials_http_requests_total", `method="GET"`); !ok || v != 1 {
+		t.Errorf("GET requests: %v, %v; want 1", v, ok)
+	}
+	if v, ok := s.value("videotutorials_http_requests_total", `method="other"`); !ok || v != 3 {
+		t.Errorf("requests with other methods: %v, %v; want 3", v, ok)
+	}
+	for _, made := range []string{"FOO123", "BAR456", "PROPFIND"} {
+		if strings.Contains(rec.Body.String(), made) {
+			t.Errorf("the metrics name the made-up method %s", made)
+		}
+	}
 }
