@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/mail"
 	"net/url"
 	"os"
@@ -27,6 +28,7 @@ type Config struct {
 	DevDataDir       string
 	SessionSecret    string
 	SecureCookies    bool
+	TrustedProxies   []*net.IPNet // reverse proxies whose X-Forwarded-For is believed
 	EmailDirectory   string
 	SMTPURL          string
 	SenderEmail      string
@@ -61,7 +63,7 @@ func (c Config) UsesDevDB() bool { return c.DatabaseURL == "" }
 // parseConfig reads flags (args, without the program name) over environment defaults (getenv).
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config
-	var adminEmails, roles, port, maxUpload, secure, logFlush, shutdown, lease, maxConns, combine, gogc, memLimit string
+	var adminEmails, roles, port, maxUpload, secure, proxies, logFlush, shutdown, lease, maxConns, combine, gogc, memLimit string
 	fs := flag.NewFlagSet("videotutorials", flag.ContinueOnError)
 	fs.SetOutput(out)
 	str := func(p *string, name, env, def, usage string) {
@@ -78,6 +80,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	str(&c.DevDataDir, "dev-data-dir", "DEV_DATA_DIR", ".devdata", "directory for the private PostgreSQL, dev secrets, emails and media")
 	str(&c.SessionSecret, "session-secret", "SESSION_SECRET", "", "secret (32+ characters) that signs session cookies; generated and kept in DEV_DATA_DIR for the dev database")
 	str(&secure, "secure-cookies", "SECURE_COOKIES", "false", "mark cookies Secure even when TLS ends at a proxy (true/false)")
+	str(&proxies, "trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated addresses or CIDR ranges of the reverse proxies in front of the web server, whose X-Forwarded-For gives the client's address (log-in throttling, logs); empty: the TCP peer is the client")
 	str(&c.EmailDirectory, "email-directory", "EMAIL_DIRECTORY", "", "pickup directory for outgoing email as .eml files (default DEV_DATA_DIR/email)")
 	str(&c.SMTPURL, "smtp-url", "SMTP_URL", "", "send email through SMTP instead, e.g. smtp://user:pass@host:587")
 	str(&c.SenderEmail, "sender-email", "SYSTEM_SENDER_EMAIL_ADDRESS", "Video Tutorials <noreply@video-tutorials.local>", "From address of the system's emails")
@@ -114,6 +117,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.SecureCookies, err = strconv.ParseBool(secure); err != nil {
 		bad("SECURE_COOKIES", "%q is not true or false", secure)
+	}
+	if c.TrustedProxies, err = parseIPRanges(proxies); err != nil {
+		bad("TRUSTED_PROXIES", "%v", err)
 	}
 	if c.LogFlushInterval, err = time.ParseDuration(logFlush); err != nil || c.LogFlushInterval < 0 || c.LogFlushInterval > 10*time.Second {
 		bad("LOG_FLUSH_INTERVAL", "%q is not a duration from 0 to 10s", logFlush)
@@ -228,4 +234,33 @@ func parseByteSize(v string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 40MiB, or off", v)
 	}
 	return n << shift, nil
+}
+
+// parseIPRanges reads a comma-separated list of addresses (one host each) and CIDR ranges.
+func parseIPRanges(list string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if strings.Contains(item, "/") {
+			_, n, err := net.ParseCIDR(item)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an address or a CIDR range", item)
+			}
+			out = append(out, n)
+			continue
+		}
+		ip := net.ParseIP(item)
+		if ip == nil {
+			return nil, fmt.Errorf("%q is not an address or a CIDR range", item)
+		}
+		bits := 128
+		if ip.To4() != nil {
+			ip, bits = ip.To4(), 32
+		}
+		out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+	}
+	return out, nil
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"flag"
 	"math"
+	"net/http/httptest"
 	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -59,6 +62,7 @@ func TestConfigBadValuesNameTheSetting(t *testing.T) {
 		"GOGC":                        {"GOGC": "0"},
 		"GOMEMLIMIT":                  {"GOMEMLIMIT": "40MB"},
 		"LOG_FLUSH_INTERVAL":          {"LOG_FLUSH_INTERVAL": "-1s"},
+		"TRUSTED_PROXIES":             {"TRUSTED_PROXIES": "10.0.0.0/8,proxy.example"},
 	}
 	for name, e := range cases {
 		_, err := parseConfig(nil, env(e), &bytes.Buffer{})
@@ -115,5 +119,45 @@ func TestTuneGCAppliesTheSettings(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(math.MaxInt64); got != 48<<20 {
 		t.Errorf("memory limit %d, want %d", got, 48<<20)
+	}
+}
+
+// TRUSTED_PROXIES decides whose X-Forwarded-For is believed: nobody's by default (a client could pick
+// its own address and slip past the log-in throttle), only the listed proxies' when set.
+func TestTrustedProxies(t *testing.T) {
+	c, err := parseConfig(nil, env(map[string]string{"TRUSTED_PROXIES": " 10.1.0.0/16, 192.0.2.7,2001:db8::1 "}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range c.TrustedProxies {
+		got = append(got, n.String())
+	}
+	if want := "10.1.0.0/16 192.0.2.7/32 2001:db8::1/128"; strings.Join(got, " ") != want {
+		t.Fatalf("TrustedProxies %v, want %s", got, want)
+	}
+	ip := func(extract echo.IPExtractor, peer, xff string) string {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = peer + ":4711"
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+		return extract(r)
+	}
+	direct := clientIP(nil)
+	if got := ip(direct, "127.0.0.1", "203.0.113.9"); got != "127.0.0.1" {
+		t.Errorf("no trusted proxies: %s, want the TCP peer", got)
+	}
+	behind := clientIP(c.TrustedProxies)
+	for _, tc := range []struct{ peer, xff, want string }{
+		{"10.1.2.3", "203.0.113.9", "203.0.113.9"},            // through the proxy
+		{"10.1.2.3", "6.6.6.6, 203.0.113.9", "203.0.113.9"},   // a client's forged entry stays to the left
+		{"10.1.2.3", "203.0.113.9, 192.0.2.7", "203.0.113.9"}, // two trusted hops
+		{"198.51.100.4", "203.0.113.9", "198.51.100.4"},       // not through a proxy: the peer
+		{"127.0.0.1", "203.0.113.9", "127.0.0.1"},             // loopback is not trusted unless listed
+	} {
+		if got := ip(behind, tc.peer, tc.xff); got != tc.want {
+			t.Errorf("peer %s, X-Forwarded-For %q: %s, want %s", tc.peer, tc.xff, got, tc.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -35,8 +36,9 @@ func newWeb(cfg Config, log *slog.Logger, d *databases, sup *messagestore.Superv
 		SessionRevoked: func(ctx context.Context, ref string) (bool, error) {
 			return viewdata.SessionLoggedOut(ctx, d.readonly, ref)
 		},
-		Middleware: []echo.MiddlewareFunc{m.middleware},
-		Timeouts:   app.Timeouts{Shutdown: cfg.ShutdownTimeout},
+		Middleware:  []echo.MiddlewareFunc{m.middleware},
+		Timeouts:    app.Timeouts{Shutdown: cfg.ShutdownTimeout},
+		IPExtractor: clientIP(cfg.TrustedProxies),
 	})
 	e := srv.Echo()
 	e.GET("/healthz", echo.WrapHandler(http.HandlerFunc(healthz)))
@@ -44,6 +46,21 @@ func newWeb(cfg Config, log *slog.Logger, d *databases, sup *messagestore.Superv
 	e.GET("/metrics", echo.WrapHandler(m.handler()))
 	srv.Mount(sys.apps...)
 	return srv, nil
+}
+
+// clientIP decides a request's client address. Without trusted proxies it is the TCP peer: believing
+// X-Forwarded-For from anyone would let a client pick its address and slip past the log-in throttle.
+// Behind the configured proxies it is the address the nearest of them saw (X-Forwarded-For read from
+// the right, past the trusted hops); a request that did not come through one keeps its TCP peer.
+func clientIP(proxies []*net.IPNet) echo.IPExtractor {
+	if len(proxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range proxies {
+		opts = append(opts, echo.TrustIPRange(p))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // newReadOnlyPool returns a pool whose transactions are read-only: the applications read view data
