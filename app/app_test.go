@@ -142,7 +142,7 @@ func TestErrorVocabulary(t *testing.T) {
 	t.Run("405", func(t *testing.T) {
 		req := httptest.NewRequest(http.MethodPut, "/t/trace", nil)
 		req.Header.Set(app.CSRFHeader, "x") // not reached: routing fails first
-		if rec := h.do(req); rec.Code != http.StatusMethodNotAllowed && rec.Code != http.StatusForbidden {
+		if rec := h.do(req); rec.Code != http.StatusMethodNotAllowed {
 			t.Fatalf("status %d", rec.Code)
 		}
 	})
@@ -931,5 +931,76 @@ func TestErrorOfARequestWhoseClientLeftIsNotRenderedNorLoggedAsAFailure(t *testi
 	}
 	if !requestLine {
 		t.Errorf("no request line:\n%s", h.logs)
+	}
+}
+
+// A request that routing already answers with 404 (no such path) or 405 (the path has other methods)
+// changes nothing, so it needs no CSRF token: it gets that 404 or 405 (with Allow), not the 403 "form
+// expired" page. Routes that exist keep their CSRF check.
+func TestRequestsThatRoutingRefusesGet404Or405NotTheCSRFPage(t *testing.T) {
+	h := probe(t)
+	signedIn := sessionCookie(t, h.get("/t/sign-in"))
+	anonymous, _ := csrfSession(t, h)
+	send := func(method, path string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader("name=x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "text/html")
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		return h.do(req)
+	}
+	for _, cookies := range [][]*http.Cookie{nil, {anonymous}, {signedIn}} {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if rec := send(method, "/no/such/route", cookies...); rec.Code != http.StatusNotFound || !strings.Contains(body(rec), "Page not found") {
+				t.Errorf("%s to an unknown path (cookies %d): status %d, want the 404 page", method, len(cookies), rec.Code)
+			}
+			if rec := send(method, "/t/trace", cookies...); rec.Code != http.StatusMethodNotAllowed || !strings.Contains(rec.Header().Get("Allow"), "GET") {
+				t.Errorf("%s to a GET-only path (cookies %d): status %d, Allow %q; want 405 with Allow", method, len(cookies), rec.Code, rec.Header().Get("Allow"))
+			}
+		}
+	}
+	// Inside a group: a path with other methods is a 405, an unknown path a 404, once the group's
+	// middleware let the visitor in; an anonymous visitor is still sent to log in.
+	if rec := send(http.MethodPost, "/t/private/read-only", signedIn); rec.Code != http.StatusMethodNotAllowed || !strings.Contains(rec.Header().Get("Allow"), "GET") {
+		t.Errorf("POST to a group's GET-only path: status %d, Allow %q; want 405", rec.Code, rec.Header().Get("Allow"))
+	}
+	for _, path := range []string{"/t/private/nope", "/t/private"} {
+		if rec := send(http.MethodPost, path, signedIn); rec.Code != http.StatusNotFound {
+			t.Errorf("POST to unknown group path %s: status %d, want 404", path, rec.Code)
+		}
+		if rec := send(http.MethodPost, path, anonymous); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != app.LoginPath {
+			t.Errorf("anonymous POST to unknown group path %s: status %d, Location %q; want the log-in redirect", path, rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	// Routes that exist still need the token, inside a group too.
+	for _, cookies := range [][]*http.Cookie{nil, {anonymous}, {signedIn}} {
+		if rec := send(http.MethodPost, "/t/form", cookies...); rec.Code != http.StatusForbidden {
+			t.Errorf("POST to a real route without a token (cookies %d): status %d, want 403", len(cookies), rec.Code)
+		}
+		if rec := send(http.MethodDelete, "/t/form", cookies...); rec.Code != http.StatusForbidden {
+			t.Errorf("DELETE to a real route without a token (cookies %d): status %d, want 403", len(cookies), rec.Code)
+		}
+	}
+	if rec := send(http.MethodPost, "/t/private/area", signedIn); rec.Code != http.StatusForbidden {
+		t.Errorf("POST to a real group route without a token: status %d, want 403", rec.Code)
+	}
+}
+
+// Routes added to Echo directly (as main adds its operational endpoints), also at a path where a group
+// has its catch-all, are real routes: they keep the CSRF check.
+func TestRoutesAddedToEchoDirectlyKeepTheirCSRFCheck(t *testing.T) {
+	h := probe(t)
+	ok := func(c echoContext) error { return c.String(http.StatusOK, "changed") }
+	h.srv.Echo().POST("/t/direct", ok)
+	h.srv.Echo().POST("/t/private/*", ok)
+	cookie, token := csrfSession(t, h)
+	for _, path := range []string{"/t/direct", "/t/private/anything"} {
+		if rec := postForm(h, path, url.Values{}, cookie); rec.Code != http.StatusForbidden {
+			t.Errorf("POST %s without a token: status %d, want 403", path, rec.Code)
+		}
+		if rec := postForm(h, path, url.Values{"_csrf": {token}}, cookie); rec.Code != http.StatusOK {
+			t.Errorf("POST %s with its token: status %d, want 200", path, rec.Code)
+		}
 	}
 }

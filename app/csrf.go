@@ -24,8 +24,8 @@ import (
 // handed out is masked with a fresh one-time pad, so it differs on every page
 // and a compressed response cannot leak it byte by byte (BREACH).
 //
-// Every POST, PUT, PATCH and DELETE must carry it, either in the X-CSRF-Token
-// header or in the _csrf form field. SameSite=Lax cookies already stop most
+// Every POST, PUT, PATCH and DELETE to a route that has a handler for it must
+// carry it, either in the X-CSRF-Token header or in the _csrf form field. SameSite=Lax cookies already stop most
 // cross-site posts; the token also covers same-site attackers and old
 // browsers.
 
@@ -91,10 +91,17 @@ var errCSRF = &Error{
 	Message: "This form has expired or did not come from this site. Please reload the page and try again.",
 }
 
-// checkCSRF rejects state-changing requests without a valid token (403).
+// checkCSRF rejects state-changing requests without a valid token (403). A
+// request that routing already answers with 404 or 405 (Server.unrouted) needs
+// none: no handler of its method will run, so nothing it could change, and its
+// sender learns what is wrong (no such page, or the methods in Allow) rather
+// than that a form expired.
 func (s *Server) checkCSRF(c echo.Context, next echo.HandlerFunc) error {
 	switch c.Request().Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return next(c)
+	}
+	if s.unrouted(c) {
 		return next(c)
 	}
 	token, err := requestCSRFToken(c)

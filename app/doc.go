@@ -25,7 +25,9 @@
 //     A signed-in session that was logged out (here, or in another process:
 //     Deps.SessionRevoked) counts as no session (revocation.go).
 //  7. CSRF protection: every POST/PUT/PATCH/DELETE needs the token from
-//     CSRFToken (form field _csrf, first in the form, or header X-CSRF-Token).
+//     CSRFToken (form field _csrf, first in the form, or header X-CSRF-Token),
+//     unless routing already answers it with 404 or 405 (routes.go): no
+//     handler runs for it, so it changes nothing.
 //
 // Before routing, a HEAD request is routed to the path's GET handler and
 // given back its method (net/http then sends the headers only). The shell

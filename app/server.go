@@ -111,6 +111,9 @@ type Server struct {
 	timeouts    Timeouts
 	bodyLimit   int64
 
+	// routes knows which routes in Echo's router only answer 404 or 405.
+	routes *routeTable
+
 	// draining is closed when graceful shutdown begins. Long-lived responses
 	// (live streams) watch it and end, because http.Server.Shutdown waits
 	// for every connection to become idle and a stream never does.
@@ -155,6 +158,7 @@ func New(deps Deps) *Server {
 	}
 	s.sessions = newSessionCodec(deps.SessionSecret, ttl, maxAge)
 	s.revocations = newRevocations(deps.SessionRevoked)
+	s.routes = newRouteTable()
 	s.timeouts = withDefaultTimeouts(deps.Timeouts)
 	s.MapError(ErrNotFound, http.StatusNotFound)
 
@@ -163,6 +167,7 @@ func New(deps Deps) *Server {
 	e.HidePort = true
 	e.Logger.SetOutput(io.Discard) // everything we log goes through slog
 	e.HTTPErrorHandler = s.handleError
+	e.OnAddRouteHandler = s.routes.added // before any route is added
 	if deps.IPExtractor != nil {
 		e.IPExtractor = deps.IPExtractor
 	} else {
@@ -231,7 +236,9 @@ func withDefaultTimeouts(t Timeouts) Timeouts {
 
 // Echo returns the underlying Echo instance, for tests (httptest against
 // Echo().ServeHTTP) and for main to add operational routes such as /healthz.
-// Applications register routes through Mount instead.
+// Applications register routes through Mount instead. Its OnAddRouteHandler
+// belongs to the shell (routeTable): replacing it would only make the shell
+// ask for CSRF tokens on some 404s and 405s again.
 func (s *Server) Echo() *echo.Echo { return s.e }
 
 // Application is one of the web applications (home, record-viewings,
@@ -280,6 +287,7 @@ type Router interface {
 // path or method); a route added later for one of them replaces the filler.
 type Group struct {
 	g       *echo.Group
+	routes  *routeTable
 	methods map[string][]string // path → its methods, in the order added
 }
 
@@ -301,7 +309,7 @@ func (g *Group) add(method, p string, h echo.HandlerFunc, m []echo.MiddlewareFun
 	}
 	for _, other := range fillable {
 		if !slices.Contains(g.methods[p], other) {
-			g.g.Add(other, p, notAllowed)
+			g.routes.adding(routeInfo{filler: true}, func() { g.g.Add(other, p, notAllowed) })
 		}
 	}
 	return r
@@ -337,7 +345,10 @@ func (g *Group) Add(method, p string, h echo.HandlerFunc, m ...echo.MiddlewareFu
 
 // rootRouter is the Router given to applications: the root group minus Use,
 // plus a guard against root-level group middleware.
-type rootRouter struct{ g *echo.Group }
+type rootRouter struct {
+	g      *echo.Group
+	routes *routeTable
+}
 
 func (r rootRouter) GET(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
 	return r.g.GET(p, h, m...)
@@ -371,13 +382,13 @@ func (r rootRouter) Group(prefix string, m ...echo.MiddlewareFunc) *Group {
 	if len(m) > 0 && (prefix == "" || prefix == "/") {
 		panic("app: Router.Group with middleware needs a non-root prefix; put the middleware on the routes instead")
 	}
-	return &Group{g: r.g.Group(prefix, m...)}
+	return &Group{g: r.g.Group(prefix, m...), routes: r.routes}
 }
 
 // Mount registers the applications' routes. Call it before Run.
 func (s *Server) Mount(apps ...Application) {
 	for _, a := range apps {
-		a.Routes(rootRouter{g: s.e.Group("")})
+		a.Routes(rootRouter{g: s.e.Group(""), routes: s.routes})
 	}
 }
 
