@@ -742,12 +742,12 @@ func TestGroupRoutesAnswerWrongMethodsWith405(t *testing.T) {
 	}
 	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
 		if rec := wrong(method, "/t/private/read-only", signedIn); rec.Code != http.StatusMethodNotAllowed ||
-			rec.Header().Get("Allow") != "GET, OPTIONS" {
-			t.Errorf("%s: status %d, Allow %q; want 405 with Allow: GET, OPTIONS", method, rec.Code, rec.Header().Get("Allow"))
+			rec.Header().Get("Allow") != "GET, HEAD, OPTIONS" {
+			t.Errorf("%s: status %d, Allow %q; want 405 with Allow: GET, HEAD, OPTIONS", method, rec.Code, rec.Header().Get("Allow"))
 		}
 	}
 	if rec := wrong(http.MethodDelete, "/t/private/area", signedIn); rec.Code != http.StatusMethodNotAllowed ||
-		rec.Header().Get("Allow") != "GET, POST, OPTIONS" {
+		rec.Header().Get("Allow") != "GET, HEAD, POST, OPTIONS" {
 		t.Errorf("DELETE on a GET and POST path: status %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
 	}
 	// The routes themselves still answer.
@@ -1002,5 +1002,47 @@ func TestRoutesAddedToEchoDirectlyKeepTheirCSRFCheck(t *testing.T) {
 		if rec := postForm(h, path, url.Values{"_csrf": {token}}, cookie); rec.Code != http.StatusOK {
 			t.Errorf("POST %s with its token: status %d, want 200", path, rec.Code)
 		}
+	}
+}
+
+// HEAD is served wherever GET is (routeHeadAsGet), so Allow lists it there: in the answer to OPTIONS
+// and on 405s, on plain routes and in groups alike. A path without GET does not list it.
+func TestAllowListsHeadWhereGetIsAllowed(t *testing.T) {
+	h := probe(t)
+	signedIn := sessionCookie(t, h.get("/t/sign-in"))
+	ask := func(method, path string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		return h.do(req)
+	}
+	for _, tc := range []struct {
+		method, path string
+		cookie       *http.Cookie
+		status       int
+		allow        string
+	}{
+		{http.MethodOptions, "/t/trace", nil, http.StatusNoContent, "OPTIONS, GET, HEAD"},
+		{http.MethodPut, "/t/trace", nil, http.StatusMethodNotAllowed, "OPTIONS, GET, HEAD"},
+		{http.MethodOptions, "/t/form", nil, http.StatusNoContent, "OPTIONS, DELETE, POST"},
+		{http.MethodPut, "/t/form", nil, http.StatusMethodNotAllowed, "OPTIONS, DELETE, POST"},
+		{http.MethodOptions, templates.AssetPath("app.css"), nil, http.StatusNoContent, "OPTIONS, GET, HEAD"},
+		{http.MethodOptions, "/t/private/read-only", signedIn, http.StatusNoContent, "GET, HEAD, OPTIONS"},
+		{http.MethodOptions, "/t/private/area", signedIn, http.StatusNoContent, "GET, HEAD, POST, OPTIONS"},
+		{http.MethodPut, "/t/private/area", signedIn, http.StatusMethodNotAllowed, "GET, HEAD, POST, OPTIONS"},
+	} {
+		var cookies []*http.Cookie
+		if tc.cookie != nil {
+			cookies = append(cookies, tc.cookie)
+		}
+		rec := ask(tc.method, tc.path, cookies...)
+		if rec.Code != tc.status || rec.Header().Get("Allow") != tc.allow {
+			t.Errorf("%s %s: status %d, Allow %q; want %d with Allow %q", tc.method, tc.path, rec.Code, rec.Header().Get("Allow"), tc.status, tc.allow)
+		}
+	}
+	// A protected group still sends an anonymous visitor to log in first, whatever the method.
+	if rec := ask(http.MethodOptions, "/t/private/read-only"); rec.Code != http.StatusSeeOther {
+		t.Errorf("anonymous OPTIONS in a protected group: status %d, want the log-in redirect", rec.Code)
 	}
 }

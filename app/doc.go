@@ -33,7 +33,8 @@
 // given back its method (net/http then sends the headers only). The shell
 // also serves the embedded static assets at /static/ and renders the 404
 // page for unknown routes; a path asked with a method it does not have is a
-// 405 with Allow, inside a Group too (Group explains how).
+// 405 with Allow, inside a Group too (Group explains how), and OPTIONS is a 204
+// with Allow. Allow lists HEAD wherever it lists GET.
 //
 // # Rules for applications
 //

@@ -22,6 +22,9 @@ func (s *Server) observe(c echo.Context, next echo.HandlerFunc) error {
 	if c.Get(headKey) != nil {
 		c.Request().Method = http.MethodHead // routed as GET (routeHeadAsGet); handled and logged as HEAD
 	}
+	if _, ok := c.Get(echo.ContextKeyHeaderAllow).(string); ok {
+		c.Response().Before(allowHead(c)) // the router answers it (405, OPTIONS); its Allow lacks HEAD
+	}
 	rs := &requestState{srv: s, traceID: newTraceID()}
 	req := c.Request()
 	c.SetRequest(req.WithContext(withRequestState(req.Context(), rs)))

@@ -2,6 +2,8 @@ package app
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/labstack/echo/v4"
@@ -81,4 +83,34 @@ func (s *Server) unrouted(c echo.Context) bool {
 	// there is one; if there is not, this table missed something, and the request counts as routed.
 	_, catchAll := t.routes[routeKey{echo.RouteNotFound, path}]
 	return catchAll
+}
+
+// withHead adds HEAD, right after GET, to an Allow value that lists GET: HEAD is served wherever GET
+// is (routeHeadAsGet) without a route of its own, so neither Echo's router nor a Group sees it.
+func withHead(allow string) string {
+	methods := strings.Split(allow, ",")
+	get := -1
+	for i, m := range methods {
+		switch strings.TrimSpace(m) {
+		case http.MethodHead:
+			return allow
+		case http.MethodGet:
+			get = i
+		}
+	}
+	if get < 0 {
+		return allow
+	}
+	return strings.Join(slices.Insert(methods, get+1, " "+http.MethodHead), ",")
+}
+
+// allowHead is a Before hook for an answer Echo's router gives itself (a 405, or OPTIONS): it puts
+// HEAD into the Allow header the router wrote, just before the header goes out.
+func allowHead(c echo.Context) func() {
+	return func() {
+		h := c.Response().Header()
+		if v := h.Values(echo.HeaderAllow); len(v) > 0 {
+			h.Set(echo.HeaderAllow, withHead(strings.Join(v, ", ")))
+		}
+	}
 }

@@ -282,17 +282,20 @@ type Router interface {
 // middleware through catch-all routes, and its router prefers such a route (a
 // 404) to a 405 when a path of the group is asked with a method it does not
 // have. So for every path it adds, Group also registers the other methods with
-// a handler that answers 405 with Allow, behind the group's middleware (an
-// anonymous visitor of a protected group is still sent to log in, whatever the
-// path or method); a route added later for one of them replaces the filler.
+// a handler that answers 405 with Allow, and OPTIONS with 204 and Allow as Echo
+// does elsewhere, behind the group's middleware (an anonymous visitor of a
+// protected group is still sent to log in, whatever the path or method); a route
+// added later for one of them replaces the filler.
 type Group struct {
 	g       *echo.Group
 	routes  *routeTable
 	methods map[string][]string // path → its methods, in the order added
 }
 
-// fillable are the methods a path of a group answers with 405 unless it has them.
-var fillable = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+// fillable are the methods a path of a group answers with 405 (OPTIONS: 204)
+// unless it has them.
+var fillable = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+	http.MethodOptions}
 
 func (g *Group) add(method, p string, h echo.HandlerFunc, m []echo.MiddlewareFunc) *echo.Route {
 	r := g.g.Add(method, p, h, m...)
@@ -302,15 +305,28 @@ func (g *Group) add(method, p string, h echo.HandlerFunc, m []echo.MiddlewareFun
 	if !slices.Contains(g.methods[p], method) {
 		g.methods[p] = append(g.methods[p], method)
 	}
-	allow := strings.Join(append(slices.Clone(g.methods[p]), http.MethodOptions), ", ")
+	allowed := slices.Clone(g.methods[p])
+	if !slices.Contains(allowed, http.MethodOptions) {
+		allowed = append(allowed, http.MethodOptions)
+	}
+	allow := withHead(strings.Join(allowed, ", "))
 	notAllowed := func(c echo.Context) error {
 		c.Response().Header().Set(echo.HeaderAllow, allow)
 		return echo.ErrMethodNotAllowed
 	}
+	options := func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderAllow, allow)
+		return c.NoContent(http.StatusNoContent)
+	}
 	for _, other := range fillable {
-		if !slices.Contains(g.methods[p], other) {
-			g.routes.adding(routeInfo{filler: true}, func() { g.g.Add(other, p, notAllowed) })
+		if slices.Contains(g.methods[p], other) {
+			continue
 		}
+		filler := notAllowed
+		if other == http.MethodOptions {
+			filler = options
+		}
+		g.routes.adding(routeInfo{filler: true}, func() { g.g.Add(other, p, filler) })
 	}
 	return r
 }
