@@ -692,3 +692,41 @@ func TestBatchSubscriptionSavesAfterAThousandMessagesByDefault(t *testing.T) {
 		t.Fatalf("%d position saves for 1100 messages (want 1: the default interval is 1000): %v", saves+1, err)
 	}
 }
+
+// A lingering subscription that is caught up waits before it reads, so that messages written one by
+// one in the meantime arrive in one batch; without Linger the first write's wake-up reads at once.
+func TestLingerGathersMessagesIntoOneBatch(t *testing.T) {
+	s := newStore(t)
+	cat := fresh("linger")
+	var mu sync.Mutex
+	var batches []int
+	sub, err := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+		Linger: 3 * time.Second,
+		HandleBatch: func(_ context.Context, msgs []messagestore.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			batches = append(batches, len(msgs))
+			return nil
+		}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, sub)
+	defer stop()
+	eventually(t, 10*time.Second, "the subscription running", func() bool { return sub.Status().State == messagestore.StateRunning })
+	writeN(t, s, cat, 5, messagestore.Metadata{}) // five transactions, each waking the subscription
+	eventually(t, 20*time.Second, "all five messages handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, b := range batches {
+			n += b
+		}
+		return n == 5
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(batches) != 1 {
+		t.Fatalf("batches %v, want one batch of 5", batches)
+	}
+}
