@@ -1046,3 +1046,83 @@ func TestAllowListsHeadWhereGetIsAllowed(t *testing.T) {
 		t.Errorf("anonymous OPTIONS in a protected group: status %d, want the log-in redirect", rec.Code)
 	}
 }
+
+// A log-out route (Router.LogOut) of a session that is not signed in changes nothing, so a token that
+// does not check out (the form of a second tab, whose session the first tab logged out) ends where a
+// log-out ends, without running the handler or touching the session. A signed-in session's log-out
+// keeps its CSRF check.
+func TestLogOutOfASessionThatIsNotSignedInNeedsNoToken(t *testing.T) {
+	var mu sync.Mutex
+	loggedOut := 0
+	h := newHarness(t, []app.Application{app.ApplicationFunc(testRoutes), app.ApplicationFunc(func(r app.Router) {
+		r.LogOut("/t/log-out", func(c echoContext) error {
+			mu.Lock()
+			loggedOut++
+			mu.Unlock()
+			if err := app.SignOut(c); err != nil {
+				return err
+			}
+			return c.Redirect(http.StatusSeeOther, "/t/bye")
+		}, "/t/bye")
+		private := r.Group("/t/members", app.RequireLogin)
+		private.LogOut("/log-out", func(c echoContext) error { return c.NoContent(http.StatusNoContent) }, "/t/bye")
+	})})
+	ran := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return loggedOut
+	}
+	signedIn := sessionCookie(t, h.get("/t/sign-in"))
+	tokenReq := httptest.NewRequest(http.MethodGet, "/t/token", nil)
+	tokenReq.AddCookie(signedIn)
+	staleToken := body(h.do(tokenReq))
+
+	// Signed in: refused without its token, or with another session's.
+	_, otherToken := csrfSession(t, h)
+	for _, token := range []string{"", otherToken, "garbage"} {
+		if rec := postForm(h, "/t/log-out", url.Values{"_csrf": {token}}, signedIn); rec.Code != http.StatusForbidden {
+			t.Fatalf("signed-in log-out with token %.10q: status %d, want 403", token, rec.Code)
+		}
+	}
+	if got := body(h.get("/t/whoami", signedIn)); got != testUserID || ran() != 0 {
+		t.Fatalf("a forged log-out logged out %q (handler ran %d times)", got, ran())
+	}
+
+	// The first tab logs out with its token.
+	rec := postForm(h, "/t/log-out", url.Values{"_csrf": {staleToken}}, signedIn)
+	if rec.Code != http.StatusSeeOther || ran() != 1 {
+		t.Fatalf("log-out: status %d, handler ran %d times", rec.Code, ran())
+	}
+	anonymous := sessionCookie(t, rec)
+
+	// The second tab: the new anonymous session with the old token; the old cookie with its token
+	// (logged out, so no session); no session and no token at all.
+	for name, req := range map[string]*httptest.ResponseRecorder{
+		"stale token":       postForm(h, "/t/log-out", url.Values{"_csrf": {staleToken}}, anonymous),
+		"logged-out cookie": postForm(h, "/t/log-out", url.Values{"_csrf": {staleToken}}, signedIn),
+		"no session":        postForm(h, "/t/log-out", url.Values{}),
+		"in a group":        postForm(h, "/t/members/log-out", url.Values{}, anonymous),
+		"garbage token":     postForm(h, "/t/log-out", url.Values{"_csrf": {"x"}}, anonymous),
+	} {
+		if req.Code != http.StatusSeeOther || req.Header().Get("Location") != "/t/bye" {
+			t.Errorf("%s: status %d, Location %q; want 303 to /t/bye", name, req.Code, req.Header().Get("Location"))
+		}
+	}
+	if ran() != 1 {
+		t.Errorf("the handler ran for a session that was not signed in (%d times)", ran())
+	}
+	// The anonymous session was left alone: no new cookie, and its tokens still work.
+	rec = postForm(h, "/t/log-out", url.Values{"_csrf": {staleToken}}, anonymous)
+	if sc := rec.Header().Values("Set-Cookie"); len(sc) != 0 {
+		t.Errorf("the session was changed: Set-Cookie %q", sc)
+	}
+	tokenReq = httptest.NewRequest(http.MethodGet, "/t/token", nil)
+	tokenReq.AddCookie(anonymous)
+	if rec := postForm(h, "/t/form", url.Values{"_csrf": {body(h.do(tokenReq))}}, anonymous); rec.Code != http.StatusOK {
+		t.Errorf("the anonymous session's token no longer works: status %d", rec.Code)
+	}
+	// Other routes are not affected: an anonymous POST without a token is refused as before.
+	if rec := postForm(h, "/t/form", url.Values{}, anonymous); rec.Code != http.StatusForbidden {
+		t.Errorf("anonymous POST to another route without a token: status %d, want 403", rec.Code)
+	}
+}

@@ -101,14 +101,21 @@ func (s *Server) checkCSRF(c echo.Context, next echo.HandlerFunc) error {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		return next(c)
 	}
-	if s.unrouted(c) {
+	route, unrouted := s.routeOf(c)
+	if unrouted {
 		return next(c)
 	}
 	token, err := requestCSRFToken(c)
 	if err != nil {
 		return err
 	}
-	if !validCSRFToken(sessionOf(c), token) {
+	st := sessionOf(c)
+	if !validCSRFToken(st, token) {
+		if route.signedOutTo != "" && !signedIn(st) {
+			// A log-out of a session that is not signed in (Router.LogOut):
+			// it changes nothing, so it ends where a log-out does.
+			return c.Redirect(http.StatusSeeOther, route.signedOutTo)
+		}
 		return errCSRF
 	}
 	return next(c)

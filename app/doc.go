@@ -27,7 +27,8 @@
 //  7. CSRF protection: every POST/PUT/PATCH/DELETE needs the token from
 //     CSRFToken (form field _csrf, first in the form, or header X-CSRF-Token),
 //     unless routing already answers it with 404 or 405 (routes.go): no
-//     handler runs for it, so it changes nothing.
+//     handler runs for it, so it changes nothing. A log-out (Router.LogOut)
+//     of a session that is not signed in is redirected as if done instead.
 //
 // Before routing, a HEAD request is routed to the path's GET handler and
 // given back its method (net/http then sends the headers only). The shell

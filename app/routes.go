@@ -29,6 +29,17 @@ type routeKey struct{ method, path string }
 // routeInfo is what the shell needs to know about one route; the zero value is a plain handler.
 type routeInfo struct {
 	filler bool // a Group's stand-in that answers 405
+	// signedOutTo is where a log-out route (Router.LogOut) sends a session that is not signed in
+	// when its CSRF token does not check out; empty for every other route.
+	signedOutTo string
+}
+
+// logOutRoute is the info of a log-out route that ends at done.
+func logOutRoute(done string) routeInfo {
+	if !IsLocalPath(done) {
+		panic("app: Router.LogOut: done must be a local path, got " + done)
+	}
+	return routeInfo{signedOutTo: done}
 }
 
 func newRouteTable() *routeTable { return &routeTable{routes: map[routeKey]routeInfo{}} }
@@ -56,18 +67,19 @@ func (t *routeTable) adding(info routeInfo, add func()) {
 	add()
 }
 
-// unrouted reports whether routing found no handler of the request's method for its path, so that
-// the request ends in a 404 or a 405 whatever it carries: Echo's own 404 (nothing matched) and 405
-// (the path has other methods; OPTIONS then gets Allow), a Group's 405 filler, or a Group's
-// catch-all 404 (behind the group's middleware, which still runs: an anonymous visitor of a
-// protected group is sent to log in).
-func (s *Server) unrouted(c echo.Context) bool {
+// routeOf tells what routing found for the request: unrouted when it found no handler of the
+// request's method for its path, so that the request ends in a 404 or a 405 whatever it carries —
+// Echo's own 404 (nothing matched) and 405 (the path has other methods; OPTIONS then gets Allow), a
+// Group's 405 filler, or a Group's catch-all 404 (behind the group's middleware, which still runs:
+// an anonymous visitor of a protected group is sent to log in). Otherwise info is what the Router
+// said about the route.
+func (s *Server) routeOf(c echo.Context) (info routeInfo, unrouted bool) {
 	if _, ok := c.Get(echo.ContextKeyHeaderAllow).(string); ok {
-		return true // Echo's router set it for its 405 and OPTIONS handlers only
+		return routeInfo{}, true // Echo's router set it for its 405 and OPTIONS handlers only
 	}
 	path := c.Path()
 	if path == "" {
-		return true // nothing matched at all: a matched route's path is at least "/"
+		return routeInfo{}, true // nothing matched at all: a matched route's path is at least "/"
 	}
 	method := c.Request().Method
 	if method == http.MethodHead {
@@ -77,12 +89,12 @@ func (s *Server) unrouted(c echo.Context) bool {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if info, ok := t.routes[routeKey{method, path}]; ok {
-		return info.filler
+		return info, info.filler
 	}
 	// No route of this method has this path template, so the router took the catch-all's 404, if
 	// there is one; if there is not, this table missed something, and the request counts as routed.
 	_, catchAll := t.routes[routeKey{echo.RouteNotFound, path}]
-	return catchAll
+	return routeInfo{}, catchAll
 }
 
 // withHead adds HEAD, right after GET, to an Allow value that lists GET: HEAD is served wherever GET

@@ -275,6 +275,14 @@ type Router interface {
 	// Group returns a group under prefix. prefix must not be empty or "/"
 	// when middleware is given, for the reason explained on Router.
 	Group(prefix string, m ...echo.MiddlewareFunc) *Group
+	// LogOut adds the log-out: a POST of path to h, which ends the session
+	// (SignOut) and redirects to done, a local path. Logging out a session
+	// that is not signed in changes nothing, so there is nothing to forge:
+	// when such a request's CSRF token does not check out (the form of a
+	// second tab, whose session the first tab logged out), the shell
+	// redirects it to done without running h or touching the session. A
+	// signed-in session's log-out needs its token as every POST does.
+	LogOut(path string, h echo.HandlerFunc, done string, m ...echo.MiddlewareFunc) *echo.Route
 }
 
 // Group is routes under one prefix that share middleware: an echo.Group that
@@ -298,7 +306,13 @@ var fillable = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.M
 	http.MethodOptions}
 
 func (g *Group) add(method, p string, h echo.HandlerFunc, m []echo.MiddlewareFunc) *echo.Route {
-	r := g.g.Add(method, p, h, m...)
+	return g.addRoute(routeInfo{}, method, p, h, m)
+}
+
+// addRoute adds the route, with info for the shell, and the fillers of its path.
+func (g *Group) addRoute(info routeInfo, method, p string, h echo.HandlerFunc, m []echo.MiddlewareFunc) *echo.Route {
+	var r *echo.Route
+	g.routes.adding(info, func() { r = g.g.Add(method, p, h, m...) })
 	if g.methods == nil {
 		g.methods = map[string][]string{}
 	}
@@ -359,6 +373,10 @@ func (g *Group) Add(method, p string, h echo.HandlerFunc, m ...echo.MiddlewareFu
 	return g.add(method, p, h, m)
 }
 
+func (g *Group) LogOut(p string, h echo.HandlerFunc, done string, m ...echo.MiddlewareFunc) *echo.Route {
+	return g.addRoute(logOutRoute(done), http.MethodPost, p, h, m)
+}
+
 // rootRouter is the Router given to applications: the root group minus Use,
 // plus a guard against root-level group middleware.
 type rootRouter struct {
@@ -392,6 +410,12 @@ func (r rootRouter) DELETE(p string, h echo.HandlerFunc, m ...echo.MiddlewareFun
 
 func (r rootRouter) Add(method, p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
 	return r.g.Add(method, p, h, m...)
+}
+
+func (r rootRouter) LogOut(p string, h echo.HandlerFunc, done string, m ...echo.MiddlewareFunc) *echo.Route {
+	var route *echo.Route
+	r.routes.adding(logOutRoute(done), func() { route = r.g.POST(p, h, m...) })
+	return route
 }
 
 func (r rootRouter) Group(prefix string, m ...echo.MiddlewareFunc) *Group {

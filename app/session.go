@@ -484,11 +484,14 @@ func SignOut(c echo.Context) error {
 // CurrentUserID returns the signed-in user's id.
 func CurrentUserID(c echo.Context) (string, bool) {
 	st := sessionOf(c)
-	if st == nil || !st.valid || st.data.UID == "" {
+	if !signedIn(st) {
 		return "", false
 	}
 	return st.data.UID, true
 }
+
+// signedIn reports whether st is a signed-in session (not logged out: loadSession drops those).
+func signedIn(st *session) bool { return st != nil && st.valid && st.data.UID != "" }
 
 // User is the signed-in user as the shell knows it.
 type User struct {

@@ -94,8 +94,12 @@ func New(d Deps) *App {
 func (a *App) Routes(r app.Router) {
 	r.GET(LogInPath, a.showForm)
 	r.POST(LogInPath, a.logIn)
-	r.POST(LogOutPath, a.logOut)
+	r.LogOut(LogOutPath, a.logOut, afterLogOut)
 }
+
+// afterLogOut is where a log-out ends, also one of a session that was not signed in any more (a second
+// tab's form, whose session the first tab logged out; the shell sends it here, see app.Router.LogOut).
+const afterLogOut = "/"
 
 func (a *App) showForm(c echo.Context) error {
 	f := templates.LogInForm{Next: safeNext(c.QueryParam("next"))}
@@ -197,7 +201,7 @@ func (a *App) logOut(c echo.Context) error {
 	if err := app.SignOut(c); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/")
+	return c.Redirect(http.StatusSeeOther, afterLogOut)
 }
 
 // tooManyAttempts answers a throttled log-in: 429 with a Retry-After header and a message that says

@@ -420,6 +420,44 @@ func TestLogOut(t *testing.T) {
 	})
 }
 
+// Log-out from a stale tab: the second tab's form holds the token of a session the first tab logged
+// out. Logging out a session that is not signed in changes nothing, so it ends where a log-out does,
+// without a message; a signed-in session's log-out still needs its token.
+func TestLogOutFromAStaleTab(t *testing.T) {
+	f := setup(t, authenticate.Throttle{})
+	u := f.user(t)
+	b := apptest.NewBrowser(t, f.srv)
+	apptest.WantStatus(t, logIn(b, u.email, u.password, ""), http.StatusSeeOther)
+	staleToken := b.CSRF(authenticate.LogInPath) // the log-out form of the second tab
+
+	apptest.WantStatus(t, b.Submit(authenticate.LogInPath, authenticate.LogOutPath, nil), http.StatusSeeOther)
+	written := len(testdb.ReadStream(t, f.store, authenticationmsg.StreamName(u.id)))
+
+	rec := b.Post(authenticate.LogOutPath, url.Values{"_csrf": {staleToken}})
+	apptest.WantStatus(t, rec, http.StatusSeeOther)
+	if loc := rec.Header().Get("Location"); loc != "/" {
+		t.Errorf("Location %q, want where a log-out ends: /", loc)
+	}
+	if b.WhoAmI() != "anonymous" {
+		t.Fatal("signed in again")
+	}
+	if n := len(testdb.ReadStream(t, f.store, authenticationmsg.StreamName(u.id))); n != written {
+		t.Fatalf("%d messages written by logging out a session that was not signed in", n-written)
+	}
+	// Without any session at all, and without a token: the same.
+	rec = apptest.NewBrowser(t, f.srv).Post(authenticate.LogOutPath, url.Values{})
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/" {
+		t.Fatalf("log-out without a session: status %d, Location %q", rec.Code, rec.Header().Get("Location"))
+	}
+
+	// A signed-in session is protected as before: a stale (or forged) token does not log it out.
+	apptest.WantStatus(t, logIn(b, u.email, u.password, ""), http.StatusSeeOther)
+	apptest.WantStatus(t, b.Post(authenticate.LogOutPath, url.Values{"_csrf": {staleToken}}), http.StatusForbidden)
+	if b.WhoAmI() != u.id {
+		t.Fatal("a stale token logged a signed-in session out")
+	}
+}
+
 // A form body that cannot be read is a 400, also with the token in the header (the shell then leaves
 // the body to the handler).
 func TestLogInRefusesUnreadableFormsWith400(t *testing.T) {

@@ -21,7 +21,9 @@
 //     each process throttles on its own, and a restart forgets them.
 //   - Redirects: after logging in, the browser goes to next only if it is a path on this site
 //     (app.SafeRedirect), else to the home page.
-//   - Log-out is a POST with a CSRF token, never a GET.
+//   - Log-out is a POST with a CSRF token, never a GET. A session that is not signed in any more
+//     (the log-out form of a second tab, whose session the first tab logged out) needs no token: it
+//     is sent home as by a log-out, and nothing is written (app.Router.LogOut).
 //
 // Rules: the application owns the authentication category and writes nothing else; it reads the
 // credentials view through the read-only pool.
