@@ -1,6 +1,6 @@
 // Package messagestore is the Go client of the message store: a PostgreSQL schema that behaves like
-// Message DB 1.3.0 (see MESSAGE_STORE.md), which every component, aggregator and application of Video
-// Tutorials reads and writes.
+// Message DB 1.3.0 (see the README's "Message store compatibility"), which every component,
+// aggregator and application of Video Tutorials reads and writes.
 //
 // It offers what the book's message-store module offers, and fixes its weaknesses:
 //

@@ -6,8 +6,8 @@
 // pages (checkInvariants in invariants_test.go).
 //
 // The package has no code of its own outside its tests. A plain `go test ./...` runs the short
-// version of every scenario (about two minutes on two cores); the long versions — longer loads, more
-// kills, the ten-minute memory run — need a flag:
+// version of every scenario (about a minute on two cores, plus building the binary); the long
+// versions — longer loads, more kills, the ten-minute memory run — need a flag:
 //
 //	go test ./reliability                                          # short versions
 //	go test ./reliability -run TestCrash -v                        # one scenario, with its figures

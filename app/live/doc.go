@@ -49,7 +49,8 @@
 // # Limits
 //
 // The hub is in-process. When the web and aggregator roles run in different
-// processes, the events have to be carried between them (e.g. Postgres
-// LISTEN/NOTIFY feeding Publish); pages then still work, only without live
-// updates.
+// processes, main carries the events between them: a worker publishes them
+// with NOTIFY on the view database and each web process LISTENs and feeds
+// them to its hub (web.go: liveBridge, listenLive). A payload over about
+// 8 KB is dropped; the page then shows the change on its next load.
 package live
