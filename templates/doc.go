@@ -4,11 +4,12 @@
 //
 // Components are written in templ (*.templ). The generated *_templ.go files are
 // committed, as templ's own guidance recommends, so that `go build` works
-// without the templ CLI. After editing a .templ file run
+// without the templ CLI. After editing a .templ file run, from the module root,
+// the templ CLI of the version in go.mod (v0.3.1100 as of writing):
 //
-//	~/go/bin/templ generate
+//	go run github.com/a-h/templ/cmd/templ@v0.3.1100 generate -path templates
 //
-// and commit both files.
+// (or go install it once and run templ generate), and commit both files.
 //
 // # Rules
 //
