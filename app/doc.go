@@ -23,7 +23,8 @@
 //  6. The session cookie (signed, HttpOnly, SameSite=Lax, Secure over TLS,
 //     expiring) and the acting user id in the request context (UserIDFrom).
 //     A signed-in session that was logged out (here, or in another process:
-//     Deps.SessionRevoked) counts as no session (revocation.go).
+//     Deps.SessionRevoked) counts as no session (revocation.go), and the
+//     live streams it opened end (LiveStream).
 //  7. CSRF protection: every POST/PUT/PATCH/DELETE needs the token from
 //     CSRFToken (form field _csrf, first in the form, or header X-CSRF-Token),
 //     unless routing already answers it with 404 or 405 (routes.go): no

@@ -17,8 +17,13 @@ import (
 //	}))
 //
 // Returning an error renders it as usual (plain text, since EventSource asks
-// for text/event-stream). Streams end when the client leaves and when the
-// server starts shutting down.
+// for text/event-stream). Streams end when the client leaves, when the server
+// starts shutting down, and, for a stream opened by a signed-in session, when
+// that session is logged out: here or in another process, found as the shell
+// finds it for every request (revocation.go), before each event and at each
+// heartbeat. Otherwise a stream held open by a tab (or a copied cookie) would
+// go on delivering the user's updates after the log-out. Its reconnection is
+// then refused by the route's RequireLogin like any other request.
 func LiveStream(hub *live.Hub, topic func(c echo.Context) (string, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := topic(c)
@@ -29,11 +34,31 @@ func LiveStream(hub *live.Hub, topic func(c echo.Context) (string, error)) echo.
 			live.Head(c.Response())
 			return nil
 		}
-		var stop <-chan struct{}
+		var opts live.StreamOptions
 		if rs := requestOf(c); rs != nil {
-			stop = rs.srv.draining
+			opts.Stop = rs.srv.draining
+			if st := sessionOf(c); signedIn(st) {
+				opts.Valid = rs.srv.stillSignedIn(c, sessionRef(st.data.SID))
+			}
 		}
-		return live.Stream(c.Response(), c.Request(), hub.Subscribe(t), live.StreamOptions{Stop: stop})
+		return live.Stream(c.Response(), c.Request(), hub.Subscribe(t), opts)
+	}
+}
+
+// stillSignedIn returns a check that the signed-in session ref was not logged out since the request
+// began. Like loadSession it keeps the session when the lookup fails (logged): a database hiccup does
+// not end every stream.
+func (s *Server) stillSignedIn(c echo.Context, ref string) func() bool {
+	ctx := c.Request().Context()
+	return func() bool {
+		revoked, err := s.revocations.revoked(ctx, ref, s.now())
+		if err != nil && ctx.Err() != nil {
+			return false // the client left; the stream is ending anyway
+		}
+		if err != nil {
+			Logger(c).Warn("checking whether the session of a live stream was logged out failed; keeping it", "err", err)
+		}
+		return !revoked
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,11 +61,14 @@ type sseClient struct {
 	resp   *http.Response
 }
 
-func openStream(t *testing.T, client *http.Client, url string) *sseClient {
+func openStream(t *testing.T, client *http.Client, url string, cookies ...*http.Cookie) *sseClient {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	req.Header.Set("Accept", "text/event-stream")
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		cancel()
@@ -102,6 +106,25 @@ func (s *sseClient) waitFor(want string, within time.Duration) {
 			got = append(got, line)
 		case <-deadline:
 			s.t.Fatalf("no %q within %v; got %q", want, within, got)
+		}
+	}
+}
+
+// waitEnd reads lines until the server ends the stream, failing if one equals never.
+func (s *sseClient) waitEnd(never string, within time.Duration) {
+	s.t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case line, ok := <-s.lines:
+			if !ok {
+				return
+			}
+			if line == never {
+				s.t.Fatalf("got %q", never)
+			}
+		case <-deadline:
+			s.t.Fatalf("the stream did not end within %v", within)
 		}
 	}
 }
@@ -257,4 +280,68 @@ func TestLiveStreamOverRealServer(t *testing.T) {
 	for range s2.lines {
 	}
 	s2.close()
+}
+
+// A live stream opened by a signed-in session ends when the session is logged out, in this process or
+// in another one (Deps.SessionRevoked), instead of delivering the user's updates to whoever still holds
+// the stream; an anonymous stream of the same topic goes on.
+func TestLiveStreamEndsWhenItsSessionIsLoggedOut(t *testing.T) {
+	var mu sync.Mutex
+	revoked := map[string]bool{}
+	hub := live.NewHub(live.Options{Retain: -1})
+	server := func() *harness {
+		return newHarness(t, []app.Application{app.ApplicationFunc(testRoutes), app.ApplicationFunc(func(r app.Router) {
+			r.GET("/t/live", app.LiveStream(hub, app.LiveTopic("mine")))
+		})}, func(d *app.Deps) {
+			d.SessionRevoked = func(_ context.Context, ref string) (bool, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return revoked[ref], nil
+			}
+		})
+	}
+	h := server()
+	base, _ := running(t, h.srv)
+	transport := &http.Transport{}
+	client := &http.Client{Transport: transport}
+	defer transport.CloseIdleConnections()
+
+	publish := func(data string) { hub.Publish("mine", live.EventUpdate, data) }
+	signedIn := sessionCookie(t, h.get("/t/sign-in"))
+	mine := openStream(t, client, base+"/t/live", signedIn)
+	defer mine.close()
+	anonymous := openStream(t, client, base+"/t/live")
+	defer anonymous.close()
+	mine.waitFor("retry: 3000", 5*time.Second)
+	anonymous.waitFor("retry: 3000", 5*time.Second)
+	eventually(t, "two subscribers", func() bool { return hub.Subscribers("mine") == 2 })
+	publish("before")
+	mine.waitFor("data: before", 5*time.Second)
+	anonymous.waitFor("data: before", 5*time.Second)
+
+	// Logged out here (another tab): the next update is not delivered, the stream ends.
+	if rec := h.get("/t/sign-out", signedIn); rec.Code != http.StatusNoContent {
+		t.Fatalf("sign-out: %d", rec.Code)
+	}
+	publish("after")
+	mine.waitEnd("data: after", 5*time.Second)
+	anonymous.waitFor("data: after", 5*time.Second)
+
+	// Logged out in another process: once SessionRevoked says so.
+	h2 := server()
+	base2, _ := running(t, h2.srv)
+	signedIn = sessionCookie(t, h2.get("/t/sign-in"))
+	ref := body(h2.get("/t/session-ref", signedIn))
+	elsewhere := openStream(t, client, base2+"/t/live", signedIn)
+	defer elsewhere.close()
+	elsewhere.waitFor("retry: 3000", 5*time.Second)
+	publish("still signed in")
+	elsewhere.waitFor("data: still signed in", 5*time.Second)
+	mu.Lock()
+	revoked[ref] = true
+	mu.Unlock()
+	h2.clock.Advance(3 * time.Second) // past the recheck interval of the "valid" answer
+	publish("logged out elsewhere")
+	elsewhere.waitEnd("data: logged out elsewhere", 5*time.Second)
+	anonymous.waitFor("data: logged out elsewhere", 5*time.Second)
 }

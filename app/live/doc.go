@@ -13,7 +13,8 @@
 //     stream, with a retry hint, periodic heartbeats (so proxies keep the
 //     connection open and dead clients are noticed), a flush after every
 //     event, and a clean return when the client leaves, the optional Stop
-//     channel closes (server shutdown) or the hub closes. The subscription is
+//     channel closes (server shutdown), the optional Valid check fails (the
+//     session that opened the stream was logged out) or the hub closes. The subscription is
 //     always closed on return, so nothing leaks.
 //   - app.LiveStream (in package app) adapts Stream to an Echo route; pages
 //     point data-live-src at that route (see templates/doc.go for the

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,4 +288,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A stream whose Valid check fails ends: before an event is written (the event is not), and at a
+// heartbeat when no event comes.
+func TestStreamEndsWhenItIsNoLongerValid(t *testing.T) {
+	var valid atomic.Bool
+	valid.Store(true)
+	check := func() bool { return valid.Load() }
+
+	t.Run("before an event", func(t *testing.T) {
+		hub := live.NewHub(live.Options{Retain: -1})
+		srv := streamServer(t, hub, live.StreamOptions{Heartbeat: time.Hour, Valid: check})
+		lines, resp := readLines(t, context.Background(), srv.URL)
+		defer resp.Body.Close()
+		collectUntil(t, lines, ": connected")
+		hub.Publish("home", "update", "while valid")
+		collectUntil(t, lines, "data: while valid")
+		valid.Store(false)
+		hub.Publish("home", "update", "after")
+		for l := range lines {
+			if l == "data: after" {
+				t.Fatal("an event was written after the stream stopped being valid")
+			}
+		}
+		waitFor(t, "unsubscribed", func() bool { return hub.Subscribers("home") == 0 })
+	})
+	t.Run("at a heartbeat", func(t *testing.T) {
+		valid.Store(true)
+		hub := live.NewHub(live.Options{Retain: -1})
+		srv := streamServer(t, hub, live.StreamOptions{Heartbeat: 10 * time.Millisecond, Valid: check})
+		lines, resp := readLines(t, context.Background(), srv.URL)
+		defer resp.Body.Close()
+		collectUntil(t, lines, ": heartbeat")
+		valid.Store(false)
+		for range lines { // the server ends the response
+		}
+		waitFor(t, "unsubscribed", func() bool { return hub.Subscribers("home") == 0 })
+	})
 }

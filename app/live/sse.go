@@ -21,6 +21,12 @@ type StreamOptions struct {
 	WriteTimeout time.Duration
 	// Stop, when closed, ends the stream (graceful server shutdown).
 	Stop <-chan struct{}
+	// Valid, when set, is asked before each event is written and at each
+	// heartbeat; when it reports false the stream ends without writing
+	// more (app.LiveStream: the session that opened it was logged out).
+	// Asking at heartbeats, not more often, bounds what an idle stream
+	// costs its check.
+	Valid func() bool
 }
 
 // ErrNoFlush is returned when the ResponseWriter cannot flush, i.e. events
@@ -28,7 +34,8 @@ type StreamOptions struct {
 var ErrNoFlush = errors.New("live: response writer does not support flushing")
 
 // Stream writes sub to w as a server-sent event stream until the client goes
-// away (r's context ends), opts.Stop closes or the subscription ends. It
+// away (r's context ends), opts.Stop closes, opts.Valid reports false or the
+// subscription ends. It
 // always closes sub. It returns nil in all those cases, including when the
 // client disconnects mid-write: that is how streams normally end. A lagged
 // subscription ends with a "reload" event so the page catches up.
@@ -75,6 +82,7 @@ func Stream(w http.ResponseWriter, r *http.Request, sub *Subscription, opts Stre
 		return nil
 	}
 
+	valid := func() bool { return opts.Valid == nil || opts.Valid() }
 	heartbeat := time.NewTicker(opts.Heartbeat)
 	defer heartbeat.Stop()
 	for {
@@ -90,11 +98,11 @@ func Stream(w http.ResponseWriter, r *http.Request, sub *Subscription, opts Stre
 				}
 				return nil
 			}
-			if !send(func() { writeEvent(bw, ev.Name, ev.Data) }) {
+			if !valid() || !send(func() { writeEvent(bw, ev.Name, ev.Data) }) {
 				return nil
 			}
 		case <-heartbeat.C:
-			if !send(func() { bw.WriteString(": heartbeat\n\n") }) {
+			if !valid() || !send(func() { bw.WriteString(": heartbeat\n\n") }) {
 				return nil
 			}
 		}
