@@ -1,8 +1,10 @@
 package app
 
 import (
-	"github.com/labstack/echo/v4"
 	"net/http"
+	"sync"
+
+	"github.com/labstack/echo/v4"
 
 	"videotutorials/app/live"
 )
@@ -23,7 +25,9 @@ import (
 // finds it for every request (revocation.go), before each event and at each
 // heartbeat. Otherwise a stream held open by a tab (or a copied cookie) would
 // go on delivering the user's updates after the log-out. Its reconnection is
-// then refused by the route's RequireLogin like any other request.
+// then refused by the route's RequireLogin like any other request. One
+// session holds at most maxLiveStreamsPerSession streams at once; the next is
+// refused with 429 and Retry-After until one of them ends.
 func LiveStream(hub *live.Hub, topic func(c echo.Context) (string, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := topic(c)
@@ -36,6 +40,12 @@ func LiveStream(hub *live.Hub, topic func(c echo.Context) (string, error)) echo.
 		}
 		var opts live.StreamOptions
 		if rs := requestOf(c); rs != nil {
+			key := liveStreamKeyOf(c)
+			if !rs.srv.liveStreams.acquire(key) {
+				c.Response().Header().Set("Retry-After", liveStreamRetryAfter)
+				return TooManyRequests("Too many live pages are open at once. Close some of them and reload this one.")
+			}
+			defer rs.srv.liveStreams.release(key)
 			opts.Stop = rs.srv.draining
 			if st := sessionOf(c); signedIn(st) {
 				opts.Valid = rs.srv.stillSignedIn(c, sessionRef(st.data.SID))
@@ -60,6 +70,66 @@ func (s *Server) stillSignedIn(c echo.Context, ref string) func() bool {
 		}
 		return !revoked
 	}
+}
+
+// maxLiveStreamsPerSession bounds the live streams one session holds open at once, because each
+// holds a goroutine, a socket and a hub subscription for as long as its page stays open. A person
+// has one stream per open tab of a live page (home, dashboard, operation, admin), and more than 16
+// such tabs of this site at once is far beyond normal use, while 16 idle streams cost little; past
+// it a page just goes without live updates (live.js is an enhancement) and a script that opens
+// streams in a loop is held to 16.
+const maxLiveStreamsPerSession = 16
+
+// liveStreamRetryAfter is the Retry-After of a refused stream: streams end when their pages close,
+// which takes a person seconds to minutes. (EventSource does not retry a refused stream; the header
+// is for other clients.)
+const liveStreamRetryAfter = "30"
+
+// liveStreamKey is what streams are counted by: the session, or for a request without one the
+// client's address (every page with a live stream also has a form, so a browser has a session
+// there; a client without one is a script, which could otherwise open streams without end).
+type liveStreamKey struct {
+	sid  [sessionIDBytes]byte
+	addr string
+}
+
+func liveStreamKeyOf(c echo.Context) liveStreamKey {
+	if st := sessionOf(c); st != nil && st.valid {
+		return liveStreamKey{sid: st.data.SID}
+	}
+	return liveStreamKey{addr: c.RealIP()}
+}
+
+// liveStreamCounts counts the open live streams by key. Keys with no open stream are removed, so it
+// holds at most one entry per open stream.
+type liveStreamCounts struct {
+	mu   sync.Mutex
+	open map[liveStreamKey]int
+}
+
+// acquire takes a place for a stream of k, if k has fewer than maxLiveStreamsPerSession.
+func (l *liveStreamCounts) acquire(k liveStreamKey) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[k] >= maxLiveStreamsPerSession {
+		return false
+	}
+	if l.open == nil {
+		l.open = map[liveStreamKey]int{}
+	}
+	l.open[k]++
+	return true
+}
+
+// release gives back the place of a stream of k that ended.
+func (l *liveStreamCounts) release(k liveStreamKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[k] <= 1 {
+		delete(l.open, k)
+		return
+	}
+	l.open[k]--
 }
 
 // LiveTopic is a topic function for a fixed, public topic such as "home".

@@ -345,3 +345,78 @@ func TestLiveStreamEndsWhenItsSessionIsLoggedOut(t *testing.T) {
 	elsewhere.waitEnd("data: logged out elsewhere", 5*time.Second)
 	anonymous.waitFor("data: logged out elsewhere", 5*time.Second)
 }
+
+// One session holds at most 16 live streams at once (each is a goroutine and a socket for as long as
+// it is open); the next is a 429 with Retry-After, other sessions are not affected, and a stream that
+// ends gives its place back. A client without a session is counted by its address.
+func TestLiveStreamsPerSessionAreCapped(t *testing.T) {
+	const limit = 16
+	hub := live.NewHub(live.Options{Retain: -1})
+	h := newHarness(t, []app.Application{app.ApplicationFunc(testRoutes), app.ApplicationFunc(func(r app.Router) {
+		r.GET("/t/live", app.LiveStream(hub, app.LiveTopic("capped")))
+	})})
+	base, _ := running(t, h.srv)
+	transport := &http.Transport{}
+	client := &http.Client{Transport: transport}
+	defer transport.CloseIdleConnections()
+
+	try := func(cookies ...*http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+"/t/live", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+		}
+		return resp
+	}
+	refused := func(what string, resp *http.Response) {
+		t.Helper()
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			resp.Body.Close()
+			t.Fatalf("%s: status %d, Retry-After %q; want 429 with Retry-After", what, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	fill := func(cookies ...*http.Cookie) []*sseClient {
+		t.Helper()
+		var open []*sseClient
+		for range limit {
+			s := openStream(t, client, base+"/t/live", cookies...)
+			s.waitFor("retry: 3000", 5*time.Second)
+			open = append(open, s)
+		}
+		return open
+	}
+
+	signedIn := sessionCookie(t, h.get("/t/sign-in"))
+	open := fill(signedIn)
+	refused("stream 17 of a session", try(signedIn))
+
+	// Another session, and a client without one, still get theirs.
+	other, _ := csrfSession(t, h)
+	s := openStream(t, client, base+"/t/live", other)
+	s.waitFor("retry: 3000", 5*time.Second)
+	s.close()
+	sessionless := fill()
+	refused("stream 17 of a client without a session", try())
+
+	// A stream that ends gives its place back.
+	open[0].close()
+	eventually(t, "the closed stream's place to be given back", func() bool {
+		resp := try(signedIn)
+		if resp.StatusCode != http.StatusOK {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+	for _, s := range append(open[1:], sessionless...) {
+		s.close()
+	}
+}

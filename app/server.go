@@ -119,6 +119,8 @@ type Server struct {
 	// for every connection to become idle and a stream never does.
 	draining     chan struct{}
 	drainingOnce sync.Once
+	// liveStreams counts the open live streams per session (LiveStream).
+	liveStreams liveStreamCounts
 }
 
 // New builds the server and its middleware stack. It panics when
