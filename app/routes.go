@@ -28,7 +28,7 @@ type routeKey struct{ method, path string }
 
 // routeInfo is what the shell needs to know about one route; the zero value is a plain handler.
 type routeInfo struct {
-	filler bool // a Group's stand-in that answers 405
+	filler bool // a Group's stand-in that answers 405 (OPTIONS: 204 with Allow)
 	// signedOutTo is where a log-out route (Router.LogOut) sends a session that is not signed in
 	// when its CSRF token does not check out; empty for every other route.
 	signedOutTo string
