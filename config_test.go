@@ -161,3 +161,13 @@ func TestTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// healthcheck asks the address the server listens on: HOST itself, or loopback for "every interface".
+func TestHealthcheckHost(t *testing.T) {
+	for host, want := range map[string]string{"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "::1": "::1",
+		"10.0.0.5": "10.0.0.5", "localhost": "localhost"} {
+		if got := healthcheckHost(host); got != want {
+			t.Errorf("HOST %q: healthcheck asks %q, want %q", host, got, want)
+		}
+	}
+}

@@ -233,3 +233,60 @@ func TestConnectGivesUpOnAPermanentRefusal(t *testing.T) {
 		t.Fatalf("err = %v, want the server's 3D000", err)
 	}
 }
+
+// A process without the web role still answers the operations endpoints on its port (an orchestrator
+// checks workers too, and a worker's subscriptions are only visible in its own metrics), and nothing
+// else.
+func TestWorkerServesOnlyTheOperationsEndpoints(t *testing.T) {
+	dbURL := lifecycleDatabase(t)
+	cfg, err := parseConfig([]string{"-port", "0"}, env(map[string]string{
+		"DATABASE_URL": dbURL, "DEV_DATA_DIR": t.TempDir(), "ROLES": "components,aggregators"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a net.Addr) { addrCh <- a })
+	}()
+	var base string
+	select {
+	case a := <-addrCh:
+		base = "http://" + a.String()
+	case err := <-done:
+		t.Fatalf("run returned early: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("worker did not start")
+	}
+	want := map[string]struct {
+		code int
+		body string
+	}{
+		"/healthz": {200, "ok"},
+		"/readyz":  {200, `"ready":true`},
+		"/metrics": {200, "process_resident_memory_bytes"},
+		"/":        {404, ""},
+		"/admin":   {404, ""},
+	}
+	for path, w := range want {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != w.code || !strings.Contains(string(b), w.body) {
+			t.Errorf("GET %s: %d %.80q, want %d with %q", path, resp.StatusCode, b, w.code, w.body)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("worker stopped with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker did not stop")
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -321,7 +322,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Addr)
 			return web.Run(gctx, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)), ready)
 		})
 	} else {
-		ready(&net.TCPAddr{})
+		rd := readiness{d: d, supervisor: supervisor, migrated: new(atomic.Bool)}
+		g.Go(func() error {
+			return serveOps(gctx, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)), rd, metrics, log, ready)
+		})
 	}
 	return g.Wait()
 }

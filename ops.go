@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -73,4 +77,37 @@ func (rd readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	json.NewEncoder(w).Encode(rep)
+}
+
+// serveOps serves /healthz, /readyz and /metrics on addr for a process that runs no web server (ROLES
+// without web), so that an orchestrator can check a worker and a scraper can see its subscriptions'
+// lag and parked ones: a worker is where they run. Nothing else is served. It stops when ctx ends.
+func serveOps(ctx context.Context, addr string, ready http.Handler, m *metrics, log *slog.Logger, started func(net.Addr)) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", ready)
+	mux.Handle("GET /metrics", m.handler())
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("ops: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("operations endpoints listening (no web role: /healthz, /readyz, /metrics only)", "addr", ln.Addr().String())
+	started(ln.Addr())
+	select {
+	case err := <-served:
+		return fmt.Errorf("ops: serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
 }

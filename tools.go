@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -26,14 +27,15 @@ func runTool(name string, args []string) int {
 	}
 }
 
-// healthcheck lets a container image without a shell or curl check itself.
+// healthcheck lets a container image without a shell or curl check itself, at the address the
+// program listens on (HOST and PORT, as in Config).
 func healthcheck() int {
 	port := os.Getenv("PORT")
 	if port == "" {
 		port = "8080"
 	}
 	client := http.Client{Timeout: 3 * time.Second}
-	resp, err := client.Get("http://127.0.0.1:" + port + "/healthz")
+	resp, err := client.Get("http://" + net.JoinHostPort(healthcheckHost(os.Getenv("HOST")), port) + "/healthz")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "unhealthy:", err)
 		return 1
@@ -44,4 +46,18 @@ func healthcheck() int {
 		return 1
 	}
 	return 0
+}
+
+// healthcheckHost is where to reach a server listening on HOST: itself, or the loopback address of
+// its family when it listens on every interface (or HOST is unset: the default 127.0.0.1).
+func healthcheckHost(host string) string {
+	switch ip := net.ParseIP(host); {
+	case host == "":
+		return "127.0.0.1"
+	case ip != nil && ip.IsUnspecified() && ip.To4() == nil:
+		return "::1"
+	case ip != nil && ip.IsUnspecified():
+		return "127.0.0.1"
+	}
+	return host
 }
