@@ -55,7 +55,7 @@ WORKDIR /data
 VOLUME /data
 EXPOSE 8080
 USER 65532:65532
-# Assumes the web role (ROLES containing web); disable it for a components/aggregators-only process.
+# Every role serves /healthz (a process without the web role serves only /healthz, /readyz, /metrics).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=60s \
     CMD wget -q -O /dev/null "http://127.0.0.1:${PORT}/healthz" || exit 1
 ENTRYPOINT ["/usr/local/bin/videotutorials"]
