@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestPackageBoundaries enforces ARCHITECTURE.md "Who may import whom": the package boundaries stand
+// TestPackageBoundaries enforces the project's "who may import whom" table (allowed, below): the package boundaries stand
 // in for the service boundaries of the book, so crossing one must fail the build's tests.
 func TestPackageBoundaries(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", "./...").Output()
@@ -45,7 +45,7 @@ func TestPackageBoundaries(t *testing.T) {
 
 // testSupport are the packages that only _test.go files import: the throw-away database and the
 // message helpers every database test shares (internal/testdb), and the web harness of the
-// applications' tests (app/apptest). They stand outside the table of ARCHITECTURE.md because they are
+// applications' tests (app/apptest). They stand outside that table because they are
 // no part of the program: the rule below keeps them out of every package's build (Imports lists a
 // package's non-test imports, so a test's use of them is not seen and need not be), and they are the
 // one place besides main where devdb and migrations meet the message store and the shell.

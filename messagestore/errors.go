@@ -36,7 +36,7 @@ func (e *ContractError) Error() string {
 	return fmt.Sprintf("%s may not write to %s: category %q is outside its contract", e.Owner, e.StreamName, Category(e.StreamName))
 }
 
-// The store raises exactly this text (MESSAGE_STORE.md section 8); clients parse it.
+// The store raises exactly this text (Message DB 1.3.0's text); clients parse it.
 var wrongVersion = regexp.MustCompile(`^Wrong expected version: (-?\d+) \(Stream: (.*), Stream Version: (-?\d+)\)$`)
 
 func translate(err error) error {

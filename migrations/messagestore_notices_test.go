@@ -15,7 +15,7 @@ import (
 // TestDebugNoticesAsMessageDB: with message_store.debug on, every Message DB function prints the NOTICEs
 // Message DB 1.3.0 prints, in its order and with its labels (taken from running the same statements
 // against Message DB's own install), except the 'Generated Command: ...' line of its reads, which
-// shows its dynamic SQL (MESSAGE_STORE.md section 10; 00008).
+// shows its dynamic SQL (see migration 00008).
 func TestDebugNoticesAsMessageDB(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)

@@ -1,7 +1,7 @@
 package migrations_test
 
-// Conformance tests of the message_store schema against MESSAGE_STORE.md (the Message DB 1.3.0
-// contract), run against a real PostgreSQL. Every test isolates itself with fresh UUID stream and
+// Conformance tests of the message_store schema against the Message DB 1.3.0 interface (its
+// documented functions, errors and views), run against a real PostgreSQL. Every test isolates itself with fresh UUID stream and
 // category names, never by wiping tables, so the tests run in parallel and against a shared database.
 
 import (
