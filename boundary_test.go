@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestPackageBoundaries enforces the project's "who may import whom" table (allowed, below): the package boundaries stand
+// TestPackageBoundaries enforces the project's "who may import whom" rules (projectRule and externalRule, below): the package boundaries stand
 // in for the service boundaries of the book, so crossing one must fail the build's tests.
 func TestPackageBoundaries(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", "./...").Output()
