@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// TestPackageBoundaries enforces the project's "who may import whom" rules (projectRule and externalRule, below): the package boundaries stand
-// in for the service boundaries of the book, so crossing one must fail the build's tests.
+// TestPackageBoundaries enforces the project's "who may import whom" rules (projectRule and
+// externalRule, below): the package boundaries stand in for the service boundaries of the book, so
+// crossing one must fail the build's tests.
 func TestPackageBoundaries(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", "./...").Output()
 	if err != nil {
