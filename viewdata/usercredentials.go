@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/text/unicode/norm"
 )
 
 // UserCredentials is a row of the user_credentials view: what logging in needs. The user-credentials
@@ -18,9 +19,12 @@ type UserCredentials struct {
 	PasswordHash string // bcrypt
 }
 
-// NormalizeEmail is the form in which emails are stored and looked up: trimmed and in lower case, as
-// the register-users application and identity normalise them.
-func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+// NormalizeEmail is the form in which emails are stored and looked up: trimmed, lower case and in
+// Unicode normal form C, as identity normalises them (so the same address typed with composed or
+// decomposed accents logs in to the one account).
+func NormalizeEmail(email string) string {
+	return norm.NFC.String(strings.ToLower(strings.TrimSpace(email)))
+}
 
 const credentialsColumns = `SELECT id::text, email, password_hash FROM user_credentials`
 

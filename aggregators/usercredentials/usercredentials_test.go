@@ -159,6 +159,24 @@ func TestLogOutsAppliedTwiceAreRecordedOnce(t *testing.T) {
 	}
 }
 
+// An address registered with a composed accent is found when typed with a decomposed one (and the
+// other way round): log-in and "email taken" look it up in the one normal form.
+func TestCredentialsAreFoundWhateverTheAccentsForm(t *testing.T) {
+	a := newAggregator()
+	id, local := uuid.NewString(), "zo"+uuid.NewString()[:8]
+	composed, decomposed := local+"\u00eb@example.com", local+"e\u0308@example.com"
+	apply(t, a, []messagestore.Message{registration(id, decomposed, 100)})
+	for _, typed := range []string{composed, decomposed} {
+		c, err := viewdata.CredentialsByEmail(ctx, testdb.Pool(), typed)
+		if err != nil || c.ID != id {
+			t.Errorf("CredentialsByEmail(%+q) = %+v, %v; want user %s", typed, c, err, id)
+		}
+		if taken, err := viewdata.EmailTaken(ctx, testdb.Pool(), typed); err != nil || !taken {
+			t.Errorf("EmailTaken(%+q) = %v, %v", typed, taken, err)
+		}
+	}
+}
+
 func TestRegisteredAppliedTwiceMakesOneRow(t *testing.T) {
 	a := newAggregator()
 	id, email := uuid.NewString(), freshEmail()

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/unicode/norm"
 
 	"videotutorials/components/identity/identitymsg"
 	"videotutorials/components/sendemail/sendemailmsg"
@@ -108,9 +109,13 @@ func (c *Component) Subscriptions() []messagestore.SubscriptionConfig {
 	}
 }
 
-// NormalizeEmail is the form in which identity records and reserves an email: trimmed, lower case (the
-// register-users application normalises the same way).
-func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+// NormalizeEmail is the form in which identity records and reserves an email: trimmed, lower case and
+// in Unicode normal form C, so that an address typed with composed or decomposed accents (é as one
+// code point or as e and a combining accent) is one address, with one reservation (viewdata's
+// NormalizeEmail, which the applications use, is the same).
+func NormalizeEmail(email string) string {
+	return norm.NFC.String(strings.ToLower(strings.TrimSpace(email)))
+}
 
 // namespace is identity's own UUIDv5 namespace for the ids it derives (email reservations, the
 // registration email's Send command). Changing it would orphan every reservation: it is fixed forever.

@@ -124,6 +124,27 @@ func TestRegisterRejectsAnEmailOfAnotherUser(t *testing.T) {
 	}
 }
 
+// One address typed with a composed accent (é, U+00E9) and with a decomposed one (e, U+0301) is one
+// address: the second registration is rejected like any other registration of a taken email.
+func TestRegisterTreatsComposedAndDecomposedAccentsAsOneEmail(t *testing.T) {
+	c, s := newComponent(t)
+	local := "ren" + uuid.NewString()[:8]
+	composed, decomposed := local+"\u00e9@example.com", local+"e\u0301@example.com"
+	first, second := uuid.NewString(), uuid.NewString()
+	if err := c.HandleRegister(ctx, registerCommand(t, s, first, composed)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HandleRegister(ctx, registerCommand(t, s, second, decomposed)); err != nil {
+		t.Fatal(err)
+	}
+	if got := testdb.Types(testdb.ReadStream(t, s, identitymsg.StreamName(second))); !slices.Equal(got, []string{"RegistrationRejected"}) {
+		t.Fatalf("second registration, decomposed form: %v, want RegistrationRejected", got)
+	}
+	if EmailReservationStreamName(composed) != EmailReservationStreamName(decomposed) {
+		t.Error("the two forms have different reservation streams")
+	}
+}
+
 func TestRegisterRejectsAnInvalidCommand(t *testing.T) {
 	c, s := newComponent(t)
 	for _, tc := range []struct{ email, hash, reason string }{
