@@ -169,7 +169,7 @@ var rebuildables = map[string]rebuildable{
 	"home-page": {[]string{"pages"}, "page_name <> 'home'", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
 		return homepage.New(homepage.Deps{DB: p, Logger: l})
 	}},
-	"user-credentials": {[]string{"user_credentials", "logged_out_sessions"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
+	"user-credentials": {[]string{"user_credentials", "registration_rejections", "logged_out_sessions"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
 		return usercredentials.New(usercredentials.Deps{DB: p, Logger: l, KeepLogOuts: app.DefaultSessionMaxAge})
 	}},
 	// creators-videos reads three categories (videoPublishing, viewing and videoPublishing:command),

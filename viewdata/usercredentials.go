@@ -75,3 +75,26 @@ func SessionLoggedOut(ctx context.Context, q Querier, ref string) (bool, error) 
 	}
 	return out, nil
 }
+
+// RegistrationOutcome is what became of a registration, as far as the user-credentials view knows.
+type RegistrationOutcome struct {
+	Registered bool   // the user's credentials exist: they can log in
+	Rejected   bool   // identity rejected the registration (Reason says why)
+	Reason     string // identity's reason, e.g. "email already registered"
+}
+
+// RegistrationOutcomeOf reports the outcome of the registration of userID (a UUID). Neither field set:
+// not decided yet, or not known to the view yet.
+func RegistrationOutcomeOf(ctx context.Context, q Querier, userID string) (RegistrationOutcome, error) {
+	var o RegistrationOutcome
+	var reason *string
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM user_credentials WHERE id = $1::uuid),
+		(SELECT reason FROM registration_rejections WHERE user_id = $1::uuid)`, userID).Scan(&o.Registered, &reason)
+	if err != nil {
+		return RegistrationOutcome{}, fmt.Errorf("registration outcome: %w", err)
+	}
+	if reason != nil && !o.Registered {
+		o.Rejected, o.Reason = true, *reason
+	}
+	return o, nil
+}

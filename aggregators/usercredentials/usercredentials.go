@@ -24,6 +24,7 @@ const LogOutsSubscriberID = "aggregators:user-credentials:log-outs"
 
 var (
 	registered    = messagestore.TypeName(identitymsg.Registered{})
+	rejected      = messagestore.TypeName(identitymsg.RegistrationRejected{})
 	userLoggedOut = messagestore.TypeName(authenticationmsg.UserLoggedOut{})
 )
 
@@ -32,7 +33,7 @@ var Contract = messagestore.Contract{
 	Name: "user-credentials",
 	Kind: "aggregator",
 	Subscribes: []messagestore.SubscriptionContract{
-		{SubscriberID: SubscriberID, Category: identitymsg.Category, Types: []string{registered}},
+		{SubscriberID: SubscriberID, Category: identitymsg.Category, Types: []string{registered, rejected}},
 		{SubscriberID: LogOutsSubscriberID, Category: authenticationmsg.Category, Types: []string{userLoggedOut}},
 	},
 }
@@ -90,7 +91,7 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 		SubscriberID:     SubscriberID,
 		Category:         identitymsg.Category,
 		HandleBatch:      a.HandleRegistrations,
-		BatchTypes:       []string{registered},
+		BatchTypes:       []string{registered, rejected},
 		CatchUpBatchSize: catchUpBatchSize,
 	}, {
 		SubscriberID:     LogOutsSubscriberID,
@@ -181,7 +182,8 @@ VALUES ($1::uuid, $2, $3, $4) ON CONFLICT DO NOTHING`
 // a replay, or an email claimed twice — are looked at one by one.
 func (a *Aggregator) HandleRegistrations(ctx context.Context, msgs []messagestore.Message) error {
 	rows := a.decode(msgs)
-	if len(rows) == 0 {
+	rejections := a.rejections(msgs)
+	if len(rows) == 0 && len(rejections.ids) == 0 {
 		return nil
 	}
 	tx, err := a.db.Begin(ctx)
@@ -190,6 +192,11 @@ func (a *Aggregator) HandleRegistrations(ctx context.Context, msgs []messagestor
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
 
+	if len(rejections.ids) > 0 {
+		if _, err := tx.Exec(ctx, rejectionsSQL, rejections.ids, rejections.reasons, rejections.positions); err != nil {
+			return fmt.Errorf("user credentials: rejections: %w", err)
+		}
+	}
 	batch := &pgx.Batch{}
 	for _, r := range rows {
 		batch.Queue(insertSQL, r.id, r.email, r.passwordHash, r.position)
@@ -218,6 +225,41 @@ func (a *Aggregator) HandleRegistrations(ctx context.Context, msgs []messagestor
 		return fmt.Errorf("user credentials: commit: %w", err)
 	}
 	return nil
+}
+
+// rejectionsSQL records a batch's RegistrationRejected events; a replay inserts nothing (the user id
+// is the key, and identity rejects a user id once).
+const rejectionsSQL = `INSERT INTO registration_rejections (user_id, reason, position)
+SELECT u, r, p FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS j(u, r, p)
+ON CONFLICT (user_id) DO NOTHING`
+
+// rejectionRows are a batch's rejections, as the columns of rejectionsSQL.
+type rejectionRows struct {
+	ids, reasons []string
+	positions    []int64
+}
+
+// rejections collects the batch's RegistrationRejected events; one that names no user (a UUID) is
+// logged and skipped, as in decode.
+func (a *Aggregator) rejections(msgs []messagestore.Message) rejectionRows {
+	var out rejectionRows
+	for _, m := range msgs {
+		if m.Type != rejected {
+			continue
+		}
+		var e identitymsg.RegistrationRejected
+		err := m.Decode(&e)
+		if err == nil {
+			_, err = uuid.Parse(e.UserID)
+		}
+		if err != nil {
+			a.log.Error("skipping a RegistrationRejected event that names no user", "stream", m.StreamName,
+				"globalPosition", m.GlobalPosition, "err", err)
+			continue
+		}
+		out.ids, out.reasons, out.positions = append(out.ids, e.UserID), append(out.reasons, e.Reason), append(out.positions, m.GlobalPosition)
+	}
+	return out
 }
 
 // decode keeps the events that can become rows and logs the others: they can never succeed, so

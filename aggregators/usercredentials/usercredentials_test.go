@@ -77,7 +77,7 @@ func TestContract(t *testing.T) {
 	}
 	subs := newAggregator().Subscriptions()
 	if len(subs) != 2 || subs[0].SubscriberID != "aggregators:user-credentials" || subs[0].Category != "identity" ||
-		subs[0].HandleBatch == nil || !slices.Equal(subs[0].BatchTypes, []string{"Registered"}) ||
+		subs[0].HandleBatch == nil || !slices.Equal(subs[0].BatchTypes, []string{"Registered", "RegistrationRejected"}) ||
 		Contract.Subscribes[0].SubscriberID != subs[0].SubscriberID {
 		t.Fatalf("subscriptions %+v", subs)
 	}
@@ -174,6 +174,32 @@ func TestCredentialsAreFoundWhateverTheAccentsForm(t *testing.T) {
 		if taken, err := viewdata.EmailTaken(ctx, testdb.Pool(), typed); err != nil || !taken {
 			t.Errorf("EmailTaken(%+q) = %v, %v", typed, taken, err)
 		}
+	}
+}
+
+// A rejected registration is recorded once, however often applied, so that the registration-complete
+// page can say so; a registered one and an unknown one are told apart from it.
+func TestRegistrationOutcomes(t *testing.T) {
+	a := newAggregator()
+	winner, loser, unknown := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	email := freshEmail()
+	data, _ := json.Marshal(identitymsg.RegistrationRejected{UserID: loser, Email: email, Reason: "email already registered"})
+	rejection := messagestore.Message{ID: uuid.NewString(), StreamName: identitymsg.StreamName(loser), Type: "RegistrationRejected",
+		GlobalPosition: 201, Data: data}
+	apply(t, a, []messagestore.Message{registration(winner, email, 200), rejection}, []messagestore.Message{rejection})
+	for id, want := range map[string]viewdata.RegistrationOutcome{
+		winner:  {Registered: true},
+		loser:   {Rejected: true, Reason: "email already registered"},
+		unknown: {},
+	} {
+		got, err := viewdata.RegistrationOutcomeOf(ctx, testdb.Pool(), id)
+		if err != nil || got != want {
+			t.Errorf("RegistrationOutcomeOf(%s) = %+v, %v; want %+v", id, got, err, want)
+		}
+	}
+	var n int
+	if err := testdb.Pool().QueryRow(ctx, `SELECT count(*) FROM registration_rejections WHERE user_id = $1`, loser).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d rejection rows (%v), want 1", n, err)
 	}
 }
 
