@@ -1,6 +1,8 @@
 // Package usercredentials is the user-credentials aggregator of the book: it turns identity's
 // Registered events into rows of user_credentials (id, email, password_hash), which the authenticate
-// application reads to log users in and the register-users application to say an email is taken.
+// application reads to log users in and the register-users application to say an email is taken. It
+// also records identity's RegistrationRejected events in registration_rejections, so that the
+// registration-complete page can tell a visitor whose registration lost a race for its email.
 //
 // Rules: each read batch is applied in one transaction. Every row carries the global position of the
 // Registered event it comes from, which is its watermark: applying an event again finds its row and
