@@ -256,7 +256,8 @@ func (a *App) video(c echo.Context) error {
 		view.LiveURL = dashboardLive
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	return app.Render(c, http.StatusOK, templates.CreatorsVideoPage(app.PageFor(c, v.DisplayName()), view))
+	// The title says it is the portal's page of the video, not the public watch page of the same name.
+	return app.Render(c, http.StatusOK, templates.CreatorsVideoPage(app.PageFor(c, v.DisplayName()+" · Creators Portal"), view))
 }
 
 // nameVideo sends NameVideo and shows the operation's page.

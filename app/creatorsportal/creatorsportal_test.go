@@ -396,7 +396,9 @@ func TestVideoPageIsTheOwnersOnly(t *testing.T) {
 	apptest.WantStatus(t, rec, http.StatusOK)
 	for _, s := range []string{`<video`, `src="/videos/` + mine + `/file"`, `poster="/videos/` + mine + `/poster"`,
 		`action="/creators-portal/videos/` + mine + `/name"`, `action="/creators-portal/videos/` + mine + `/describe"`,
-		`value="Mine"`, ">Desc</textarea>", `maxlength="255"`, `maxlength="5000"`} {
+		`value="Mine"`, ">Desc</textarea>", `maxlength="255"`, `maxlength="5000"`,
+		// Its title tells it apart from the public watch page of the same video.
+		"<title>Mine · Creators Portal · Video Tutorials</title>"} {
 		if !strings.Contains(rec.Body.String(), s) {
 			t.Errorf("video page lacks %q", s)
 		}
