@@ -309,7 +309,7 @@ func TestEndToEndRegisterLogInAndWatch(t *testing.T) {
 
 	// Register.
 	userID, res := v.register(email, password)
-	if res.status != http.StatusSeeOther || res.location != "/register/registration-complete" {
+	if res.status != http.StatusSeeOther || res.location != "/register/registration-complete?user="+userID {
 		t.Fatalf("register: %d → %q\n%s", res.status, res.location, res.body)
 	}
 	if page := v.get(res.location); page.status != http.StatusOK {
@@ -481,6 +481,13 @@ func TestEndToEndRegistrationRace(t *testing.T) {
 	if _, err := viewdata.CredentialsByID(context.Background(), p.views, rejected[0]); !errors.Is(err, viewdata.ErrNotFound) {
 		t.Errorf("the rejected user has credentials: %v", err)
 	}
+	// The registration-complete pages tell each what became of their registration.
+	v := p.visitor()
+	eventually(t, "the pages after the race", func() bool {
+		won := v.get("/register/registration-complete?user=" + registered[0])
+		lost := v.get("/register/registration-complete?user=" + rejected[0])
+		return strings.Contains(won.body, "Your account is ready") && strings.Contains(lost.body, "We could not register you")
+	})
 
 	p.stop()
 }

@@ -190,8 +190,11 @@ func (a *App) register(c echo.Context) error {
 		return err
 	}
 	app.Logger(c).Info("registration sent to identity", "userId", reg.UserID)
-	return c.Redirect(http.StatusSeeOther, CompletePath)
+	return c.Redirect(http.StatusSeeOther, completeURL(reg.UserID))
 }
+
+// completeURL is the registration-complete page following the registration of userID.
+func completeURL(userID string) string { return CompletePath + "?user=" + userID }
 
 // answerUsedForm answers a form whose user id already has a command. The same email is the same
 // registration submitted again (a double click, a reload): it is under way, so the visitor is answered
@@ -204,7 +207,7 @@ func (a *App) register(c echo.Context) error {
 func (a *App) answerUsedForm(c echo.Context, reg registration, used formUse) error {
 	if used.Email != "" && used.Email == reg.Email {
 		app.Logger(c).Info("registration form submitted again", "userId", reg.UserID)
-		return c.Redirect(http.StatusSeeOther, CompletePath)
+		return c.Redirect(http.StatusSeeOther, completeURL(reg.UserID))
 	}
 	app.Logger(c).Info("registration form reused for another registration: refused",
 		"userId", reg.UserID, "registerReadable", used.Email != "")
@@ -241,8 +244,40 @@ var formUseProjection = messagestore.Projection[formUse]{
 	},
 }
 
+// showComplete tells the visitor what became of the registration named by ?user= (the redirect after
+// POST /register names it): identity may still be deciding (the page reloads itself every two
+// seconds), the account may be ready, or the registration may have lost its email to another made at
+// the same moment (the form's own check cannot see that one coming). Without ?user= it is the
+// pending page, as a bookmark of it was before.
 func (a *App) showComplete(c echo.Context) error {
-	return app.Render(c, http.StatusOK, templates.RegistrationComplete(app.PageFor(c, "Registration complete")))
+	var view templates.RegistrationCompleteView
+	if param := c.QueryParam("user"); param != "" {
+		userID, ok := app.ParseID(param)
+		if !ok {
+			return app.BadRequest("That link names no registration.")
+		}
+		outcome, err := viewdata.RegistrationOutcomeOf(c.Request().Context(), a.views, userID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case outcome.Registered:
+			view.State = templates.RegistrationDone
+		case outcome.Rejected:
+			view.State, view.Reason = templates.RegistrationRejected, rejectionText(outcome.Reason)
+		default:
+			c.Response().Header().Set("Refresh", "2")
+		}
+	}
+	return app.Render(c, http.StatusOK, templates.RegistrationComplete(app.PageFor(c, "Registration complete"), view))
+}
+
+// rejectionText is identity's reason for a rejection, in words for the visitor.
+func rejectionText(reason string) string {
+	if reason == identitymsg.ReasonEmailTaken {
+		return msgEmailTaken
+	}
+	return "Your registration was not accepted (" + reason + "). Please register again."
 }
 
 // validateEmail normalises the submitted email (viewdata.NormalizeEmail) and returns it with the

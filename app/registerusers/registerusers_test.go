@@ -104,7 +104,7 @@ func TestRegisterSendsTheCommand(t *testing.T) {
 	userID := f.form(t)
 	rec := f.register(userID, "  New.User@Example.COM ", "correct horse")
 	apptest.WantStatus(t, rec, http.StatusSeeOther)
-	if loc := rec.Header().Get("Location"); loc != registerusers.CompletePath {
+	if loc := rec.Header().Get("Location"); loc != registerusers.CompletePath+"?user="+userID {
 		t.Fatalf("Location %q", loc)
 	}
 	msgs := testdb.ReadStream(t, f.store, identitymsg.CommandStreamName(userID))
@@ -157,7 +157,7 @@ func TestSubmittingTheSameFormTwiceSendsOneCommand(t *testing.T) {
 	apptest.WantStatus(t, f.register(userID, email, "password1"), http.StatusSeeOther)
 	rec := f.register(userID, email, "password1")
 	apptest.WantStatus(t, rec, http.StatusSeeOther)
-	if loc := rec.Header().Get("Location"); loc != registerusers.CompletePath {
+	if loc := rec.Header().Get("Location"); loc != registerusers.CompletePath+"?user="+userID {
 		t.Fatalf("Location %q", loc)
 	}
 	if n := len(testdb.ReadStream(t, f.store, identitymsg.CommandStreamName(userID))); n != 1 {
@@ -210,7 +210,7 @@ func TestResubmittingTheFormWithTheSameEmail(t *testing.T) {
 			}
 			rec := f.register(userID, again, "password1")
 			apptest.WantStatus(t, rec, http.StatusSeeOther)
-			if loc := rec.Header().Get("Location"); loc != registerusers.CompletePath {
+			if loc := rec.Header().Get("Location"); loc != registerusers.CompletePath+"?user="+userID {
 				t.Fatalf("Location %q", loc)
 			}
 			if emails := f.commandEmails(t, userID); len(emails) != 1 || emails[0] != first {
@@ -502,5 +502,44 @@ func TestRegisterRefusesUnreadableFormsWith400(t *testing.T) {
 			req.Header.Set(app.CSRFHeader, token)
 			apptest.WantStatus(t, f.b.Do(req), http.StatusBadRequest)
 		})
+	}
+}
+
+// The page after POST /register follows the registration: pending (reloading itself) until the
+// credentials view has it, then ready to log in; a registration that lost its email to another made at
+// the same moment is told so instead of thanked.
+func TestRegistrationCompleteTellsWhatBecameOfTheRegistration(t *testing.T) {
+	f := setup(t)
+	pending, done, lost := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	if _, err := f.views.Exec(context.Background(),
+		`INSERT INTO user_credentials (id, email, password_hash, position) VALUES ($1, $2, 'x', 9000000000001)`,
+		done, freshEmail()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.views.Exec(context.Background(),
+		`INSERT INTO registration_rejections (user_id, reason, position) VALUES ($1, $2, 9000000000002)`,
+		lost, identitymsg.ReasonEmailTaken); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		query, want, notWant, refresh string
+		status                        int
+	}{
+		{"?user=" + pending, "setting up your account", "could not register", "2", http.StatusOK},
+		{"?user=" + strings.ToUpper(done), "Your account is ready", "setting up", "", http.StatusOK},
+		{"?user=" + lost, "This email address is already registered", "Thanks for registering", "", http.StatusOK},
+		{"", "setting up your account", "could not register", "", http.StatusOK},
+		{"?user=not-a-uuid", "", "", "", http.StatusBadRequest},
+	}
+	for _, tc := range cases {
+		rec := f.b.Get(registerusers.CompletePath + tc.query)
+		apptest.WantStatus(t, rec, tc.status)
+		body := rec.Body.String()
+		if !strings.Contains(body, tc.want) || (tc.notWant != "" && strings.Contains(body, tc.notWant)) {
+			t.Errorf("%q: want %q and not %q in\n%s", tc.query, tc.want, tc.notWant, body)
+		}
+		if got := rec.Header().Get("Refresh"); got != tc.refresh {
+			t.Errorf("%q: Refresh %q, want %q", tc.query, got, tc.refresh)
+		}
 	}
 }

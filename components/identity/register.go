@@ -11,11 +11,11 @@ import (
 	"videotutorials/messagestore"
 )
 
-// Reasons of RegistrationRejected.
+// Reasons of RegistrationRejected (identitymsg's, where the applications read them).
 const (
-	ReasonEmailTaken      = "email already registered"
-	ReasonInvalidEmail    = "email is not a valid address"
-	ReasonMissingPassword = "password hash is missing"
+	ReasonEmailTaken      = identitymsg.ReasonEmailTaken
+	ReasonInvalidEmail    = identitymsg.ReasonInvalidEmail
+	ReasonMissingPassword = identitymsg.ReasonMissingPassword
 )
 
 // HandleRegister handles a Register command: it registers the user, or rejects the registration when

@@ -36,7 +36,15 @@ type Registered struct {
 	PasswordHash string `json:"passwordHash"`
 }
 
-// RegistrationRejected says a registration was refused (for example the email is taken).
+// The reasons a RegistrationRejected gives: part of the contract, so that readers can tell them apart.
+const (
+	ReasonEmailTaken      = "email already registered"
+	ReasonInvalidEmail    = "email is not a valid address"
+	ReasonMissingPassword = "password hash is missing"
+)
+
+// RegistrationRejected says a registration was refused (for example the email is taken); Reason is one
+// of the Reason constants.
 type RegistrationRejected struct {
 	UserID string `json:"userId"`
 	Email  string `json:"email"`
