@@ -26,8 +26,9 @@ import (
 // heartbeat. Otherwise a stream held open by a tab (or a copied cookie) would
 // go on delivering the user's updates after the log-out. Its reconnection is
 // then refused by the route's RequireLogin like any other request. One
-// session holds at most maxLiveStreamsPerSession streams at once; the next is
-// refused with 429 and Retry-After until one of them ends.
+// session holds at most maxLiveStreamsPerSession streams at once, and one
+// client address at most maxLiveStreamsPerAddress whatever its sessions; the
+// next is refused with 429 and Retry-After until one of them ends.
 func LiveStream(hub *live.Hub, topic func(c echo.Context) (string, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t, err := topic(c)
@@ -80,56 +81,88 @@ func (s *Server) stillSignedIn(c echo.Context, ref string) func() bool {
 // streams in a loop is held to 16.
 const maxLiveStreamsPerSession = 16
 
+// maxLiveStreamsPerAddress bounds the live streams of one client address over all its sessions: a
+// script can get a fresh session from any page, so the per-session bound alone does not hold it.
+// People behind one address (an office, a school, a carrier's NAT) share it, so it is much higher
+// than one person's 16: 256 idle streams are still only goroutines and sockets.
+const maxLiveStreamsPerAddress = 256
+
 // liveStreamRetryAfter is the Retry-After of a refused stream: streams end when their pages close,
 // which takes a person seconds to minutes. (EventSource does not retry a refused stream; the header
 // is for other clients.)
 const liveStreamRetryAfter = "30"
 
-// liveStreamKey is what streams are counted by: the session, or for a request without one the
+// liveStreamKey is what a stream is counted under: its session, or for a request without one the
 // client's address (every page with a live stream also has a form, so a browser has a session
-// there; a client without one is a script, which could otherwise open streams without end).
+// there; a client without one is a script, which could otherwise open streams without end); and
+// always its client's address as well (addr).
 type liveStreamKey struct {
-	sid  [sessionIDBytes]byte
-	addr string
+	sid     [sessionIDBytes]byte
+	session bool // sid is set; otherwise the stream counts under addr alone
+	addr    string
 }
 
 func liveStreamKeyOf(c echo.Context) liveStreamKey {
 	if st := sessionOf(c); st != nil && st.valid {
-		return liveStreamKey{sid: st.data.SID}
+		return liveStreamKey{sid: st.data.SID, session: true, addr: c.RealIP()}
 	}
 	return liveStreamKey{addr: c.RealIP()}
 }
 
-// liveStreamCounts counts the open live streams by key. Keys with no open stream are removed, so it
-// holds at most one entry per open stream.
+// liveStreamCounts counts the open live streams per session (or per address, for streams without a
+// session: the same limit) and per address. Keys with no open stream are removed, so it holds at most
+// two entries per open stream.
 type liveStreamCounts struct {
-	mu   sync.Mutex
-	open map[liveStreamKey]int
+	mu          sync.Mutex
+	bySession   map[[sessionIDBytes]byte]int
+	byAddr      map[string]int // every stream of the address, with or without a session
+	sessionless map[string]int // the address's streams without a session
 }
 
-// acquire takes a place for a stream of k, if k has fewer than maxLiveStreamsPerSession.
+// acquire takes a place for a stream of k, if its session (or, without one, its address's
+// sessionless streams) has fewer than maxLiveStreamsPerSession and its address fewer than
+// maxLiveStreamsPerAddress.
 func (l *liveStreamCounts) acquire(k liveStreamKey) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.open[k] >= maxLiveStreamsPerSession {
+	if l.byAddr[k.addr] >= maxLiveStreamsPerAddress {
 		return false
 	}
-	if l.open == nil {
-		l.open = map[liveStreamKey]int{}
+	if k.session && l.bySession[k.sid] >= maxLiveStreamsPerSession ||
+		!k.session && l.sessionless[k.addr] >= maxLiveStreamsPerSession {
+		return false
 	}
-	l.open[k]++
+	if l.byAddr == nil {
+		l.bySession, l.byAddr, l.sessionless = map[[sessionIDBytes]byte]int{}, map[string]int{}, map[string]int{}
+	}
+	l.byAddr[k.addr]++
+	if k.session {
+		l.bySession[k.sid]++
+	} else {
+		l.sessionless[k.addr]++
+	}
 	return true
 }
 
-// release gives back the place of a stream of k that ended.
+// release gives back the places of a stream of k that ended.
 func (l *liveStreamCounts) release(k liveStreamKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.open[k] <= 1 {
-		delete(l.open, k)
+	decrement(l.byAddr, k.addr)
+	if k.session {
+		decrement(l.bySession, k.sid)
+	} else {
+		decrement(l.sessionless, k.addr)
+	}
+}
+
+// decrement lowers m[k] by one, removing the key at zero.
+func decrement[K comparable](m map[K]int, k K) {
+	if m[k] <= 1 {
+		delete(m, k)
 		return
 	}
-	l.open[k]--
+	m[k]--
 }
 
 // LiveTopic is a topic function for a fixed, public topic such as "home".

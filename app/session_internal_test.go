@@ -109,3 +109,48 @@ func TestCSRFTokenLength(t *testing.T) {
 		t.Fatalf("trace id length %d", len(newTraceID()))
 	}
 }
+
+// Live streams are held to maxLiveStreamsPerSession per session (per address for streams without a
+// session) and to maxLiveStreamsPerAddress per address over all its sessions: fresh sessions from one
+// address do not lift the bound, while another address is not affected.
+func TestLiveStreamCountsPerSessionAndPerAddress(t *testing.T) {
+	var l liveStreamCounts
+	session := func(n int, addr string) liveStreamKey {
+		k := liveStreamKey{session: true, addr: addr}
+		k.sid[0], k.sid[1] = byte(n), byte(n>>8)
+		return k
+	}
+	if !l.acquire(session(0, "a")) {
+		t.Fatal("first stream refused")
+	}
+	for range maxLiveStreamsPerSession - 1 {
+		l.acquire(session(0, "a"))
+	}
+	if l.acquire(session(0, "a")) {
+		t.Error("a session got more than maxLiveStreamsPerSession streams")
+	}
+	opened := maxLiveStreamsPerSession
+	for n := 1; opened < maxLiveStreamsPerAddress; n++ {
+		for range maxLiveStreamsPerSession {
+			if opened < maxLiveStreamsPerAddress && l.acquire(session(n, "a")) {
+				opened++
+			}
+		}
+	}
+	if l.acquire(session(9999, "a")) {
+		t.Error("a fresh session of a full address got a stream")
+	}
+	if !l.acquire(session(9999, "b")) || !l.acquire(liveStreamKey{addr: "b"}) {
+		t.Error("another address was refused")
+	}
+	l.release(session(0, "a"))
+	if !l.acquire(session(9999, "a")) {
+		t.Error("a stream that ended did not give its place back to the address")
+	}
+	for range maxLiveStreamsPerSession {
+		l.acquire(liveStreamKey{addr: "c"})
+	}
+	if l.acquire(liveStreamKey{addr: "c"}) {
+		t.Error("streams without a session got more than maxLiveStreamsPerSession")
+	}
+}
