@@ -152,8 +152,20 @@ func (a *App) serve(c echo.Context, uri string) error {
 	h.Set("Accept-Ranges", "bytes")
 	// A long video outlasts the server's write timeout; this response gets its own.
 	_ = http.NewResponseController(res).SetWriteDeadline(time.Now().Add(a.downloadTimeout))
-	http.ServeContent(res, c.Request(), "", st.ModTime(), f)
+	http.ServeContent(res, withoutForeignRange(c.Request()), "", st.ModTime(), f)
 	return nil
+}
+
+// withoutForeignRange drops a Range header whose unit is not bytes: HTTP says a server ignores a
+// range unit it does not know and sends the whole file, and ServeContent would answer 416 instead.
+func withoutForeignRange(r *http.Request) *http.Request {
+	rng := r.Header.Get("Range")
+	if rng == "" || strings.HasPrefix(strings.TrimSpace(rng), "bytes=") {
+		return r
+	}
+	r = r.Clone(r.Context())
+	r.Header.Del("Range")
+	return r
 }
 
 // contentTypes maps the extensions the portal and video-publishing give files to their MIME types.

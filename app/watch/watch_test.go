@@ -118,7 +118,13 @@ func TestVideoFileWithRangeRequests(t *testing.T) {
 			t.Errorf("%s: %d %q, %d bytes", tc.rng, rec.Code, rec.Header().Get("Content-Range"), rec.Body.Len())
 		}
 	}
+	// A range in a unit other than bytes is ignored: the whole file (RFC 9110, 14.2).
 	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.Header.Set("Range", "items=0-1")
+	if rec := f.b.Do(req); rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), content) {
+		t.Errorf("range in another unit: %d, %d bytes; want the whole file", rec.Code, rec.Body.Len())
+	}
+	req = httptest.NewRequest(http.MethodGet, path, nil)
 	req.Header.Set("Range", "bytes=20000-")
 	if rec := f.b.Do(req); rec.Code != http.StatusRequestedRangeNotSatisfiable || rec.Header().Get("Content-Range") != "bytes */10000" {
 		t.Errorf("unsatisfiable range: %d %q", rec.Code, rec.Header().Get("Content-Range"))
