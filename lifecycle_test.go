@@ -47,21 +47,7 @@ func TestProgramStartsServesHealthAndStopsCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrCh := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a net.Addr) { addrCh <- a })
-	}()
-	var base string
-	select {
-	case a := <-addrCh:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("run returned early: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("program did not start")
-	}
+	base, stop := startRun(t, cfg)
 
 	get := func(path string) (int, string) {
 		resp, err := http.Get(base + path)
@@ -94,15 +80,7 @@ func TestProgramStartsServesHealthAndStopsCleanly(t *testing.T) {
 		t.Errorf("/healthz request not counted:\n%s", grep(body, "http_requests_total"))
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after shutdown: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("program did not shut down")
-	}
+	stop()
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
 	}
@@ -244,21 +222,7 @@ func TestWorkerServesOnlyTheOperationsEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrCh := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a net.Addr) { addrCh <- a })
-	}()
-	var base string
-	select {
-	case a := <-addrCh:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("run returned early: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("worker did not start")
-	}
+	base, stop := startRun(t, cfg)
 	want := map[string]struct {
 		code int
 		body string
@@ -280,13 +244,39 @@ func TestWorkerServesOnlyTheOperationsEndpoints(t *testing.T) {
 			t.Errorf("GET %s: %d %.80q, want %d with %q", path, resp.StatusCode, b, w.code, w.body)
 		}
 	}
-	cancel()
+	stop()
+}
+
+// startRun runs the program with cfg as main does and returns the base URL it listens on, and stop,
+// which shuts it down and fails the test unless it stops cleanly in time.
+func startRun(t *testing.T, cfg Config) (base string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a net.Addr) { addrCh <- a })
+	}()
 	select {
+	case a := <-addrCh:
+		base = "http://" + a.String()
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("worker stopped with %v", err)
+		cancel()
+		t.Fatalf("run returned early: %v", err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatal("program did not start")
+	}
+	return base, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run after shutdown: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("program did not shut down")
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("worker did not stop")
 	}
 }
