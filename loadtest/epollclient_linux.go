@@ -143,16 +143,7 @@ func newEpollConn(base, method, path string) (*epollConn, error) {
 
 const epollBufSize = 64 << 10
 
-func (c *epollConn) buildRequest() {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: vtload\r\nAccept: text/html\r\n", c.method, c.path, c.host)
-	if len(c.cookie) > 0 {
-		fmt.Fprintf(&b, "Cookie: %s\r\n", c.cookie)
-	}
-	b.WriteString(c.extra)
-	b.WriteString("\r\n")
-	c.req = b.Bytes()
-}
+func (c *epollConn) buildRequest() { c.req = fixedRequest(c.method, c.path, c.host, c.cookie, c.extra) }
 
 // dial opens c's socket: a blocking connect (once per connection, outside the measured path), then
 // non-blocking for the event loop.

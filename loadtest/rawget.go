@@ -75,15 +75,19 @@ func NewRawPoster(base, path, cookie, csrfToken string) (*RawGetter, error) {
 // Trace is the X-Trace-Id header of the last answer ("" if it had none).
 func (g *RawGetter) Trace() string { return g.trace }
 
-func (g *RawGetter) buildRequest() {
+func (g *RawGetter) buildRequest() { g.req = fixedRequest(g.method, g.path, g.host, g.cookie, g.extra) }
+
+// fixedRequest is the bytes of a request the lean clients send again and again: the request line, Host,
+// the session cookie when there is one, the extra header lines (each ending in CRLF) and no body.
+func fixedRequest(method, path, host string, cookie []byte, extra string) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: vtload\r\nAccept: text/html\r\n", g.method, g.path, g.host)
-	if len(g.cookie) > 0 {
-		fmt.Fprintf(&b, "Cookie: %s\r\n", g.cookie)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: vtload\r\nAccept: text/html\r\n", method, path, host)
+	if len(cookie) > 0 {
+		fmt.Fprintf(&b, "Cookie: %s\r\n", cookie)
 	}
-	b.WriteString(g.extra)
+	b.WriteString(extra)
 	b.WriteString("\r\n")
-	g.req = b.Bytes()
+	return b.Bytes()
 }
 
 // Close drops the connection.
