@@ -40,6 +40,9 @@ func newWeb(cfg Config, log *slog.Logger, d *databases, sup *messagestore.Superv
 		Timeouts:    app.Timeouts{Shutdown: cfg.ShutdownTimeout},
 		IPExtractor: clientIP(cfg.TrustedProxies),
 	})
+	// The database out of reach (down, restarting, out of connections) is worth trying again in a
+	// moment: 503 with Retry-After, not the 500 of a bug.
+	srv.MapErrorFunc(messagestore.IsUnavailable, http.StatusServiceUnavailable)
 	e := srv.Echo()
 	e.GET("/healthz", echo.WrapHandler(http.HandlerFunc(healthz)))
 	e.GET("/readyz", echo.WrapHandler(readiness{d: d, supervisor: sup, migrated: new(atomic.Bool)}))

@@ -26,6 +26,7 @@ import (
 
 var (
 	errCustom        = errors.New("custom sentinel")
+	errUnavailable   = errors.New("database unreachable")
 	errCustomWrapped = fmt.Errorf("loading: %w", errCustom)
 	errWrapped       = fmt.Errorf("video 42: %w", app.ErrNotFound)
 	errInternal      = errors.New("pq: connection refused to 10.0.0.7 (internal detail)")
@@ -104,6 +105,22 @@ func TestPanicRendersFriendly500AndIsLogged(t *testing.T) {
 	// The server keeps serving.
 	if rec := h.get("/t/trace"); rec.Code != http.StatusOK {
 		t.Fatalf("after panic: status %d", rec.Code)
+	}
+}
+
+// MapErrorFunc maps a kind of error by a predicate; a 503 tells the client when to try again.
+func TestErrorsMappedByAPredicate(t *testing.T) {
+	h := probe(t, func(d *app.Deps) {})
+	h.srv.MapErrorFunc(func(err error) bool { return errors.Is(err, errUnavailable) }, http.StatusServiceUnavailable)
+	rec := h.get("/t/unavailable")
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
+		t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After 5", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if page := body(rec); !strings.Contains(page, "<nav") || strings.Contains(page, "database unreachable") {
+		t.Errorf("want the friendly page without the internal error:\n%s", page)
+	}
+	if rec := h.get("/t/fail"); rec.Code != http.StatusInternalServerError || rec.Header().Get("Retry-After") != "" {
+		t.Errorf("another error: %d, Retry-After %q; want 500 without it", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }
 

@@ -76,8 +76,16 @@ type errorMappings struct {
 }
 
 type errorMapping struct {
-	target error
+	target error            // matched with errors.Is; nil when match is set
+	match  func(error) bool // MapErrorFunc's predicate
 	status int
+}
+
+func (m errorMapping) matches(err error) bool {
+	if m.match != nil {
+		return m.match(err)
+	}
+	return errors.Is(err, m.target)
 }
 
 // MapError makes every handler error that matches target (errors.Is) render
@@ -92,6 +100,19 @@ func (s *Server) MapError(target error, status int) {
 	s.errMap.mu.Lock()
 	defer s.errMap.mu.Unlock()
 	s.errMap.rules = append(s.errMap.rules, errorMapping{target: target, status: status})
+}
+
+// MapErrorFunc is MapError for a kind of error that no sentinel names: every handler error for which
+// match reports true renders the page for status, e.g. srv.MapErrorFunc(messagestore.IsUnavailable,
+// 503). An error of a request whose client has left is never matched: nobody sees the answer, and the
+// log calls it what it is (499). A 503 answer carries Retry-After.
+func (s *Server) MapErrorFunc(match func(error) bool, status int) {
+	if match == nil || status < 400 || status > 599 {
+		panic(fmt.Sprintf("app: MapErrorFunc(%d): need a function and an error status", status))
+	}
+	s.errMap.mu.Lock()
+	defer s.errMap.mu.Unlock()
+	s.errMap.rules = append(s.errMap.rules, errorMapping{match: match, status: status})
 }
 
 // statusClientClosedRequest is nginx's conventional status for "the client
@@ -125,9 +146,10 @@ func (s *Server) classify(c echo.Context, err error) (status int, msg string) {
 		}
 		return httpErr.Code, ""
 	}
+	clientLeft := c.Request().Context().Err() != nil
 	s.errMap.mu.RLock()
 	for _, rule := range s.errMap.rules {
-		if errors.Is(err, rule.target) {
+		if (rule.match == nil || !clientLeft) && rule.matches(err) {
 			s.errMap.mu.RUnlock()
 			return rule.status, ""
 		}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -159,6 +160,7 @@ func testRoutes(r app.Router) {
 	r.GET("/t/missing", func(c echo.Context) error { return app.NotFound("No video with that id.") })
 	r.GET("/t/sentinel", func(c echo.Context) error { return errWrapped })
 	r.GET("/t/custom", func(c echo.Context) error { return errCustomWrapped })
+	r.GET("/t/unavailable", func(c echo.Context) error { return fmt.Errorf("loading: %w", errUnavailable) })
 	r.GET("/t/fail", func(c echo.Context) error { return errInternal })
 }
 

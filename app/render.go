@@ -60,6 +60,10 @@ func wantsHTML(c echo.Context) bool {
 	return !strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/event-stream")
 }
 
+// serviceUnavailableRetryAfter is the Retry-After of a 503: the database was out of reach, and a
+// restart or fail-over takes seconds.
+const serviceUnavailableRetryAfter = "5"
+
 // handleError is Echo's HTTPErrorHandler: the one place where errors become
 // responses. It logs server errors with the trace id (and the stack for
 // panics) and renders the friendly page for the status.
@@ -84,6 +88,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 
 	h := c.Response().Header()
 	h.Set(echo.HeaderCacheControl, "no-store")
+	if status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", serviceUnavailableRetryAfter)
+	}
 	if status == http.StatusRequestEntityTooLarge {
 		// We did not read the whole body; don't let the client reuse a
 		// connection that still has the rest of it in flight.

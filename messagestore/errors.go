@@ -1,6 +1,7 @@
 package messagestore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -106,6 +107,39 @@ func IsTransient(err error) bool {
 	// Anything else that is not a server error (a broken socket mid-query, io.EOF, …) is a lost
 	// connection: the pool will reconnect.
 	return isTimeout(err) || isNetworkFailure(err) || isConnectionLost(err)
+}
+
+// IsUnavailable reports whether err says the database cannot serve now: it could not be reached or
+// connected to, the connection broke, it is starting up or shutting down, or it is out of connections,
+// memory or disk. An HTTP request that failed on such an error is worth repeating in a moment (503),
+// unlike one that failed on a bug (500). Unlike IsTransient, it does not count what is only a
+// conflict between writers (version conflicts, deadlocks, serialization failures), the caller's own
+// deadline, or file-system errors.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if len(pgErr.Code) != 5 {
+			return false
+		}
+		switch pgErr.Code[:2] {
+		case "08", "53": // connection exceptions; insufficient resources
+			return true
+		case "57": // operator intervention, but not a query the caller cancelled
+			return pgErr.Code != "57014"
+		}
+		return false
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || isFileSystemError(err) {
+		return false
+	}
+	return isNetworkFailure(err) || isConnectionLost(err)
 }
 
 // IsMarkedTransient reports whether err was marked with Transient (or wraps such an error) — the

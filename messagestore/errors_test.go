@@ -92,3 +92,38 @@ func TestIsMarkedTransient(t *testing.T) {
 		}
 	}
 }
+
+// TestIsUnavailableClassifiesErrors: the database out of reach for now (503 for a web request), as
+// opposed to a bug, a conflict between writers, the caller's own deadline or a file.
+func TestIsUnavailableClassifiesErrors(t *testing.T) {
+	wrapped := func(err error) error { return fmt.Errorf("load page: %w", err) }
+	pgErr := func(code string) error { return wrapped(&pgconn.PgError{Code: code, Message: "x"}) }
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"plain error", errors.New("boom"), false},
+		{"connect error", wrapped(&pgconn.ConnectError{}), true},
+		{"connection refused", wrapped(&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}), true},
+		{"connection reset", wrapped(&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}), true},
+		{"unexpected EOF", wrapped(io.ErrUnexpectedEOF), true},
+		{"connection failure 08006", pgErr("08006"), true},
+		{"too many connections 53300", pgErr("53300"), true},
+		{"admin shutdown 57P01", pgErr("57P01"), true},
+		{"cannot connect now 57P03", pgErr("57P03"), true},
+		{"query cancelled 57014", pgErr("57014"), false},
+		{"serialization failure 40001", pgErr("40001"), false},
+		{"deadlock 40P01", pgErr("40P01"), false},
+		{"unique violation 23505", pgErr("23505"), false},
+		{"version conflict", wrapped(&messagestore.VersionConflictError{StreamName: "a-1", Expected: 0, Actual: -1}), false},
+		{"context canceled", wrapped(context.Canceled), false},
+		{"context deadline", wrapped(context.DeadlineExceeded), false},
+		{"missing file", wrapped(&fs.PathError{Op: "open", Path: "/media/x.mp4", Err: syscall.ENOENT}), false},
+	} {
+		if got := messagestore.IsUnavailable(tc.err); got != tc.want {
+			t.Errorf("%s: IsUnavailable(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
