@@ -44,14 +44,21 @@ func (p *anonymousPage) get(compile func() (*app.AnonymousPage, error)) (*app.An
 // Concurrent requests for a missing entry share one load. A load that was under way when an event
 // arrived is handed to the requests already waiting for it (it started after they arrived) but is
 // not kept.
+//
+// A load that fails while an earlier one succeeded serves the earlier data instead, for one more
+// ttl, before the next attempt (stale if error): while the database is out of reach the home page
+// shows the last count it knew rather than an error page, and is not retried on every request.
 type viewCache struct {
 	ttl time.Duration
 	now func() time.Time
+	// onStale is told why a load failed when the last good data is served instead; may be nil.
+	onStale func(error)
 
 	mu      sync.Mutex
 	active  bool   // Run is receiving invalidations
 	gen     uint64 // bumped by every invalidation
 	cur     *cacheEntry
+	last    *cacheEntry // the data of the last load that succeeded, whatever happened since
 	loading *cacheLoad
 }
 
@@ -78,7 +85,7 @@ func (c *viewCache) setActive(on bool) {
 	defer c.mu.Unlock()
 	c.active = on && c.ttl > 0
 	c.gen++
-	c.cur = nil
+	c.cur, c.last = nil, nil
 }
 
 // invalidate drops the entry: the view changed.
@@ -110,10 +117,15 @@ func (c *viewCache) get(ctx context.Context, load func(context.Context) (homeDat
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		l.data, l.err = load(lctx)
 		cancel()
-		if l.err == nil {
-			l.data.anonymous = new(anonymousPage) // every request of this load shares the data
-		}
+		var staleBecause error
 		c.mu.Lock()
+		switch {
+		case l.err == nil:
+			l.data.anonymous = new(anonymousPage) // every request of this load shares the data
+			c.last = &cacheEntry{gen: l.gen, at: now, data: l.data}
+		case c.last != nil && c.active:
+			staleBecause, l.data, l.err = l.err, c.last.data, nil
+		}
 		if l.err == nil && l.gen == c.gen && c.active {
 			c.cur = &cacheEntry{gen: l.gen, at: now, data: l.data}
 		}
@@ -122,6 +134,9 @@ func (c *viewCache) get(ctx context.Context, load func(context.Context) (homeDat
 		}
 		c.mu.Unlock()
 		close(l.done)
+		if staleBecause != nil && c.onStale != nil {
+			c.onStale(staleBecause)
+		}
 		return l.data, l.err
 	}
 	c.mu.Unlock()

@@ -2,6 +2,7 @@ package home
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -78,6 +79,45 @@ func TestCacheExpires(t *testing.T) {
 	now = now.Add(time.Millisecond)
 	if got := watched(t, c, load); got != 2 {
 		t.Fatalf("after the TTL %d, want 2 (a lost event must not keep the page stale)", got)
+	}
+}
+
+// A load that fails after one that succeeded serves the last good data for one more TTL, says why
+// once, and tries again after it; without earlier data the error is the answer.
+func TestFailedLoadServesTheLastGoodDataForOneMoreTTL(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := newViewCache(time.Second)
+	c.now = func() time.Time { return now }
+	var told []error
+	c.onStale = func(err error) { told = append(told, err) }
+	c.setActive(true)
+	down := errors.New("database unreachable")
+	var loads int
+	load := func(context.Context) (homeData, error) {
+		loads++
+		return homeData{}, down
+	}
+	if _, err := c.get(context.Background(), load); !errors.Is(err, down) {
+		t.Fatalf("no earlier data: err %v, want the load's", err)
+	}
+	good, _ := counting()
+	if got := watched(t, c, good); got != 1 {
+		t.Fatalf("first good load %d", got)
+	}
+	c.invalidate()
+	loads = 0
+	for range 3 {
+		if got := watched(t, c, load); got != 1 {
+			t.Fatalf("while loads fail: %d, want the last good count 1", got)
+		}
+	}
+	if loads != 1 || len(told) != 1 || !errors.Is(told[0], down) {
+		t.Fatalf("%d loads and %d reports while failing within one TTL, want 1 and 1 (%v)", loads, len(told), told)
+	}
+	now = now.Add(time.Second)
+	watched(t, c, load)
+	if loads != 2 {
+		t.Fatalf("%d loads after the TTL, want another attempt", loads)
 	}
 }
 

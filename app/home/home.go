@@ -68,7 +68,11 @@ func New(d Deps) *App {
 	if ttl == 0 {
 		ttl = DefaultCacheTTL
 	}
-	return &App{views: d.Views, hub: d.Hub, log: log.With("application", Contract.Name), cache: newViewCache(ttl)}
+	a := &App{views: d.Views, hub: d.Hub, log: log.With("application", Contract.Name), cache: newViewCache(ttl)}
+	a.cache.onStale = func(err error) {
+		a.log.Warn("home page view unreadable; showing the last one read", "err", err)
+	}
+	return a
 }
 
 // Routes mounts GET / and, with a hub, the live counter stream.
