@@ -32,7 +32,7 @@ import (
 	"videotutorials/viewdata"
 )
 
-// The tools of the binary: print, rebuild and populate (see runAdminTool).
+// The tools of the binary: print, rebuild, populate and retry (see runAdminTool).
 
 // runAdminTool runs print, rebuild or populate against the configured database (DATABASE_URL, or the
 // private dev PostgreSQL, migrated first) and returns the exit code.
@@ -53,6 +53,8 @@ func runAdminTool(name string, args []string) int {
 		run = toolRebuild
 	case "populate":
 		run = toolPopulate
+	case "retry":
+		run = toolRetry
 	}
 	d, err := openDatabases(ctx, cfg, log)
 	if err != nil {
@@ -119,6 +121,20 @@ func compact(b []byte) string {
 
 // toolPopulate writes the book's example data: a few registrations (Register commands, which the
 // identity component turns into users when the system runs) and some viewings.
+// toolRetry asks the process that runs a parked subscription to retry it, wherever that process runs
+// (Store.RequestRetry): the way to retry a worker's subscription, whose process serves no admin page.
+func toolRetry(ctx context.Context, _ *databases, store *messagestore.Store, args []string) error {
+	if len(args) != 1 || args[0] == "" {
+		fmt.Fprintln(os.Stderr, "usage: videotutorials retry <subscriber-id>")
+		return errUsage
+	}
+	if err := store.RequestRetry(ctx, args[0]); err != nil {
+		return err
+	}
+	fmt.Printf("asked the process that runs %s to retry it if it is parked\n", args[0])
+	return nil
+}
+
 func toolPopulate(ctx context.Context, _ *databases, store *messagestore.Store, args []string) error {
 	if len(args) != 0 {
 		fmt.Fprintln(os.Stderr, "usage: videotutorials populate")

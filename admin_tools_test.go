@@ -39,6 +39,29 @@ func TestAdminTools(t *testing.T) {
 	if code := runTool("rebuild", []string{"nope"}); code != 2 {
 		t.Errorf("rebuild of an unknown aggregator: exit %d, want 2", code)
 	}
+
+	// retry sends the request every listening process hears (messagestore's
+	// TestRetryRequestedByAnotherProcess shows the runner acting on it).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	listener, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(context.Background())
+	if _, err := listener.Exec(ctx, `LISTEN message_store_retry`); err != nil {
+		t.Fatal(err)
+	}
+	if code := runTool("retry", []string{"aggregators:home-page"}); code != 0 {
+		t.Fatalf("retry: exit %d", code)
+	}
+	n, err := listener.WaitForNotification(ctx)
+	if err != nil || n.Payload != "aggregators:home-page" {
+		t.Fatalf("retry request heard: %+v, %v", n, err)
+	}
+	if code := runTool("retry", nil); code != 2 {
+		t.Errorf("retry without a subscriber id: exit %d, want 2", code)
+	}
 }
 
 // The rebuild registry covers every aggregator main wires, and each entry replays exactly the

@@ -11,7 +11,7 @@ import (
 // runTool runs a subcommand of the binary (videotutorials <tool> …) and returns the exit code.
 func runTool(name string, args []string) int {
 	switch name {
-	case "print", "rebuild", "populate": // admin_tools.go
+	case "print", "rebuild", "populate", "retry": // admin_tools.go
 		return runAdminTool(name, args)
 	case "contracts": // contracts_doc.go
 		return runContractsTool(args)
@@ -21,7 +21,7 @@ func runTool(name string, args []string) int {
 		fmt.Fprintf(os.Stderr, "unknown command %q\n\nUsage:\n"+
 			"  videotutorials [flags]      run the system (-h lists the flags)\n"+
 			"  videotutorials healthcheck  exit 0 when the local web server answers /healthz (for container health checks)\n"+
-			"  videotutorials print | rebuild | populate   admin tools (see README.md)\n"+
+			"  videotutorials print | rebuild | populate | retry   admin tools (see README.md)\n"+
 			"  videotutorials contracts    the contracts document (docs/CONTRACTS.md) on standard output\n", name)
 		return 2
 	}

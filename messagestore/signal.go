@@ -60,6 +60,23 @@ func (s *Store) WaitFor(category string) <-chan struct{} { return s.signals.wait
 // notifyChannel is the LISTEN/NOTIFY channel; the payload is the category written to.
 const notifyChannel = "message_store"
 
+// retryChannel carries retry requests for parked subscriptions between processes; the payload is the
+// subscriber id.
+const retryChannel = "message_store_retry"
+
+// RequestRetry asks every process that listens on this store (Run) to retry the subscription
+// subscriberID if it runs it and it is parked: the way to retry a subscription another process runs
+// (Subscription.Retry retries one of this process). Nothing happens where it is not parked.
+func (s *Store) RequestRetry(ctx context.Context, subscriberID string) error {
+	if _, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, retryChannel, subscriberID); err != nil {
+		return fmt.Errorf("request retry of %s: %w", subscriberID, err)
+	}
+	return nil
+}
+
+// onRetryRequest sets what receives the retry requests that reach this process (the Supervisor).
+func (s *Store) onRetryRequest(f func(subscriberID string)) { s.retries.Store(&f) }
+
 // notifySQL announces writes to categories ($2) on the channel ($1), one notification per category.
 const notifySQL = `SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c`
 
@@ -206,7 +223,8 @@ func (s *Store) listen(ctx context.Context) error {
 	}
 	// The connection carries LISTEN state, so it must not go back to the pool.
 	defer func() { conn.Hijack().Close(context.Background()) }()
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{notifyChannel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{notifyChannel}.Sanitize()+"; LISTEN "+
+		pgx.Identifier{retryChannel}.Sanitize()); err != nil {
 		return err
 	}
 	// Something may have been written while we were not listening: wake everyone to look.
@@ -217,6 +235,12 @@ func (s *Store) listen(ctx context.Context) error {
 		n, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if n.Channel == retryChannel {
+			if f := s.retries.Load(); f != nil {
+				(*f)(n.Payload)
+			}
+			continue
 		}
 		if n.PID != 0 && n.PID == s.notifier.pid.Load() {
 			continue // this process's own announcement: its readers were woken when it wrote

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,9 @@ type Store struct {
 	observer Observer
 	notifier *notifier
 	combiner *combiner
+	// retries receives the subscriber ids of retry requests (RequestRetry) from every process;
+	// the Supervisor that runs them sets it.
+	retries atomic.Pointer[func(subscriberID string)]
 }
 
 // Observer is told about the store's work, for metrics. Every method must be cheap and safe for

@@ -179,6 +179,49 @@ func TestPoisonMessageParksThenRetryResumes(t *testing.T) {
 	}
 }
 
+// A parked subscription is retried from another process (a tool, a web process without it) through
+// Store.RequestRetry: the process that runs it hears the request on its LISTEN connection.
+func TestRetryRequestedByAnotherProcess(t *testing.T) {
+	runner, other := newStore(t), newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go runner.Run(ctx)
+	cat := fresh("sub")
+	gps := writeN(t, runner, cat, 2, messagestore.Metadata{})
+	var broken atomic.Bool
+	broken.Store(true)
+	rec := &recorder{}
+	id := "test:" + uuid.NewString()
+	sub, _ := runner.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
+		Handlers: map[string]messagestore.Handler{"Deposited": func(ctx context.Context, m messagestore.Message) error {
+			if m.GlobalPosition == gps[1] && broken.Load() {
+				return errors.New("cannot handle this one")
+			}
+			return rec.handle(ctx, m)
+		}},
+		MaxAttempts: 2, RetryBackoff: time.Millisecond}, nil)
+	sup := messagestore.NewSupervisor(runner, nil, sub)
+	done := make(chan error)
+	go func() { done <- sup.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, 10*time.Second, "parked and listening", func() bool {
+		return sub.Status().State == messagestore.StateParked && runner.Listening()
+	})
+
+	broken.Store(false)
+	if err := other.RequestRetry(context.Background(), "test:someone-else"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // a request for another subscriber retries nothing here
+	if sub.Status().State != messagestore.StateParked || rec.count() != 1 {
+		t.Fatalf("another subscriber's retry moved this one: %+v, %d handled", sub.Status().State, rec.count())
+	}
+	if err := other.RequestRetry(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "resumed by the other process's request", func() bool { return rec.count() == 2 })
+}
+
 func TestTransientErrorsNeverPark(t *testing.T) {
 	s := newStore(t)
 	cat := fresh("sub")

@@ -17,7 +17,18 @@ type Supervisor struct {
 
 // NewSupervisor returns a supervisor for subs. leases may be nil for a single-process tool.
 func NewSupervisor(store *Store, leases *Leases, subs ...*Subscription) *Supervisor {
-	return &Supervisor{store: store, leases: leases, subs: subs}
+	s := &Supervisor{store: store, leases: leases, subs: subs}
+	if store != nil {
+		// A retry requested by any process (Store.RequestRetry) retries the subscription here if
+		// this process runs it and it is parked.
+		store.onRetryRequest(func(id string) {
+			if sub := s.Subscription(id); sub != nil && sub.Status().State == StateParked {
+				sub.log.Info("retry requested through the store")
+				sub.Retry()
+			}
+		})
+	}
+	return s
 }
 
 // Run runs everything until ctx is done. Subscriptions save their positions on the way out, and only
