@@ -18,6 +18,8 @@ func addAdminApp(sys *system, d *databases, store *messagestore.Store) {
 		Head:      store.CategoryHead,
 		Contracts: func() []messagestore.Contract { return sys.contracts },
 		Hub:       sys.hub,
+		// Requests go out on the message store's NOTIFY channel, which every process listens on.
+		RequestRetry: store.RequestRetry,
 	})
 	sys.apps = append(sys.apps, a)
 	if sys.hub != nil {

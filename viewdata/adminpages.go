@@ -73,6 +73,7 @@ type AdminCategoriesView struct {
 type AdminPositionsView struct {
 	Positions []AdminSubscriberPosition
 	NextURL   string
+	CanRetry  bool // each row offers "retry wherever it runs"
 }
 
 // AdminSubscriptionView is the health of one subscription of this process.

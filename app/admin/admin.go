@@ -36,6 +36,9 @@ type Deps struct {
 	Head      func(ctx context.Context, category string) (int64, error)
 	Contracts func() []messagestore.Contract // every contract of the system, for the system map
 	Hub       *live.Hub                      // may be nil: no live updates
+	// RequestRetry asks whichever process runs a subscription to retry it if it is parked
+	// (messagestore.Store.RequestRetry); nil: the positions page offers no retry.
+	RequestRetry func(ctx context.Context, subscriberID string) error
 }
 
 // App is the admin portal.
@@ -69,6 +72,7 @@ func (a *App) Routes(r app.Router) {
 	g.GET("/subscriptions", a.subscriptions)
 	g.GET("/subscriptions/live", a.subscriptionsLive)
 	g.POST("/subscriptions/:id/retry", a.retry)
+	g.POST("/subscriber-positions/:id/retry", a.retryAnywhere)
 	g.GET("/system", a.system)
 }
 
@@ -448,7 +452,7 @@ func (a *App) positions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := viewdata.AdminPositionsView{Positions: ps}
+	v := viewdata.AdminPositionsView{Positions: ps, CanRetry: a.d.RequestRetry != nil}
 	if len(ps) == limit {
 		v.NextURL = nextURL(c, "after", encodeName(ps[len(ps)-1].SubscriberID))
 	}
@@ -519,6 +523,24 @@ func (a *App) retry(c echo.Context) error {
 	sub.Retry()
 	app.Logger(c).Info("admin asked a subscription to retry", "subscriber", sub.SubscriberID())
 	return c.Redirect(http.StatusSeeOther, "/admin/subscriptions")
+}
+
+// retryAnywhere asks the process that runs a subscription, whichever it is, to retry it if it is
+// parked: a worker's subscriptions are on no process's subscriptions page but this one's positions
+// page lists every subscriber.
+func (a *App) retryAnywhere(c echo.Context) error {
+	if a.d.RequestRetry == nil {
+		return app.NotFound("")
+	}
+	id := c.Param("id")
+	if id == "" || !app.CleanText(id) {
+		return app.BadRequest("That is not a subscriber id.")
+	}
+	if err := a.d.RequestRetry(c.Request().Context(), id); err != nil {
+		return err
+	}
+	app.Logger(c).Info("admin asked every process to retry a subscription", "subscriber", id)
+	return c.Redirect(http.StatusSeeOther, "/admin/subscriber-positions")
 }
 
 // RunLive publishes the subscriptions' health to LiveTopic every interval while someone watches.

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -103,7 +104,8 @@ func setup(t *testing.T) *fixture {
 	a := admin.New(admin.Deps{Views: testdb.Pool(), Store: testdb.Pool(), Head: store.CategoryHead,
 		Contracts: func() []messagestore.Contract {
 			return []messagestore.Contract{adminstreams.Contract, adminusers.Contract}
-		}})
+		},
+		RequestRetry: store.RequestRetry})
 	a.SetSupervisor(f.sup)
 	srv.Mount(a, app.ApplicationFunc(func(r app.Router) {
 		// Test-only sign-in.
@@ -222,6 +224,53 @@ func TestRetryWithCSRF(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("retry of an unknown subscription: %d, want 404", res.StatusCode)
+	}
+}
+
+// The positions page lists every subscriber, wherever it runs; its retry action asks every process
+// (NOTIFY on the message store) to retry the subscription if it runs it parked. Administrators only,
+// with a CSRF token.
+func TestRetryAnywhereFromThePositionsPage(t *testing.T) {
+	f := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pooled, err := testdb.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := pooled.Hijack() // it will carry LISTEN state: not for the pool
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `LISTEN message_store_retry`); err != nil {
+		t.Fatal(err)
+	}
+	adm := f.client(t, f.adminID)
+	_, body, _ := get(t, adm, f.srv.URL+"/admin/subscriber-positions")
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF token on the page")
+	}
+	id := "worker:" + uuid.NewString()
+	if res, err := f.client(t, f.userID).PostForm(f.srv.URL+"/admin/subscriber-positions/"+id+"/retry", url.Values{"_csrf": {m[1]}}); err != nil {
+		t.Fatal(err)
+	} else if res.Body.Close(); res.StatusCode != http.StatusForbidden {
+		t.Errorf("retry by a user: %d, want 403", res.StatusCode)
+	}
+	res, err := adm.PostForm(f.srv.URL+"/admin/subscriber-positions/"+id+"/retry", url.Values{"_csrf": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("retry: %d, want 303", res.StatusCode)
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			t.Fatalf("no retry request went out: %v", err)
+		}
+		if n.Payload == id {
+			break // other tests' requests may come first
+		}
 	}
 }
 
