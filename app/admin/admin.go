@@ -515,7 +515,9 @@ func (a *App) retry(c echo.Context) error {
 	sup := a.sup.Load()
 	var sub *messagestore.Subscription
 	if sup != nil {
-		sub = sup.Subscription(c.Param("id"))
+		if id, ok := app.PathParam(c, "id"); ok {
+			sub = sup.Subscription(id)
+		}
 	}
 	if sub == nil {
 		return app.NotFound("This process runs no subscription with that id.")
@@ -532,8 +534,8 @@ func (a *App) retryAnywhere(c echo.Context) error {
 	if a.d.RequestRetry == nil {
 		return app.NotFound("")
 	}
-	id := c.Param("id")
-	if id == "" || !app.CleanText(id) {
+	id, ok := app.PathParam(c, "id")
+	if !ok || id == "" || !app.CleanText(id) {
 		return app.BadRequest("That is not a subscriber id.")
 	}
 	if err := a.d.RequestRetry(c.Request().Context(), id); err != nil {
