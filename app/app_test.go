@@ -51,8 +51,10 @@ func TestTraceIDIsFreshPerRequestAndInContext(t *testing.T) {
 			t.Fatalf("status %d", rec.Code)
 		}
 		fromEcho, fromCtx, _ := strings.Cut(body(rec), "|")
-		if _, err := uuid.Parse(fromEcho); err != nil {
+		if id, err := uuid.Parse(fromEcho); err != nil {
 			t.Fatalf("trace id %q is not a UUID", fromEcho)
+		} else if id.Version() != 7 {
+			t.Fatalf("trace id %q is version %d; want 7 (time-ordered, for the admin trace index)", fromEcho, id.Version())
 		}
 		if fromEcho != fromCtx || rec.Header().Get(app.HeaderTraceID) != fromEcho {
 			t.Fatalf("TraceID %q, TraceIDFrom %q, header %q differ", fromEcho, fromCtx, rec.Header().Get(app.HeaderTraceID))

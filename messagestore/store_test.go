@@ -49,6 +49,10 @@ func TestWriteAndRead(t *testing.T) {
 		if i > 0 && m.GlobalPosition <= msgs[i-1].GlobalPosition {
 			t.Errorf("global positions not increasing")
 		}
+		// Ids the store generates are time-ordered (version 7), for the insert locality of messages_id.
+		if id, err := uuid.Parse(m.ID); err != nil || id.Version() != 7 {
+			t.Errorf("message %d: generated id %q is not a version 7 UUID (%v)", i, m.ID, err)
+		}
 	}
 	v, err := s.StreamVersion(ctx, stream)
 	if err != nil || v != 2 {
