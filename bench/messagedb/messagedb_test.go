@@ -654,7 +654,9 @@ func BenchmarkWriteMessage(b *testing.B) {
 	}
 	for _, tg := range targets {
 		b.Run("writers=1/"+tg.name, func(b *testing.B) {
-			compare(b, []ratio{{1, 0}, {3, 2}, {1, 3}},
+			// ours_write/mdb_insert: our write against the lighter table's plain INSERT (Message DB's table
+			// has fewer indexes and no generated column), the ceiling a reference figure may have used.
+			compare(b, []ratio{{1, 0}, {3, 2}, {1, 3}, {1, 2}},
 				contender{"ours_insert", e.ours.pool, 1, writesPerRound, plainInsert(b, e.ours, tg.make())},
 				contender{"ours_write", e.ours.pool, 1, writesPerRound, writeMessage(tg.make())},
 				contender{"mdb_insert", e.mdb.pool, 1, writesPerRound, plainInsert(b, e.mdb, tg.make())},
