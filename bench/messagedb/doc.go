@@ -8,7 +8,7 @@
 // which comes down to
 //
 //	MESSAGEDB_SQL_DIR=<the package's database/ directory> \
-//	    go test ./bench/messagedb -run SameRows -bench . -benchtime 20x -count 1 -timeout 30m
+//	    go test ./bench/messagedb -count 1 -run 'TestSameRows|TestInstallOrder' -bench . -benchtime 40x -timeout 30m
 //
 // Without MESSAGEDB_SQL_DIR every test and benchmark skips at once: `go test ./...` needs neither npm
 // nor a database for this package.
