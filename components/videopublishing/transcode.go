@@ -115,6 +115,12 @@ func (f *FFmpeg) run(ctx context.Context, timeout time.Duration, input, output s
 	cmd.WaitDelay = 10 * time.Second
 	err := cmd.Run()
 	if err == nil {
+		// Exit status 0 is not enough: ffmpeg exits 0 when the disk fills up while it writes the
+		// trailer (the MP4's index) or closes the file, leaving a truncated output no player opens.
+		// Its error output is the only sign.
+		if msg := strings.TrimSpace(stderr.String()); outputIncomplete(msg) {
+			return fmt.Errorf("ffmpeg exited 0 but did not finish %s: %s", output, lastLine(msg))
+		}
 		return nil
 	}
 	if ctx.Err() != nil {
@@ -158,6 +164,22 @@ var machineTrouble = []string{
 	"Cannot allocate memory",
 	"Input/output error",
 	"Stale file handle",
+}
+
+// outputIncomplete reports whether ffmpeg's error output (-loglevel error) says that it could not
+// finish writing its output: the machine's trouble, or its own words for a trailer or a file it
+// could not write or close. Other errors it reports and still exits 0 on (a damaged frame of the
+// input, say) leave a complete output and are not a reason to retry.
+func outputIncomplete(msg string) bool {
+	if msg == "" {
+		return false
+	}
+	for _, trouble := range machineTrouble {
+		if strings.Contains(msg, trouble) {
+			return true
+		}
+	}
+	return strings.Contains(msg, "Error writing trailer") || strings.Contains(msg, "Error closing file")
 }
 
 func lastLine(s string) string {

@@ -286,6 +286,47 @@ func TestFFmpegFailuresAreClassified(t *testing.T) {
 	}
 }
 
+// TestFFmpegThatExitsZeroOnAFullDiskIsRetried: ffmpeg (checked with 5.1 and 6.1) answers a disk that
+// fills up while it writes the MP4's trailer with exit status 0. What it leaves is a truncated file
+// without its index (no moov atom), which no browser plays; only its error output tells. Published,
+// that file would be the video for good (PublishVideo is handled at most once per video).
+func TestFFmpegThatExitsZeroOnAFullDiskIsRetried(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "ffmpeg")
+	// As the real one: the output so far, the two error lines, status 0.
+	script := `#!/bin/sh
+for a; do out=$a; done
+head -c 4096 /dev/zero > "$out"
+echo "Error writing trailer of $out: No space left on device" >&2
+echo "Error closing file $out: No space left on device" >&2
+exit 0
+`
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, video, poster := filepath.Join(dir, "in.webm"), filepath.Join(dir, "out.mp4"), filepath.Join(dir, "p.jpg")
+	out, err := (&FFmpeg{Path: fake}).Transcode(ctx, src, video, poster)
+	var rejected *RejectedError
+	if err == nil || errors.As(err, &rejected) {
+		t.Fatalf("disk full, ffmpeg exit status 0: %+v, %v; want a transient error", out, err)
+	}
+	if _, statErr := os.Stat(video); !errors.Is(statErr, os.ErrNotExist) {
+		t.Errorf("the truncated video was kept under its final name (%v)", statErr)
+	}
+
+	// Through the component: nothing is published, and the error is retried, not a failed video.
+	f := newFixture(t, &FFmpeg{Path: fake})
+	owner, videoID := uuid.NewString(), uuid.NewString()
+	uri := f.upload(t, videoID, ".webm", []byte("\x1a\x45\xdf\xa3webm"))
+	cmd := f.command(t, videoID, owner, videopublishingmsg.PublishVideo{OwnerID: owner, SourceURI: uri, VideoID: videoID})
+	if err := f.c.HandlePublishVideo(ctx, cmd); !messagestore.IsTransient(err) {
+		t.Fatalf("HandlePublishVideo: %v, want a transient error", err)
+	}
+	if got := testdb.Types(f.events(t, videoID)); len(got) != 0 {
+		t.Fatalf("video stream %v after a transcode that ran out of space", got)
+	}
+}
+
 // clip makes a two-second test video with ffmpeg, or skips the test without it.
 func clip(t *testing.T) []byte {
 	t.Helper()
