@@ -18,6 +18,10 @@ const (
 	ReasonMissingPassword = identitymsg.ReasonMissingPassword
 )
 
+// maxEmailBytes is the longest email identity registers: RFC 5321's limit for a forward path, which the
+// registration form enforces too (registerusers.MaxEmailBytes).
+const maxEmailBytes = 254
+
 // HandleRegister handles a Register command: it registers the user, or rejects the registration when
 // the email belongs to another user or the command is invalid. A user already registered or rejected
 // is left alone, so a command handled twice writes nothing the second time.
@@ -50,9 +54,11 @@ func (c *Component) HandleRegister(ctx context.Context, m messagestore.Message) 
 		return c.writeUser(ctx, cmd.UserID, version, messagestore.NewEvent(
 			identitymsg.RegistrationRejected{UserID: cmd.UserID, Email: email, Reason: reason}, md))
 	}
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > maxEmailBytes {
 		// The application validates emails; this guards the store against other writers, and keeps a
-		// "Name <address>" form from reserving something else than the address.
+		// "Name <address>" form from reserving something else than the address. The length matters
+		// to the views: user_credentials and admin_users keep emails in unique indexes, which refuse
+		// a value of a few kilobytes, and a Registered they cannot apply would stop their aggregators.
 		return reject(ReasonInvalidEmail)
 	}
 	if cmd.PasswordHash == "" {
