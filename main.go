@@ -161,6 +161,7 @@ func newPool(ctx context.Context, url string, maxConns int, log *slog.Logger) (*
 // start first), for up to 30 s, saying why while it waits. A refusal that waiting cannot cure (a wrong
 // password or database name, a parameter a connection pooler rejects) ends the wait at once.
 func connect(ctx context.Context, pc *pgxpool.Config, log *slog.Logger) (*pgxpool.Pool, error) {
+	messagestore.CancelStatementsOnServer(pc)
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,7 @@ const maxCombined = 256 // messages per combined transaction
 const defaultMaxInFlight = 2
 
 type pendingWrite struct {
+	ctx    context.Context // the caller's
 	stream string
 	msgs   []encodedMessage
 	pos    int64
@@ -78,7 +79,7 @@ func newCombiner(s *Store) *combiner {
 // for as long as the load lasts.
 func (c *combiner) write(ctx context.Context, stream string, msgs []encodedMessage) (int64, error) {
 	category := Category(stream)
-	w := &pendingWrite{stream: stream, msgs: msgs, done: make(chan struct{})}
+	w := &pendingWrite{ctx: ctx, stream: stream, msgs: msgs, done: make(chan struct{})}
 	c.mu.Lock()
 	c.queue[category] = append(c.queue[category], w)
 	start := c.flushers[category] < c.maxInFlight
@@ -96,13 +97,17 @@ func (c *combiner) write(ctx context.Context, stream string, msgs []encodedMessa
 		if w.state.CompareAndSwap(queued, dropped) {
 			return 0, ctx.Err() // still queued: no flusher will write it
 		}
-		// Already in a batch: like any cancelled database call, its outcome is unknown.
+		// Already in a batch: like any cancelled database call, its outcome is unknown (the batch is
+		// cancelled too if every caller in it has given up, but it may be committing already).
 		return 0, ctx.Err()
 	}
 }
 
 // drain writes queued batches of category until the queue is empty. The batches carry several
-// callers' writes, so no caller's cancellation applies to them; a timeout bounds each one instead.
+// callers' writes, so no one caller's cancellation applies to them: a batch is cancelled when all of
+// its callers have given up (a stalled database, a request deadline: otherwise the writes would land
+// later, after their callers were told they failed, and a retry would write them twice), and a
+// timeout bounds each one.
 func (c *combiner) drain(category string) {
 	for {
 		c.mu.Lock()
@@ -134,17 +139,44 @@ func (c *combiner) drain(category string) {
 		}
 		c.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		release := cancelWhenAllGiveUp(batch, cancel)
 		c.flush(ctx, batch)
+		release()
 		cancel()
+	}
+}
+
+// cancelWhenAllGiveUp calls cancel once the context of every write in batch is done, and returns the
+// function that stops watching them.
+func cancelWhenAllGiveUp(batch []*pendingWrite, cancel context.CancelFunc) (release func()) {
+	var left atomic.Int32
+	left.Store(int32(len(batch)))
+	stops := make([]func() bool, len(batch))
+	for i, w := range batch {
+		stops[i] = context.AfterFunc(w.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		})
+	}
+	return func() {
+		for _, stop := range stops {
+			stop()
+		}
 	}
 }
 
 func (c *combiner) flush(ctx context.Context, batch []*pendingWrite) {
 	err := c.store.sendWrites(ctx, batch)
 	if err != nil && len(batch) > 1 {
-		// Find the culprit: every write again in a transaction of its own.
+		// Find the culprit: every write again in a transaction of its own, but not those whose
+		// callers have given up meanwhile (they were told it failed).
 		for _, w := range batch {
-			w.err = c.store.sendWrites(ctx, []*pendingWrite{w})
+			if err := w.ctx.Err(); err != nil {
+				w.err = err
+			} else {
+				w.err = c.store.sendWrites(ctx, []*pendingWrite{w})
+			}
 			close(w.done)
 		}
 		return

@@ -296,8 +296,7 @@ func TestCombinerSurvivesCancelledWriters(t *testing.T) {
 }
 
 // A write whose caller gives up while it is still queued is never written: the caller was told it
-// failed, and no flusher takes it afterwards. (Once a flusher has taken it, the outcome is unknown,
-// as for any cancelled database call.)
+// failed, and no flusher takes it afterwards. (Once a flusher has taken it, see the next test.)
 func TestWriteCancelledWhileQueuedIsNotWritten(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
@@ -352,5 +351,48 @@ func TestWriteCancelledWhileQueuedIsNotWritten(t *testing.T) {
 	}
 	if strings.Join(types, ",") != "First,After" {
 		t.Fatalf("stream holds %v, want [First After]", types)
+	}
+}
+
+// A batch already at the server whose callers have all given up is cancelled there: its writes do not
+// land later (after the database answers again), when their callers were told they failed and may
+// have written them again. Here the batch waits for the category lock another session holds, as it
+// would on a stalled database.
+func TestBatchWhoseCallersAllGaveUpIsNotWritten(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	cat := fresh("abandoned")
+	stream := messagestore.StreamName(cat, uuid.NewString())
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(message_store.hash_64($1))`, cat); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithCancel(ctx)
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := s.Write(short, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "Abandoned"})
+		gaveUp <- err
+	}()
+	eventually(t, 10*time.Second, "the batch to wait for the lock", func() bool {
+		var waiting int
+		err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting)
+		return err == nil && waiting > 0
+	})
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned write: %v, want the caller's cancellation", err)
+	}
+	eventually(t, 10*time.Second, "the combiner to settle", func() bool { return messagestore.CombinerIdle(s) })
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pos, err := s.Write(ctx, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "After"})
+	if err != nil || pos != 0 {
+		t.Fatalf("write after: position %d, %v; want 0 (the abandoned write was not written)", pos, err)
 	}
 }

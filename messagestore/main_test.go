@@ -45,7 +45,12 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // newStore returns a store on a pool of its own, as another process would have.
 func newStore(t testing.TB) *messagestore.Store {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), dbURL)
+	pc, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	messagestore.CancelStatementsOnServer(pc) // as the program's pools are
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -231,8 +231,14 @@ func (s *Store) listen(ctx context.Context) error {
 	s.signals.listening.Store(true)
 	defer s.signals.listening.Store(false)
 	s.signals.fireAll()
+	// Shutdown closes the socket under the wait instead of cancelling the wait: the pool's connections
+	// answer a cancelled context with a cancel request for the running statement
+	// (CancelStatementsOnServer), and there is none here, so the wait would last the second it gives
+	// the server to answer.
+	stop := context.AfterFunc(ctx, func() { _ = conn.Conn().PgConn().Conn().Close() })
+	defer stop()
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		n, err := conn.Conn().WaitForNotification(context.WithoutCancel(ctx))
 		if err != nil {
 			return err
 		}

@@ -84,17 +84,27 @@ func URL() string {
 // Pool is one pool on the test database shared by all the tests of the binary (opened on first
 // use, closed by Main when they end), for tests that need no pool of their own.
 func Pool() *pgxpool.Pool {
-	shared.once.Do(func() { shared.pool, shared.err = pgxpool.New(context.Background(), URL()) })
+	shared.once.Do(func() { shared.pool, shared.err = newPool() })
 	if shared.err != nil {
 		panic("testdb: shared pool: " + shared.err.Error())
 	}
 	return shared.pool
 }
 
+// newPool opens a pool on the test database configured as the program's pools are.
+func newPool() (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(URL())
+	if err != nil {
+		return nil, err
+	}
+	messagestore.CancelStatementsOnServer(pc)
+	return pgxpool.NewWithConfig(context.Background(), pc)
+}
+
 // NewPool opens a pool of its own on the test database, closed when t ends.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), URL())
+	pool, err := newPool()
 	if err != nil {
 		t.Fatal(err)
 	}
