@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -116,6 +117,49 @@ ON CONFLICT (category) DO UPDATE SET
 
 type catDelta struct{ count, last int64 }
 
+// PostgreSQL refuses a B-tree index entry of more than 2704 bytes (once compressed), and the tables
+// here index text that any Message DB client may have written: message types, trace and user ids from
+// metadata, categories. The message store itself indexes none of the first three and takes stream
+// names (and so categories) up to about 2.7 KB. A message with such text must still be counted — one
+// the aggregator cannot apply would park it, and every message after it would go unindexed — so the
+// text is bounded here: types and categories are cut to maxIndexedText bytes, trace and user ids
+// longer than that (never an id this program wrote or could look up) are left out, and the category of
+// admin_streams, indexed together with the stream name, is cut further to fit maxStreamKey.
+const (
+	maxIndexedText = 1000
+	maxStreamKey   = 2600
+)
+
+// cut returns s cut to at most n bytes, at a character boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// indexedID is a trace or user id as the index keeps it: "" (NULL) when it is too long to index.
+func indexedID(s string) string {
+	if len(s) > maxIndexedText {
+		return ""
+	}
+	return s
+}
+
+// indexedCategory is the category of a stream as admin_categories and admin_message_index keep it.
+func indexedCategory(stream string) string {
+	return cut(messagestore.Category(stream), maxIndexedText)
+}
+
+// streamCategory is the category of a stream as admin_streams keeps it, beside the stream's name: the
+// same as indexedCategory except for streams whose name and category together are too long to index.
+func streamCategory(stream string) string {
+	return cut(indexedCategory(stream), max(0, maxStreamKey-len(stream)))
+}
+
 // HandleMessages applies one batch in one transaction. Applying it twice changes nothing.
 func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Message) error {
 	if len(msgs) == 0 {
@@ -144,8 +188,8 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 	gps, streamNames, cats0, types := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
 	traces, users := make([]string, n), make([]string, n)
 	for i, m := range msgs {
-		gps[i], streamNames[i], cats0[i], types[i] = m.GlobalPosition, m.StreamName, messagestore.Category(m.StreamName), m.Type
-		traces[i], users[i] = m.Metadata.TraceID, m.Metadata.UserID
+		gps[i], streamNames[i], cats0[i], types[i] = m.GlobalPosition, m.StreamName, indexedCategory(m.StreamName), cut(m.Type, maxIndexedText)
+		traces[i], users[i] = indexedID(m.Metadata.TraceID), indexedID(m.Metadata.UserID)
 	}
 	cats := map[string]*catDelta{} // by category: how much it grows, its newest message
 	k := len(streams)
@@ -153,7 +197,7 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 	lastGP, lastType, lastTime := make([]int64, k), make([]string, k), make([]time.Time, k)
 	for i, st := range streams {
 		m := last[st]
-		scats[i], lastPos[i], ids[i] = messagestore.Category(st), m.Position, m.ID
+		scats[i], lastPos[i], ids[i] = streamCategory(st), m.Position, m.ID
 		lastGP[i], lastType[i], lastTime[i] = m.GlobalPosition, m.Type, m.Time
 	}
 
@@ -187,7 +231,7 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 		}
 		seen := 0
 		if _, err := pgx.ForEachRow(rows, []any{&name, &count}, func() error {
-			cat := messagestore.Category(name)
+			cat := indexedCategory(name)
 			d := cats[cat]
 			if d == nil {
 				d = &catDelta{}

@@ -2,7 +2,10 @@ package adminstreams_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -222,5 +225,78 @@ func TestManyStreamBatchTwiceAndOverlapping(t *testing.T) {
 		if n != 3 {
 			t.Fatalf("stream %s counts %d, want 3", s, n)
 		}
+	}
+}
+
+// randomText is n bytes of text that does not compress (PostgreSQL compresses long index entries, so
+// repeated letters would fit where another client's real text does not) and holds no '-'.
+func randomText(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)[:n]
+}
+
+// Any Message DB client may write a message whose type, trace id or acting user is kilobytes long, or
+// whose stream name has no id and a category as long as the store allows. The message store takes
+// them (it indexes none of these, and stream names up to about 2.7 KB); the admin tables index all of
+// them. Such a message must be counted like any other, not stop the store-wide aggregator: its
+// failure could only park it, and every message of the store after it would go unindexed.
+func TestMessagesWithTextTooLongToIndexAreCounted(t *testing.T) {
+	ctx := context.Background()
+	store := messagestore.New(testdb.Pool(), messagestore.Options{Logger: testdb.Quiet})
+	agg := adminstreams.New(adminstreams.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
+	cat := "adminLong" + uuid.NewString()[:8]
+	long := messagestore.NewMessage{Type: "T" + randomText(t, 3000), Data: map[string]string{},
+		Metadata: messagestore.Metadata{TraceID: randomText(t, 3000), UserID: randomText(t, 3000)}}
+	streams := []string{
+		cat + "-" + uuid.NewString(),
+		// No id: the whole name is the category, and admin_streams indexes (category, stream_name).
+		cat + randomText(t, 1500),
+	}
+	var msgs []messagestore.Message
+	for i, stream := range streams {
+		m := long
+		if i > 0 {
+			m = messagestore.NewMessage{Type: "T", Data: map[string]string{}}
+		}
+		if _, err := store.Write(ctx, stream, messagestore.AnyVersion, m); err != nil {
+			t.Fatalf("the store refused what another client could write: %v", err)
+		}
+		last, err := store.LastMessage(ctx, stream, "")
+		if err != nil || last == nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, *last)
+	}
+	for _, batch := range [][]messagestore.Message{msgs[:1], msgs[1:], msgs} { // the last one applied again
+		if err := agg.HandleMessages(ctx, batch); err != nil {
+			t.Fatalf("applying %d message(s): %v", len(batch), err)
+		}
+	}
+	for _, m := range msgs {
+		var n int64
+		if err := testdb.Pool().QueryRow(ctx, `SELECT message_count FROM admin_streams WHERE stream_name = $1`,
+			m.StreamName).Scan(&n); err != nil || n != 1 {
+			t.Errorf("stream of %d bytes: count %d (%v), want 1", len(m.StreamName), n, err)
+		}
+		var typ string
+		var trace, user *string
+		if err := testdb.Pool().QueryRow(ctx, `SELECT type, trace_id, user_id FROM admin_message_index
+			WHERE global_position = $1`, m.GlobalPosition).Scan(&typ, &trace, &user); err != nil {
+			t.Fatalf("message at %d not indexed: %v", m.GlobalPosition, err)
+		}
+		if typ == "" || !strings.HasPrefix(m.Type, typ) {
+			t.Errorf("indexed type %.20q…, want a prefix of %.20q…", typ, m.Type)
+		}
+		if trace != nil || user != nil {
+			t.Errorf("a trace id or user id of kilobytes was indexed: trace %v, user %v", trace != nil, user != nil)
+		}
+	}
+	var catN int64
+	if err := testdb.Pool().QueryRow(ctx, `SELECT message_count FROM admin_categories WHERE category = $1`, cat).Scan(&catN); err != nil || catN != 1 {
+		t.Errorf("category %s: count %d (%v), want 1", cat, catN, err)
 	}
 }
