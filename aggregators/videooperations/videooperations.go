@@ -150,6 +150,12 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 	return nil
 }
 
+// maxTraceIDBytes bounds the trace ids recorded. video_operations is keyed by the trace id, and
+// PostgreSQL refuses a B-tree entry over 2704 bytes: an outcome whose command (written by another
+// Message DB client) carried a longer one could never be recorded, and retrying it would park the
+// aggregator. The operation page only ever asks for a UUID.
+const maxTraceIDBytes = 1000
+
 // outcome reads one event; false for one that cannot be recorded (logged: retrying would only stop
 // the aggregator).
 func (a *Aggregator) outcome(m messagestore.Message) (viewdata.VideoOperation, bool) {
@@ -171,6 +177,11 @@ func (a *Aggregator) outcome(m messagestore.Message) (viewdata.VideoOperation, b
 	}
 	if op.TraceID == "" {
 		a.log.Warn("skipping an outcome without a trace id", "stream", m.StreamName, "type", m.Type, "globalPosition", m.GlobalPosition)
+		return op, false
+	}
+	if len(op.TraceID) > maxTraceIDBytes {
+		a.log.Warn("skipping an outcome whose trace id is too long to record", "stream", m.StreamName, "type", m.Type,
+			"globalPosition", m.GlobalPosition, "traceIdBytes", len(op.TraceID))
 		return op, false
 	}
 	videoID, _ := messagestore.CardinalID(m.StreamName)

@@ -2,6 +2,8 @@ package videooperations
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -111,5 +113,27 @@ func TestUnusableEventsAreSkipped(t *testing.T) {
 	}
 	if _, err := viewdata.VideoOperationByTraceID(ctx, testdb.Pool(), badStream.Metadata.TraceID); !errors.Is(err, viewdata.ErrNotFound) {
 		t.Errorf("recorded an event of a stream without a video: %v", err)
+	}
+}
+
+// A name or describe command written by another Message DB client may carry a trace id of kilobytes;
+// video-publishing copies it onto its outcome. video_operations is keyed by the trace id, and
+// PostgreSQL refuses a B-tree entry over 2704 bytes: the outcome cannot be recorded, and it must not
+// park the aggregator (nobody could ever look it up: the operation page takes a UUID).
+func TestAnOutcomeWithATraceIDTooLongToIndexIsSkipped(t *testing.T) {
+	a, _ := newAggregator()
+	videoID := uuid.NewString()
+	b := make([]byte, 3000)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	long := outcome(t, videoID, base64.StdEncoding.EncodeToString(b),
+		videopublishingmsg.VideoNameRejected{VideoID: videoID, Reason: "There is no such video."})
+	fine := outcome(t, videoID, uuid.NewString(), videopublishingmsg.VideoNamed{Name: "A", VideoID: videoID})
+	if err := a.HandleMessages(ctx, []messagestore.Message{long, fine}); err != nil {
+		t.Fatalf("a trace id of %d bytes: %v", len(long.Metadata.TraceID), err)
+	}
+	if got, err := viewdata.VideoOperationByTraceID(ctx, testdb.Pool(), fine.Metadata.TraceID); err != nil || !got.Succeeded {
+		t.Errorf("the outcome beside it: %+v %v", got, err)
 	}
 }
