@@ -102,6 +102,16 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 	}}
 }
 
+// Text the view's unique indexes could not hold (PostgreSQL refuses an entry over 2704 bytes) would
+// stop the aggregator, whose failure could only park it; none of it can be of use. Log-in looks up
+// emails of at most 254 bytes (RFC 5321's limit, which the registration form and identity enforce; a
+// Registered event from before identity checked it, or from another writer, may hold more), and a
+// session ref is 32 hex digits (app.SessionRef). Events with longer ones are logged and skipped.
+const (
+	maxEmailBytes      = 254
+	maxSessionRefBytes = 256
+)
+
 // logOutSQL records the log-outs of a batch; a replay inserts nothing (the session's ref is the key).
 const logOutSQL = `INSERT INTO logged_out_sessions (session_ref, user_id, position, logged_out_at)
 SELECT r, u, p, t FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::timestamptz[]) AS l(r, u, p, t)
@@ -141,6 +151,9 @@ func (a *Aggregator) HandleLogOuts(ctx context.Context, msgs []messagestore.Mess
 		}
 		if err == nil && e.SessionRef == "" {
 			err = fmt.Errorf("no session ref")
+		}
+		if err == nil && len(e.SessionRef) > maxSessionRefBytes {
+			err = fmt.Errorf("a session ref of %d bytes is none of ours", len(e.SessionRef))
 		}
 		if err != nil {
 			a.log.Error("skipping a UserLoggedOut event that names no session", "stream", m.StreamName,
@@ -275,12 +288,16 @@ func (a *Aggregator) decode(msgs []messagestore.Message) []row {
 		if err == nil {
 			_, err = uuid.Parse(e.UserID)
 		}
+		email := viewdata.NormalizeEmail(e.Email)
+		if err == nil && len(email) > maxEmailBytes {
+			err = fmt.Errorf("an email of %d bytes is longer than anyone can log in with", len(email))
+		}
 		if err != nil {
 			a.log.Error("skipping a Registered event that cannot become credentials", "stream", m.StreamName,
 				"globalPosition", m.GlobalPosition, "err", err)
 			continue
 		}
-		rows = append(rows, row{id: e.UserID, email: viewdata.NormalizeEmail(e.Email), passwordHash: e.PasswordHash,
+		rows = append(rows, row{id: e.UserID, email: email, passwordHash: e.PasswordHash,
 			position: m.GlobalPosition, m: m})
 	}
 	return rows

@@ -2,6 +2,8 @@ package usercredentials
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -332,5 +334,46 @@ func TestSubscriptionAppliesRegistrations(t *testing.T) {
 			t.Fatalf("no credentials for %s: %v", id, err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// randomText is n bytes of text that does not compress: PostgreSQL compresses long index entries, so
+// repeated letters would fit where another client's real text does not.
+func randomText(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return strings.ToLower(base64.RawURLEncoding.EncodeToString(b)[:n])
+}
+
+// Events in the store may hold text too long for the view's unique indexes (PostgreSQL refuses an
+// entry over 2704 bytes): a Registered with an email of kilobytes (identity registered any length
+// before it checked), a UserLoggedOut with a session ref of kilobytes (any Message DB client may
+// write one). Neither can become a row anybody could use — log-in looks up emails of at most 254
+// bytes, a session ref is 32 hex digits — and neither may stop the aggregator: its failure would
+// only park it, and nobody registered after it could log in.
+func TestTextTooLongForTheIndexesIsSkipped(t *testing.T) {
+	a := newAggregator()
+	longUser, good, email := uuid.NewString(), uuid.NewString(), freshEmail()
+	longEmail := randomText(t, 3000) + "@example.com"
+	apply(t, a, []messagestore.Message{
+		registration(longUser, longEmail, 500),
+		registration(good, email, 501),
+	})
+	if c, err := viewdata.CredentialsByEmail(ctx, testdb.Pool(), email); err != nil || c.ID != good {
+		t.Errorf("the registration beside it: %+v %v", c, err)
+	}
+	if _, err := viewdata.CredentialsByID(ctx, testdb.Pool(), longUser); !errors.Is(err, viewdata.ErrNotFound) {
+		t.Errorf("an email of %d bytes got a row: %v", len(longEmail), err)
+	}
+
+	user, ref := uuid.NewString(), uuid.NewString()
+	if err := a.HandleLogOuts(ctx, []messagestore.Message{logOut(user, randomText(t, 3000), 502), logOut(user, ref, 503)}); err != nil {
+		t.Fatalf("a session ref of 3000 bytes: %v", err)
+	}
+	if out, err := viewdata.SessionLoggedOut(ctx, testdb.Pool(), ref); err != nil || !out {
+		t.Errorf("the log-out beside it: %v %v", out, err)
 	}
 }
