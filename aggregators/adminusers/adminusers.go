@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -126,6 +127,24 @@ FROM unnest($1::uuid[], $3::int[], $4::int[], $5::timestamptz[], $6::bigint[]) A
 WHERE u.id = b.id AND u.authentication_position < b.max_gp`
 )
 
+// maxListedEmail bounds the email kept for the list. admin_users indexes (email, id), and PostgreSQL
+// refuses an entry over 2704 bytes: a Registered with an email of kilobytes (identity registered any
+// length before it checked; another writer may still write one) would otherwise stop the aggregator,
+// whose failure could only park it. No email anybody can register or log in with is near this long.
+const maxListedEmail = 1000
+
+// listedEmail is the email as the list keeps it: cut to maxListedEmail bytes, at a character boundary.
+func listedEmail(email string) string {
+	if len(email) <= maxListedEmail {
+		return email
+	}
+	n := maxListedEmail
+	for n > 0 && !utf8.RuneStart(email[n]) {
+		n--
+	}
+	return email[:n]
+}
+
 // identityUser is what a batch's identity events do to one user.
 type identityUser struct {
 	regGP, sentGP, sfGP, maxGP int64
@@ -175,7 +194,7 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 			u.maxGP = m.GlobalPosition
 			switch m.Type {
 			case registered:
-				u.regGP, u.email, u.regAt = m.GlobalPosition, userID.Email, m.Time
+				u.regGP, u.email, u.regAt = m.GlobalPosition, listedEmail(userID.Email), m.Time
 			case emailSent:
 				u.sentGP, u.sfGP, u.sfFailed, u.sfReason = m.GlobalPosition, m.GlobalPosition, false, ""
 			case emailFailed:

@@ -2,7 +2,10 @@ package adminusers_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,5 +68,26 @@ func TestAppliedTwiceAndAcrossCategoriesChangesNothing(t *testing.T) {
 	}
 	if got := get(t, id); !got.Sent || got.Failed != nil || got.Logins != 2 {
 		t.Fatalf("after sent: %+v", got)
+	}
+}
+
+// A Registered with an email of kilobytes (identity registered any length before it checked; another
+// writer may still write one) must not stop the aggregator: admin_users indexes (email, id), and
+// PostgreSQL refuses an entry over 2704 bytes. The user is listed, with the start of the email.
+func TestAnEmailTooLongToIndexIsCut(t *testing.T) {
+	ctx := context.Background()
+	agg := adminusers.New(adminusers.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
+	b := make([]byte, 3000)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	email := base64.RawURLEncoding.EncodeToString(b) + "@example.com"
+	id := uuid.NewString()
+	d := fmt.Sprintf(`{"userId": %q, "email": %q, "passwordHash": "$2a$10$x"}`, id, email)
+	if err := agg.HandleMessages(ctx, []messagestore.Message{msg("identity-"+id, "Registered", 30, d)}); err != nil {
+		t.Fatalf("an email of %d bytes: %v", len(email), err)
+	}
+	if got := get(t, id); got.Email == "" || !strings.HasPrefix(email, got.Email) {
+		t.Errorf("listed email %.20q…, want the start of %.20q…", got.Email, email)
 	}
 }
