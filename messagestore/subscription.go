@@ -481,6 +481,11 @@ func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Co
 	}
 }
 
+// loadPosition reads the subscription's saved position, retrying while the store cannot be read. A
+// saved position that cannot be decoded (a Read of another shape, written by another client) parks
+// the subscription on that message until Retry: reading it again would never help, and retrying out
+// of sight would show the subscription as running while it handles nothing. It returns false only
+// when ctx is done.
 func (s *Subscription) loadPosition(ctx context.Context) (int64, uint64, bool) {
 	backoff := s.cfg.RetryBackoff
 	for {
@@ -491,8 +496,19 @@ func (s *Subscription) loadPosition(ctx context.Context) (int64, uint64, bool) {
 			}
 			var r Read
 			if err = m.Decode(&r); err == nil {
+				s.update(func(st *Status) {
+					if st.State == StateParked {
+						st.State, st.LastError, st.Attempts, st.FailingMessage = StateRunning, "", 0, nil
+						st.FailingSince = time.Time{}
+					}
+				})
 				return r.Position, r.TransactionID, true
 			}
+			if !s.parkOnPosition(ctx, *m, err) {
+				return 0, 0, false
+			}
+			backoff = s.cfg.RetryBackoff
+			continue
 		}
 		if ctx.Err() != nil {
 			return 0, 0, false
@@ -500,6 +516,31 @@ func (s *Subscription) loadPosition(ctx context.Context) (int64, uint64, bool) {
 		s.log.Warn("loading position failed; retrying", "err", err, "in", backoff)
 		sleep(ctx, backoff)
 		backoff = min(backoff*2, s.cfg.MaxPollInterval)
+	}
+}
+
+// parkOnPosition parks the subscription on its unreadable saved position m until Retry (true) or
+// until ctx is done (false).
+func (s *Subscription) parkOnPosition(ctx context.Context, m Message, err error) bool {
+	err = fmt.Errorf("the saved position cannot be read (save a valid Read {position} in %s, then retry): %w",
+		m.StreamName, err)
+	s.store.observer.MessageFailed(s.cfg.SubscriberID)
+	s.update(func(st *Status) {
+		st.Failed++
+		st.State, st.LastError, st.Attempts = StateParked, err.Error(), 1
+		if st.FailingMessage == nil || st.FailingMessage.GlobalPosition != m.GlobalPosition {
+			mm := m
+			st.FailingMessage = &mm
+			st.FailingSince = time.Now()
+		}
+	})
+	s.log.Error("subscription parked until retried", "stream", m.StreamName, "globalPosition", m.GlobalPosition, "err", err)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-s.retry:
+		s.log.Info("retrying: loading the saved position again")
+		return true
 	}
 }
 

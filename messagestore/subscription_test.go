@@ -2,6 +2,7 @@ package messagestore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"slices"
@@ -176,6 +177,55 @@ func TestPoisonMessageParksThenRetryResumes(t *testing.T) {
 	}
 	if len(sup.Parked()) != 0 {
 		t.Fatal("still reported parked")
+	}
+}
+
+// A saved position that cannot be read — a Read another Message DB client wrote into the position
+// stream with data of another shape — will not read any better by reading it again. The subscription
+// must not loop on it out of sight, looking "running" on /readyz and the admin page while it handles
+// nothing: it parks on that Read, visibly, until a valid position is saved and Retry is called.
+func TestAnUnreadableSavedPositionParks(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	cat := fresh("sub")
+	gps := writeN(t, s, cat, 3, messagestore.Metadata{})
+	id := "test:" + uuid.NewString()
+	if _, err := s.Write(ctx, messagestore.PositionStreamName(id), messagestore.AnyVersion,
+		messagestore.NewMessage{Type: "Read", Data: json.RawMessage(`{"position": "the third"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
+		Handlers: map[string]messagestore.Handler{"Deposited": rec.handle}, RetryBackoff: time.Millisecond}, nil)
+	sup := messagestore.NewSupervisor(s, nil, sub)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- sup.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+
+	eventually(t, 10*time.Second, "parked on the saved position", func() bool { return sub.Status().State == messagestore.StateParked })
+	st := sub.Status()
+	if st.FailingMessage == nil || st.FailingMessage.StreamName != messagestore.PositionStreamName(id) || st.LastError == "" {
+		t.Fatalf("parked status %+v: want the unreadable Read as the failing message, and its error", st)
+	}
+	if len(sup.Parked()) != 1 || rec.count() != 0 {
+		t.Fatalf("supervisor reports %d parked; %d handled", len(sup.Parked()), rec.count())
+	}
+
+	// An operator saves a position the subscription can read, and retries.
+	if _, err := s.Write(ctx, messagestore.PositionStreamName(id), messagestore.AnyVersion,
+		messagestore.NewMessage{Type: "Read", Data: messagestore.Read{Position: gps[1]}}); err != nil {
+		t.Fatal(err)
+	}
+	sub.Retry()
+	eventually(t, 10*time.Second, "the message after the saved position", func() bool { return rec.count() == 1 })
+	if st := sub.Status(); st.State != messagestore.StateRunning || st.FailingMessage != nil || len(sup.Parked()) != 0 {
+		t.Fatalf("status after retry %+v", st)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.gps[0] != gps[2] {
+		t.Fatalf("resumed at %v, want %d", rec.gps, gps[2])
 	}
 }
 
