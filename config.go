@@ -40,6 +40,7 @@ type Config struct {
 	LogLevel         string
 	LogFlushInterval time.Duration
 	ShutdownTimeout  time.Duration
+	RequestTimeout   time.Duration // 0: no request deadline
 	LeaseInterval    time.Duration
 	DBMaxConns       int
 	CombineWrites    bool
@@ -63,7 +64,7 @@ func (c Config) UsesDevDB() bool { return c.DatabaseURL == "" }
 // parseConfig reads flags (args, without the program name) over environment defaults (getenv).
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config
-	var adminEmails, roles, port, maxUpload, secure, proxies, logFlush, shutdown, lease, maxConns, combine, gogc, memLimit string
+	var adminEmails, roles, port, maxUpload, secure, proxies, logFlush, shutdown, requestTimeout, lease, maxConns, combine, gogc, memLimit string
 	fs := flag.NewFlagSet("videotutorials", flag.ContinueOnError)
 	fs.SetOutput(out)
 	str := func(p *string, name, env, def, usage string) {
@@ -92,6 +93,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	str(&logFlush, "log-flush-interval", "LOG_FLUSH_INTERVAL", "100ms", "how long info and debug log lines may wait in memory to be written together (0: each at once); warnings and errors are written at once")
 	str(&shutdown, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take")
+	str(&requestTimeout, "request-timeout", "REQUEST_TIMEOUT", "15s", "how long a request may wait for the database before it is answered 503 with Retry-After (0: as long as the client waits); live pages, video downloads and uploads' transfer time are not counted")
 	str(&lease, "lease-interval", "LEASE_INTERVAL", "2s", "how often a process tries to take over subscriptions another process held")
 	str(&maxConns, "db-max-conns", "DB_MAX_CONNS", "20", "database connections per pool")
 	str(&combine, "combine-writes", "COMBINE_WRITES", "true", "share transactions between concurrent writes to one category (false: one transaction per write, for benchmarks)")
@@ -126,6 +128,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "%q is not a positive duration such as 15s", shutdown)
+	}
+	if c.RequestTimeout, err = time.ParseDuration(requestTimeout); err != nil || c.RequestTimeout < 0 {
+		bad("REQUEST_TIMEOUT", "%q is not a duration such as 15s (0: none)", requestTimeout)
 	}
 	if c.LeaseInterval, err = time.ParseDuration(lease); err != nil || c.LeaseInterval < 100*time.Millisecond {
 		bad("LEASE_INTERVAL", "%q is not a duration of at least 100ms", lease)

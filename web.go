@@ -37,7 +37,7 @@ func newWeb(cfg Config, log *slog.Logger, d *databases, sup *messagestore.Superv
 			return viewdata.SessionLoggedOut(ctx, d.readonly, ref)
 		},
 		Middleware:  []echo.MiddlewareFunc{m.middleware},
-		Timeouts:    app.Timeouts{Shutdown: cfg.ShutdownTimeout},
+		Timeouts:    app.Timeouts{Shutdown: cfg.ShutdownTimeout, Request: requestDeadline(cfg.RequestTimeout)},
 		IPExtractor: clientIP(cfg.TrustedProxies),
 	})
 	// The database out of reach (down, restarting, out of connections) is worth trying again in a
@@ -139,8 +139,11 @@ func listenLive(ctx context.Context, pool *pgxpool.Pool, hub *live.Hub, log *slo
 			if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{liveChannel}.Sanitize()); err != nil {
 				return err
 			}
+			// Shutdown closes the socket under the wait rather than cancel it (see Store.listen).
+			stop := context.AfterFunc(ctx, func() { _ = conn.PgConn().Conn().Close() })
+			defer stop()
 			for {
-				n, err := conn.WaitForNotification(ctx)
+				n, err := conn.WaitForNotification(context.WithoutCancel(ctx))
 				if err != nil {
 					return err
 				}
@@ -159,4 +162,12 @@ func listenLive(ctx context.Context, pool *pgxpool.Pool, hub *live.Hub, log *slo
 		}
 	}
 	return nil
+}
+
+// requestDeadline is REQUEST_TIMEOUT as the shell takes it: its 0 ("none") is the shell's negative.
+func requestDeadline(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -33,6 +33,9 @@ type requestState struct {
 	body       *limitedBody
 	session    session
 	hasSession bool // loadSession ran
+	// deadline cancels the request's context when the handler has waited too long (deadline.go);
+	// nil when requests have none.
+	deadline *requestDeadline
 }
 
 func requestOf(c echo.Context) *requestState {

@@ -155,6 +155,11 @@ func (s *Server) classify(c echo.Context, err error) (status int, msg string) {
 		}
 	}
 	s.errMap.mu.RUnlock()
+	if rs := requestOf(c); rs != nil && rs.deadline.passed() {
+		// The shell gave up waiting on the handler's behalf (deadline.go): whatever it was waiting
+		// for (the database, as a rule) did not answer in time. Not a bug, and worth a retry.
+		return http.StatusServiceUnavailable, ""
+	}
 	if (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) && c.Request().Context().Err() != nil {
 		return statusClientClosedRequest, ""
 	}

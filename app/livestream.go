@@ -52,6 +52,7 @@ func LiveStream(hub *live.Hub, topic func(c echo.Context) (string, error)) echo.
 				opts.Valid = rs.srv.stillSignedIn(c, sessionRef(st.data.SID))
 			}
 		}
+		LiftRequestDeadline(c) // a stream stays open for as long as its page does
 		return live.Stream(c.Response(), c.Request(), hub.Subscribe(t), opts)
 	}
 }

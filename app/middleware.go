@@ -27,11 +27,19 @@ func (s *Server) observe(c echo.Context, next echo.HandlerFunc) error {
 	}
 	rs := &requestState{srv: s, traceID: newTraceID()}
 	req := c.Request()
-	c.SetRequest(req.WithContext(withRequestState(req.Context(), rs)))
+	ctx := withRequestState(req.Context(), rs)
+	if d := s.timeouts.Request; d > 0 {
+		ctx = rs.startDeadline(ctx, d)
+		defer rs.deadline.release()
+	}
+	c.SetRequest(req.WithContext(ctx))
 	c.Response().Header()[HeaderTraceID] = []string{rs.traceID}
 
 	err := s.recoverPanics(c, next)
 	if err != nil {
+		if rs.deadline.passed() {
+			afterDeadline(c) // the error page renders on a context that is not cancelled
+		}
 		c.Error(err) // s.handleError: renders the page, logs 5xx details
 	}
 
@@ -48,7 +56,7 @@ func (s *Server) observe(c echo.Context, next echo.HandlerFunc) error {
 	case status >= 400 && status != http.StatusNotFound:
 		level = slog.LevelWarn
 	}
-	ctx := c.Request().Context()
+	ctx = c.Request().Context()
 	if !s.log.Enabled(ctx, level) {
 		return nil
 	}
@@ -215,10 +223,14 @@ func BodyLimit(limit int64, readTimeout time.Duration) echo.MiddlewareFunc {
 				// The server's write deadline was set when the request
 				// arrived; the answer to a long upload comes later, so it
 				// moves too. ErrNotSupported (httptest recorders) just means
-				// there is no deadline to extend.
+				// there is no deadline to extend. So does the request
+				// deadline: the handler's work starts once the body is in.
 				rc := http.NewResponseController(c.Response())
 				_ = rc.SetReadDeadline(time.Now().Add(readTimeout))
 				_ = rc.SetWriteDeadline(time.Now().Add(readTimeout + time.Minute))
+				if rs := requestOf(c); rs != nil {
+					rs.srv.extendRequestDeadline(c, readTimeout)
+				}
 			}
 			return next(c)
 		}

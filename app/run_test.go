@@ -210,6 +210,8 @@ func TestLiveStreamOverRealServer(t *testing.T) {
 		// the request context when the read deadline passes).
 		d.Timeouts.Read = 150 * time.Millisecond
 		d.Timeouts.Write = 150 * time.Millisecond
+		// Nor a short request deadline (LiveStream lifts it).
+		d.Timeouts.Request = 150 * time.Millisecond
 	})
 	base, stop := running(t, h.srv)
 	transport := &http.Transport{}

@@ -80,6 +80,10 @@ type Timeouts struct {
 	Write      time.Duration // default 60s: whole response
 	Idle       time.Duration // default 120s: keep-alive
 	Shutdown   time.Duration // default 15s: grace period for in-flight requests
+	// Request is how long a handler may wait, for the database above all, before the request is
+	// answered 503 with Retry-After (deadline.go). Default 15s; negative: no deadline. Live streams
+	// lift it, and BodyLimit moves it by the time it gives an upload.
+	Request time.Duration
 }
 
 // Identity is what the shell knows about a signed-in user beyond the id.
@@ -90,10 +94,11 @@ type Identity struct {
 
 // Defaults.
 const (
-	DefaultBodyLimit     int64 = 1 << 20
-	DefaultSessionTTL          = 7 * 24 * time.Hour
-	DefaultSessionMaxAge       = 30 * 24 * time.Hour
-	minSecretLen               = 32
+	DefaultBodyLimit      int64 = 1 << 20
+	DefaultSessionTTL           = 7 * 24 * time.Hour
+	DefaultSessionMaxAge        = 30 * 24 * time.Hour
+	DefaultRequestTimeout       = 15 * time.Second
+	minSecretLen                = 32
 )
 
 // Server is the web application shell: an Echo instance with the middleware
@@ -233,6 +238,9 @@ func withDefaultTimeouts(t Timeouts) Timeouts {
 	def(&t.Write, 60*time.Second)
 	def(&t.Idle, 120*time.Second)
 	def(&t.Shutdown, 15*time.Second)
+	if t.Request == 0 {
+		t.Request = DefaultRequestTimeout
+	}
 	return t
 }
 

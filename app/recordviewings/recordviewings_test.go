@@ -1,12 +1,14 @@
 package recordviewings_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -148,4 +150,35 @@ func TestRecordViewingRefusesBadInput(t *testing.T) {
 	t.Run("GET", func(t *testing.T) {
 		apptest.WantStatus(t, b.Get("/record-viewing/"+uuid.NewString()), http.StatusMethodNotAllowed)
 	})
+}
+
+// When the database does not answer in time (here: another session holds the viewing category's
+// lock, as a stalled writer would), the viewing is answered 503 with Retry-After once the request
+// deadline passes, instead of after as long as the client waits; once the database answers again so
+// does the application.
+func TestRecordViewingAnswers503WhenTheDatabaseDoesNotAnswer(t *testing.T) {
+	store := testdb.NewStore(t)
+	srv := apptest.NewServer(t, app.Deps{Timeouts: app.Timeouts{Request: 300 * time.Millisecond}},
+		recordviewings.New(recordviewings.Deps{Store: store, Logger: testdb.Quiet}))
+	b := apptest.NewBrowser(t, srv)
+
+	ctx := context.Background()
+	tx := testdb.NewTx(t)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(message_store.hash_64($1))`, viewingmsg.Category); err != nil {
+		t.Fatal(err)
+	}
+	rec := record(b, uuid.NewString(), "")
+	apptest.WantStatus(t, rec, http.StatusServiceUnavailable)
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("no Retry-After on the 503")
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	videoID := uuid.NewString()
+	apptest.WantStatus(t, record(b, videoID, ""), http.StatusSeeOther)
+	if msgs := testdb.ReadStream(t, store, viewingmsg.StreamName(videoID)); len(msgs) != 1 {
+		t.Fatalf("after the lock: %d messages", len(msgs))
+	}
 }

@@ -150,8 +150,10 @@ func (a *App) serve(c echo.Context, uri string) error {
 	h.Set(echo.HeaderContentType, contentType(uri))
 	h.Set(echo.HeaderCacheControl, "public, max-age=86400")
 	h.Set("Accept-Ranges", "bytes")
-	// A long video outlasts the server's write timeout; this response gets its own.
+	// A long video outlasts the server's write timeout and the request deadline (the latter is for
+	// waiting on the database, done by now); this response gets a write timeout of its own.
 	_ = http.NewResponseController(res).SetWriteDeadline(time.Now().Add(a.downloadTimeout))
+	app.LiftRequestDeadline(c)
 	http.ServeContent(res, withoutForeignRange(c.Request()), "", st.ModTime(), f)
 	return nil
 }
