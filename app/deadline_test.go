@@ -72,6 +72,15 @@ func TestRequestDeadlineAnswers503WithRetryAfter(t *testing.T) {
 	if got := logStatus(t, h, "/t/hang"); got != float64(http.StatusServiceUnavailable) {
 		t.Errorf("logged status %v", got)
 	}
+	var cause any
+	for _, r := range h.logs.records(t) {
+		if r["msg"] == "request failed" {
+			cause = r["cause"]
+		}
+	}
+	if c, _ := cause.(string); !strings.Contains(c, "request deadline") {
+		t.Errorf("the failure's log line does not say the deadline passed: cause %v", cause)
+	}
 
 	// The same for a client that does not ask for HTML.
 	req := httptest.NewRequest(http.MethodGet, "/t/hang", nil)

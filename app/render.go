@@ -72,6 +72,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	log := Logger(c)
 	if status >= 500 {
 		attrs := []any{"status", status, "error", err.Error()}
+		if rs := requestOf(c); rs != nil && rs.deadline.passed() {
+			// The error is the cancelled context; say what cancelled it.
+			attrs = append(attrs, "cause", fmt.Sprintf("no answer within the request deadline (REQUEST_TIMEOUT %s)", s.timeouts.Request))
+		}
 		var p *panicError
 		if errors.As(err, &p) {
 			attrs = append(attrs, "stack", string(p.stack))
