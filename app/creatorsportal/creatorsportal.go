@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,6 +67,8 @@ type App struct {
 	maxUpload     int64
 	uploadTimeout time.Duration
 	log           *slog.Logger
+	// lastPartsSweep is when clearStaleParts last looked (Unix nanoseconds; 0: not yet).
+	lastPartsSweep atomic.Int64
 }
 
 // New returns the application.

@@ -689,3 +689,39 @@ func TestOperationPageWaitsForTheVideoToShowTheChange(t *testing.T) {
 		t.Errorf("success → %q", loc)
 	}
 }
+
+// An upload is received into a hidden .part file that gets its final name once complete. A process
+// killed while receiving (SIGKILL, the OOM killer, a power cut) leaves that file behind, up to
+// MaxUploadBytes each, and no request would ever remove it: crash after crash they would fill the
+// disk. Uploads clear the leftovers: a .part file untouched for longer than an upload may take
+// (UploadTimeout) belongs to no upload in progress, in this process or another sharing the directory.
+func TestUploadsClearPartialUploadsACrashLeftBehind(t *testing.T) {
+	f := setup(t) // UploadTimeout: the default hour
+	dir := filepath.Join(f.mediaDir, videopublishingmsg.UploadsDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "."+uuid.NewString()+"-1234.part")  // a crash's leftover
+	active := filepath.Join(dir, "."+uuid.NewString()+"-5678.part") // another upload, still arriving
+	kept := filepath.Join(dir, uuid.NewString()+".webm")            // an old upload, complete
+	for _, p := range []string{stale, active, kept} {
+		if err := os.WriteFile(p, webmHead, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, p := range []string{stale, kept} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apptest.WantStatus(t, upload(f.b, "clip.webm", webmHead), http.StatusSeeOther)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a partial upload untouched for two hours is still there (%v)", err)
+	}
+	for _, p := range []string{active, kept} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", filepath.Base(p), err)
+		}
+	}
+}

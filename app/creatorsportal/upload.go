@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -173,7 +174,8 @@ func (a *App) receive(part io.Reader, videoID string) (stored, uri string, err e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", storageError(err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+videoID+"-*.part")
+	a.clearStaleParts(dir)
+	tmp, err := os.CreateTemp(dir, "."+videoID+partPattern)
 	if err != nil {
 		return "", "", storageError(err)
 	}
@@ -209,6 +211,49 @@ func (a *App) receive(part io.Reader, videoID string) (stored, uri string, err e
 	}
 	done = true
 	return final, videopublishingmsg.MediaURI(videopublishingmsg.UploadsDir + "/" + name), nil
+}
+
+// partPattern names an upload being received (os.CreateTemp's pattern, after "."+videoID): a hidden
+// file that gets its final name once complete.
+const partPattern = "-*.part"
+
+// clearStaleParts removes the partial uploads a crash left behind. A process killed while receiving
+// an upload (SIGKILL, the OOM killer, a power cut) leaves its .part file, up to MaxUploadBytes, and
+// nothing else would ever remove it. A .part file untouched for longer than an upload may take
+// (uploadTimeout: the body limit ends slower uploads) belongs to no upload in progress — in this
+// process or in another one sharing the media directory — since every upload writes to its file as
+// its bytes arrive. It runs on the first upload of a process and then at most once per uploadTimeout;
+// failures only cost the space, so they are logged and the upload goes on.
+func (a *App) clearStaleParts(dir string) {
+	now := time.Now()
+	last := a.lastPartsSweep.Load()
+	if last != 0 && now.Sub(time.Unix(0, last)) < a.uploadTimeout {
+		return
+	}
+	if !a.lastPartsSweep.CompareAndSwap(last, now.UnixNano()) {
+		return // another upload is sweeping
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		a.log.Warn("could not look for partial uploads left behind", "dir", dir, "error", err.Error())
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".part") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || now.Sub(info.ModTime()) <= a.uploadTimeout {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			a.log.Warn("could not remove a partial upload left behind", "file", name, "error", err.Error())
+			continue
+		}
+		a.log.Info("removed a partial upload left behind by an interrupted process", "file", name,
+			"bytes", info.Size(), "modified", info.ModTime())
+	}
 }
 
 // readError classifies an error reading the request: over the body limit (413), or a broken upload.
