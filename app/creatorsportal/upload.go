@@ -28,11 +28,12 @@ const fileField = "video"
 const (
 	msgNotAVideo = "That file is not a video we can publish. Please upload an MP4, WebM, Ogg (Theora), " +
 		"QuickTime, Matroska or AVI video."
-	msgNoFile     = "Please choose a video file to upload."
-	msgEmptyFile  = "That file is empty. Please choose a video file to upload."
-	msgOneFile    = "Please upload one video at a time."
-	msgUnreadable = "The upload could not be read. Please try again."
-	msgNoSpace    = "The server has no room for more videos right now. Please try again later."
+	msgNoFile      = "Please choose a video file to upload."
+	msgEmptyFile   = "That file is empty. Please choose a video file to upload."
+	msgOneFile     = "Please upload one video at a time."
+	msgUnreadable  = "The upload could not be read. Please try again."
+	msgNoSpace     = "The server has no room for more videos right now. Please try again later."
+	msgCannotStore = "The server cannot store videos right now. Please try again later."
 )
 
 // tooLarge is the 413 of an upload over the limit. cause is the body limit's *http.MaxBytesError when
@@ -265,11 +266,16 @@ func (a *App) readError(err error) error {
 	return &app.Error{Status: http.StatusBadRequest, Message: msgUnreadable, Err: err}
 }
 
-// storageError is a failure to store the upload: out of space is the server's condition, said as
-// such; anything else is a plain 500.
+// storageError is a failure to store the upload. A media directory that cannot take it is the
+// server's condition, said as such (503): out of space, mounted read-only, or not writable by the
+// program's user (a volume owned by another user) — an operator's to fix, not a bug; the cause is
+// logged. Anything else is a plain 500.
 func storageError(err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	switch {
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return &app.Error{Status: http.StatusServiceUnavailable, Message: msgNoSpace, Err: err}
+	case errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
+		return &app.Error{Status: http.StatusServiceUnavailable, Message: msgCannotStore, Err: err}
 	}
 	return fmt.Errorf("store upload: %w", err)
 }
