@@ -89,9 +89,12 @@ func (e ErrorInfo) Heading() string {
 }
 
 // Lead is the explanation under the heading: the specific message when there
-// is one, otherwise a friendly default for the status.
+// is one, otherwise a friendly default for the status. Server errors never show
+// a message, except a 503's: an application that answers 503 itself says what
+// is unavailable (no room for uploads), which the default (a restart, heavy
+// load) would misstate.
 func (e ErrorInfo) Lead() string {
-	if e.Message != "" && e.Status < 500 {
+	if e.Message != "" && (e.Status < 500 || e.Status == http.StatusServiceUnavailable) {
 		return e.Message
 	}
 	switch e.Status {

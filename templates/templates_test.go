@@ -54,6 +54,10 @@ func TestErrorPages(t *testing.T) {
 		{413, "", []string{"That’s too large"}, nil},
 		{429, "", []string{"Slow down"}, nil},
 		{500, "db password is hunter2", []string{"Something went wrong", "Reference: <code>trace-123</code>"}, []string{"hunter2"}},
+		// A 503 with a message (app.Error: the application says what is unavailable, e.g. room for
+		// uploads) shows it instead of the default lead, which blames a restart or heavy load.
+		{503, "The server has no room for more videos right now.", []string{"Temporarily unavailable", "no room for more videos"}, []string{"restarting"}},
+		{503, "", []string{"Temporarily unavailable", "restarting or under heavy load"}, nil},
 	} {
 		html := renderErrorPage(t, p, ErrorInfo{Status: tc.status, Message: tc.msg})
 		for _, w := range tc.want {
