@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -111,10 +112,11 @@ func IsTransient(err error) bool {
 
 // IsUnavailable reports whether err says the database cannot serve now: it could not be reached or
 // connected to, the connection broke, it is starting up or shutting down, or it is out of connections,
-// memory or disk. An HTTP request that failed on such an error is worth repeating in a moment (503),
-// unlike one that failed on a bug (500). Unlike IsTransient, it does not count what is only a
-// conflict between writers (version conflicts, deadlocks, serialization failures), the caller's own
-// deadline, or file-system errors.
+// memory or disk, or it stopped a statement at the statement_timeout or lock_timeout an operator set.
+// An HTTP request that failed on such an error is worth repeating in a moment (503), unlike one that
+// failed on a bug (500). Unlike IsTransient, it does not count what is only a conflict between writers
+// (version conflicts, deadlocks, serialization failures), the caller's own deadline, or file-system
+// errors.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
@@ -128,7 +130,9 @@ func IsUnavailable(err error) bool {
 		case "08", "53": // connection exceptions; insufficient resources
 			return true
 		case "57": // operator intervention, but not a query the caller cancelled
-			return pgErr.Code != "57014"
+			return pgErr.Code != "57014" || isStatementTimeout(pgErr)
+		case "55": // lock_not_available: the lock_timeout an operator set ran out
+			return pgErr.Code == "55P03"
 		}
 		return false
 	}
@@ -140,6 +144,16 @@ func IsUnavailable(err error) bool {
 		return false
 	}
 	return isNetworkFailure(err) || isConnectionLost(err)
+}
+
+// isStatementTimeout tells the server's statement_timeout from the other causes of query_canceled
+// (57014), which share the code: above all a statement cancelled because its caller gave up ("due to
+// user request", the cancel request pgx sends when a context ends). A statement the server stopped
+// after the time an operator allows is the database being too slow or locked — like one out of reach.
+// The text is the server's: with lc_messages in another language it does not match, and the error
+// counts as a cancelled query, as before.
+func isStatementTimeout(pgErr *pgconn.PgError) bool {
+	return strings.Contains(pgErr.Message, "statement timeout")
 }
 
 // IsMarkedTransient reports whether err was marked with Transient (or wraps such an error) — the

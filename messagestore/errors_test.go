@@ -127,3 +127,56 @@ func TestIsUnavailableClassifiesErrors(t *testing.T) {
 		}
 	}
 }
+
+// The server's own time limits — a statement_timeout or lock_timeout an operator set on the database
+// or role — fail a statement with 57014 or 55P03 while the database is locked or too slow: the same
+// condition as a database out of reach, worth a retry in a moment (503), not a bug (500). Found with
+// ALTER DATABASE … SET statement_timeout = '2s' and a view table locked by another session: log-in
+// and registration answered 500. A statement cancelled because its caller gave up (57014 too, "due to
+// user request") stays the caller's own business.
+func TestIsUnavailableForTheServersOwnTimeouts(t *testing.T) {
+	ctx := context.Background()
+	pool := newStore(t).Pool()
+
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SET statement_timeout = '20ms'"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, "SELECT pg_sleep(5)")
+	if !messagestore.IsUnavailable(err) {
+		t.Errorf("statement timeout: IsUnavailable(%v) = false", err)
+	}
+	if _, err := conn.Exec(ctx, "SET statement_timeout = 0; SET lock_timeout = '20ms'"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another session holds a lock the statement waits for.
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(ctx) //nolint:errcheck
+	key := time.Now().UnixNano()
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", key); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", key)
+	if !messagestore.IsUnavailable(err) {
+		t.Errorf("lock timeout: IsUnavailable(%v) = false", err)
+	}
+	if _, err := conn.Exec(ctx, "SET lock_timeout = 0"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The caller's own deadline is not the database's unavailability.
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	_, err = conn.Exec(cctx, "SELECT pg_sleep(5)")
+	if err == nil || messagestore.IsUnavailable(err) {
+		t.Errorf("cancelled by its caller: IsUnavailable(%v) = true", err)
+	}
+}
