@@ -202,7 +202,7 @@ var rebuildables = map[string]rebuildable{
 	"admin-streams": {[]string{"admin_streams", "admin_categories", "admin_message_index"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
 		return adminstreams.New(adminstreams.Deps{DB: p, Logger: l})
 	}},
-	"admin-subscriber-positions": {[]string{"admin_subscriber_positions"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
+	"admin-subscriber-positions": {[]string{"admin_subscriber_positions", "admin_subscriber_status"}, "", func(p *pgxpool.Pool, l *slog.Logger) subscriber {
 		return adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: p, Logger: l})
 	}},
 }

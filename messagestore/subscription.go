@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -103,6 +104,13 @@ type Subscription struct {
 	mu     sync.Mutex
 	status Status
 	retry  chan struct{}
+	// announcedParked says the subscription's status stream ends with Parked: this runner announced
+	// it, or found it there when it started (another runner parked, then stopped). Only the goroutine
+	// running the subscription touches it.
+	announcedParked bool
+	// lastParkedOnPosition says the announced park was on the saved position (parkOnPosition), which
+	// reading the position again ends; any other park ends with the next message handled.
+	lastParkedOnPosition bool
 }
 
 // Subscribe creates a subscription; Run starts it. leases may be nil (no coordination between
@@ -168,6 +176,38 @@ func (s *Store) Subscribe(cfg SubscriptionConfig, leases *Leases) (*Subscription
 func PositionStreamName(subscriberID string) string {
 	return StreamName(positionCategory, subscriberID)
 }
+
+// StatusCategory holds one stream per subscriber, subscriberStatus-<subscriber id>, in which the
+// subscription announces that it parked (Parked) and that it moved on again (Resumed), for the
+// processes that do not run it: when workers run the subscriptions, the admin pages of the web
+// processes show a parked one from there (the admin-subscriber-positions aggregator). The position
+// stream keeps only Read messages, as the book's readers of it expect.
+const StatusCategory = "subscriberStatus"
+
+// StatusStreamName is the subscriber's status stream.
+func StatusStreamName(subscriberID string) string {
+	return StreamName(StatusCategory, subscriberID)
+}
+
+// Parked announces that a subscription parked on a message that keeps failing (or on a saved
+// position it cannot read), until someone retries it.
+type Parked struct {
+	GlobalPosition int64  `json:"globalPosition"` // of the failing message
+	StreamName     string `json:"streamName"`
+	Type           string `json:"type"`
+	MessageID      string `json:"messageId"`
+	Error          string `json:"error"` // the last failure, at most maxAnnouncedError bytes
+	Attempts       int    `json:"attempts"`
+}
+
+// Resumed announces that a parked subscription got past the message it parked on, or read its
+// saved position again.
+type Resumed struct {
+	Position int64 `json:"position"` // where it stands
+}
+
+// maxAnnouncedError bounds the error text a Parked message carries.
+const maxAnnouncedError = 2000
 
 // Read is the message a subscription writes to record its position.
 type Read struct {
@@ -238,6 +278,7 @@ func (s *Subscription) Run(ctx context.Context) error {
 
 // run reads and handles until ctx is done; it saves the position on the way out.
 func (s *Subscription) run(ctx context.Context) {
+	s.announcedParked, s.lastParkedOnPosition = s.lastAnnouncedParked(ctx)
 	position, txid, ok := s.loadPosition(ctx)
 	if !ok {
 		return
@@ -430,6 +471,9 @@ func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Co
 					st.FailingSince = time.Time{}
 				}
 			})
+			if s.announcedParked {
+				s.announceResumed(ctx, m.GlobalPosition)
+			}
 			return true
 		}
 		if ctx.Err() != nil {
@@ -457,6 +501,7 @@ func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Co
 		})
 		if parked {
 			log.Error("message keeps failing: subscription parked until retried")
+			s.announceParked(ctx, m, err, attempts)
 			select {
 			case <-ctx.Done():
 				return false
@@ -502,6 +547,9 @@ func (s *Subscription) loadPosition(ctx context.Context) (int64, uint64, bool) {
 						st.FailingSince = time.Time{}
 					}
 				})
+				if s.announcedParked && s.lastParkedOnPosition {
+					s.announceResumed(ctx, r.Position)
+				}
 				return r.Position, r.TransactionID, true
 			}
 			if !s.parkOnPosition(ctx, *m, err) {
@@ -535,6 +583,8 @@ func (s *Subscription) parkOnPosition(ctx context.Context, m Message, err error)
 		}
 	})
 	s.log.Error("subscription parked until retried", "stream", m.StreamName, "globalPosition", m.GlobalPosition, "err", err)
+	s.announceParked(ctx, m, err, 1)
+	s.lastParkedOnPosition = true
 	select {
 	case <-ctx.Done():
 		return false
@@ -542,6 +592,49 @@ func (s *Subscription) parkOnPosition(ctx context.Context, m Message, err error)
 		s.log.Info("retrying: loading the saved position again")
 		return true
 	}
+}
+
+// announceParked writes Parked to the status stream. The subscription is parked whether or not that
+// write works (the store may be what fails); it is logged either way.
+func (s *Subscription) announceParked(ctx context.Context, m Message, err error, attempts int) {
+	text := err.Error()
+	if len(text) > maxAnnouncedError {
+		text = strings.ToValidUTF8(text[:maxAnnouncedError], "") + "…"
+	}
+	p := Parked{GlobalPosition: m.GlobalPosition, StreamName: m.StreamName, Type: m.Type, MessageID: m.ID,
+		Error: text, Attempts: attempts}
+	if _, werr := s.store.Write(ctx, StatusStreamName(s.cfg.SubscriberID), AnyVersion, NewMessage{Type: "Parked", Data: p}); werr != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("announcing the park failed; only this process shows it", "err", werr)
+		}
+		return
+	}
+	s.announcedParked, s.lastParkedOnPosition = true, false
+}
+
+// announceResumed writes Resumed to the status stream after a park was announced.
+func (s *Subscription) announceResumed(ctx context.Context, position int64) {
+	if _, err := s.store.Write(ctx, StatusStreamName(s.cfg.SubscriberID), AnyVersion,
+		NewMessage{Type: "Resumed", Data: Resumed{Position: position}}); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("announcing that the subscription resumed failed; will try again after the next message", "err", err)
+		}
+		return
+	}
+	s.announcedParked, s.lastParkedOnPosition = false, false
+}
+
+// lastAnnouncedParked reports whether the status stream ends with Parked (a runner parked and
+// stopped; this one takes over and will announce when it gets past), and whether that park was on
+// the saved position. A failed read counts as no: nothing is announced then, as before status streams.
+func (s *Subscription) lastAnnouncedParked(ctx context.Context) (parked, onPosition bool) {
+	m, err := s.store.LastMessage(ctx, StatusStreamName(s.cfg.SubscriberID), "")
+	if err != nil || m == nil || m.Type != "Parked" {
+		return false, false
+	}
+	var p Parked
+	_ = m.Decode(&p)
+	return true, p.StreamName == PositionStreamName(s.cfg.SubscriberID)
 }
 
 func (s *Subscription) savePosition(ctx context.Context, position int64, txid uint64) error {

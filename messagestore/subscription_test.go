@@ -137,7 +137,8 @@ func TestPoisonMessageParksThenRetryResumes(t *testing.T) {
 	var broken atomic.Bool
 	broken.Store(true)
 	rec := &recorder{}
-	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+	id := "test:" + uuid.NewString()
+	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
 		Handlers: map[string]messagestore.Handler{"Deposited": func(ctx context.Context, m messagestore.Message) error {
 			if m.GlobalPosition == gps[1] && broken.Load() {
 				return errors.New("cannot handle this one")
@@ -168,6 +169,13 @@ func TestPoisonMessageParksThenRetryResumes(t *testing.T) {
 	if rec.count() != 1 {
 		t.Fatalf("parked subscription went past its failing message: %v", rec.gps)
 	}
+	// Other processes learn of the park from the status stream.
+	status := statusMessages(t, s, id)
+	var parked messagestore.Parked
+	if len(status) != 1 || status[0].Type != "Parked" || status[0].Decode(&parked) != nil ||
+		parked.GlobalPosition != gps[1] || parked.Error != "cannot handle this one" || parked.Attempts != 3 || parked.Type != "Deposited" {
+		t.Fatalf("status stream after the park: %+v (%+v)", status, parked)
+	}
 
 	broken.Store(false)
 	sub.Retry()
@@ -178,6 +186,54 @@ func TestPoisonMessageParksThenRetryResumes(t *testing.T) {
 	if len(sup.Parked()) != 0 {
 		t.Fatal("still reported parked")
 	}
+	if status := statusMessages(t, s, id); len(status) != 2 || status[1].Type != "Resumed" {
+		t.Fatalf("status stream after the retry: %v, want Parked then Resumed", testdbTypes(status))
+	}
+}
+
+// statusMessages reads a subscriber's status stream.
+func statusMessages(t *testing.T, s *messagestore.Store, id string) []messagestore.Message {
+	t.Helper()
+	msgs, err := s.ReadStream(context.Background(), messagestore.StatusStreamName(id), 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+func testdbTypes(msgs []messagestore.Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.Type)
+	}
+	return out
+}
+
+// A subscription parked by a runner that then stopped is announced as resumed by the runner that
+// takes it over, once it gets past the message.
+func TestTakeoverAnnouncesTheResumeOfAnotherRunnersPark(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	cat := fresh("sub")
+	gps := writeN(t, s, cat, 2, messagestore.Metadata{})
+	id := "test:" + uuid.NewString()
+	if _, err := s.Write(ctx, messagestore.StatusStreamName(id), messagestore.AnyVersion, messagestore.NewMessage{
+		Type: "Parked", Data: messagestore.Parked{GlobalPosition: gps[0], Error: "it failed on the other runner"}}); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
+		Handlers: map[string]messagestore.Handler{"Deposited": rec.handle}}, nil)
+	sup := messagestore.NewSupervisor(s, nil, sub)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- sup.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, 10*time.Second, "handled", func() bool { return rec.count() == 2 })
+	eventually(t, 10*time.Second, "Resumed announced", func() bool {
+		st := statusMessages(t, s, id)
+		return len(st) == 2 && st[1].Type == "Resumed"
+	})
 }
 
 // A saved position that cannot be read — a Read another Message DB client wrote into the position
@@ -217,10 +273,16 @@ func TestAnUnreadableSavedPositionParks(t *testing.T) {
 		messagestore.NewMessage{Type: "Read", Data: messagestore.Read{Position: gps[1]}}); err != nil {
 		t.Fatal(err)
 	}
+	if status := statusMessages(t, s, id); len(status) != 1 || status[0].Type != "Parked" {
+		t.Fatalf("status stream while parked on the position: %v", testdbTypes(status))
+	}
 	sub.Retry()
 	eventually(t, 10*time.Second, "the message after the saved position", func() bool { return rec.count() == 1 })
 	if st := sub.Status(); st.State != messagestore.StateRunning || st.FailingMessage != nil || len(sup.Parked()) != 0 {
 		t.Fatalf("status after retry %+v", st)
+	}
+	if status := statusMessages(t, s, id); len(status) != 2 || status[1].Type != "Resumed" {
+		t.Fatalf("status stream after the retry: %v, want Parked then Resumed", testdbTypes(status))
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

@@ -52,6 +52,12 @@ func TestPoisonMessage(t *testing.T) {
 	})
 	_, body := p.readyz()
 	t.Logf("parked: /readyz says %s", strings.TrimSpace(body))
+	// The positions page shows the park from the subscription's status stream, as a web process that
+	// does not run the subscription would (subscriberStatus-<id>, admin-subscriber-positions).
+	eventually(t, 30*time.Second, "the positions page to show the park and its error", func() bool {
+		page, err := admin.get("/admin/subscriber-positions?limit=200")
+		return err == nil && page.status == http.StatusOK && strings.Contains(page.body, "reliability_poison")
+	})
 	// The operation itself is decided (video-operations is another subscription) while the
 	// dashboard's view is stuck.
 	eventually(t, 30*time.Second, "video-operations to record the poisoned rename", func() bool {
@@ -97,6 +103,10 @@ func TestPoisonMessage(t *testing.T) {
 		return code == http.StatusOK
 	})
 	t.Logf("resumed %s after the retry", time.Since(retried).Round(time.Millisecond))
+	eventually(t, 30*time.Second, "the positions page to show the subscription resumed", func() bool {
+		page, err := admin.get("/admin/subscriber-positions?limit=200")
+		return err == nil && page.status == http.StatusOK && !strings.Contains(page.body, "reliability_poison")
+	})
 	time.Sleep(time.Second)
 	ld.finish()
 	checkInvariants(t, s, l)

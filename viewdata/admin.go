@@ -305,22 +305,41 @@ func AdminCategoryByName(ctx context.Context, views Querier, name string) (Admin
 // AdminSubscriberPosition is a row of admin_subscriber_positions.
 type AdminSubscriberPosition struct {
 	SubscriberID           string
+	Saved                  bool // a position was saved (a subscription that parked on its first message has none)
 	Position               int64
 	UpdatedAt              time.Time
 	LastReadGlobalPosition int64
+	// Parked is what the subscription's status stream says, whichever process runs it.
+	Parked                bool
+	ParkedSince           time.Time
+	ParkedError           string
+	FailingGlobalPosition int64 // 0: unknown
+	FailingStreamName     string
+	FailingType           string
+	Attempts              int
 }
 
-// AdminSubscriberPositions returns up to limit subscriber positions by id after the cursor.
+// AdminSubscriberPositions returns up to limit subscribers by id after the cursor: their saved
+// positions and whether they are parked.
 func AdminSubscriberPositions(ctx context.Context, views Querier, after string, limit int) ([]AdminSubscriberPosition, error) {
-	rows, err := views.Query(ctx, `SELECT subscriber_id, position, updated_at, last_read_global_position
-		FROM admin_subscriber_positions WHERE subscriber_id > $1 ORDER BY subscriber_id LIMIT $2`, after, limit)
+	rows, err := views.Query(ctx, `SELECT coalesce(p.subscriber_id, s.subscriber_id), p.subscriber_id IS NOT NULL,
+			coalesce(p.position, 0), coalesce(p.updated_at, s.changed_at), coalesce(p.last_read_global_position, 0),
+			coalesce(s.parked, false), coalesce(s.changed_at, p.updated_at), coalesce(s.error, ''),
+			coalesce(s.failing_global_position, 0), coalesce(s.failing_stream_name, ''), coalesce(s.failing_type, ''),
+			coalesce(s.attempts, 0)
+		FROM admin_subscriber_positions AS p
+		FULL JOIN admin_subscriber_status AS s ON s.subscriber_id = p.subscriber_id
+		WHERE coalesce(p.subscriber_id, s.subscriber_id) > $1
+		ORDER BY 1 LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("admin subscriber positions: %w", err)
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (AdminSubscriberPosition, error) {
 		var p AdminSubscriberPosition
-		err := row.Scan(&p.SubscriberID, &p.Position, &p.UpdatedAt, &p.LastReadGlobalPosition)
-		p.UpdatedAt = p.UpdatedAt.UTC()
+		err := row.Scan(&p.SubscriberID, &p.Saved, &p.Position, &p.UpdatedAt, &p.LastReadGlobalPosition,
+			&p.Parked, &p.ParkedSince, &p.ParkedError, &p.FailingGlobalPosition, &p.FailingStreamName,
+			&p.FailingType, &p.Attempts)
+		p.UpdatedAt, p.ParkedSince = p.UpdatedAt.UTC(), p.ParkedSince.UTC()
 		return p, err
 	})
 }

@@ -36,3 +36,67 @@ func TestLatestReadWinsAndReplaysChangeNothing(t *testing.T) {
 		t.Fatalf("position %d at %d, want 200 at 1001", p, g)
 	}
 }
+
+// Parked and Resumed messages of a subscriber's status stream say whether it is parked; the latest
+// wins, and replays or batches in any order change nothing.
+func TestStatusMessagesSayWhetherParked(t *testing.T) {
+	ctx := context.Background()
+	agg := adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
+	id := "test:" + uuid.NewString()
+	status := func(typ string, gpos int64, data string) messagestore.Message {
+		return messagestore.Message{ID: uuid.NewString(), StreamName: messagestore.StatusStreamName(id), Type: typ,
+			GlobalPosition: gpos, Data: []byte(data), Time: time.Now().UTC()}
+	}
+	parked := status("Parked", 2000, `{"globalPosition": 77, "streamName": "account-1", "type": "Deposited",
+		"messageId": "m", "error": "cannot handle this one", "attempts": 5}`)
+	resumed := status("Resumed", 2001, `{"position": 77}`)
+	row := func() (bool, string, int64, string, int) {
+		t.Helper()
+		var isParked bool
+		var errText, stream *string
+		var fgp *int64
+		var attempts *int32
+		if err := testdb.Pool().QueryRow(ctx, `SELECT parked, error, failing_global_position, failing_stream_name, attempts
+			FROM admin_subscriber_status WHERE subscriber_id = $1`, id).Scan(&isParked, &errText, &fgp, &stream, &attempts); err != nil {
+			t.Fatal(err)
+		}
+		var e, s string
+		var g int64
+		var a int
+		if errText != nil {
+			e = *errText
+		}
+		if stream != nil {
+			s = *stream
+		}
+		if fgp != nil {
+			g = *fgp
+		}
+		if attempts != nil {
+			a = int(*attempts)
+		}
+		return isParked, e, g, s, a
+	}
+
+	if err := agg.HandleStatus(ctx, []messagestore.Message{parked}); err != nil {
+		t.Fatal(err)
+	}
+	if p, e, g, s, a := row(); !p || e != "cannot handle this one" || g != 77 || s != "account-1" || a != 5 {
+		t.Fatalf("after Parked: %v %q %d %q %d", p, e, g, s, a)
+	}
+	for _, batch := range [][]messagestore.Message{{resumed}, {parked}, {resumed, parked}, {parked, resumed}} {
+		if err := agg.HandleStatus(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if p, e, _, _, _ := row(); p || e != "" {
+			t.Fatalf("after Resumed (then replays): parked %v, error %q", p, e)
+		}
+	}
+	// A Parked of another shape (another client's) still says parked.
+	if err := agg.HandleStatus(ctx, []messagestore.Message{status("Parked", 2002, `["not", "an", "object"]`)}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, _, _, _ := row(); !p {
+		t.Fatal("an undecodable Parked did not mark the subscriber parked")
+	}
+}

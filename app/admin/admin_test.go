@@ -399,3 +399,33 @@ func TestLinksToNamesWithPercentAndSlash(t *testing.T) {
 		t.Errorf("messages of type %q: %d, the message is not listed\n%.600s", typ, st, body)
 	}
 }
+
+// The positions page shows a parked subscription from admin_subscriber_status, which the status
+// streams feed, so that a web process shows a worker's park too; a subscriber that parked before
+// saving any position is listed as well.
+func TestPositionsPageShowsParkedSubscriptionsOfAnyProcess(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	prefix := "parked-" + uuid.NewString()
+	id := prefix + ":worker"
+	if _, err := testdb.Pool().Exec(ctx, `INSERT INTO admin_subscriber_status (subscriber_id, parked, error,
+		failing_global_position, failing_stream_name, failing_type, attempts, changed_at, status_global_position)
+		VALUES ($1, true, 'cannot handle <this> one', 77, 'account-1', 'Deposited', 5, now(), 1)`, id); err != nil {
+		t.Fatal(err)
+	}
+	running := prefix + ":web"
+	if _, err := testdb.Pool().Exec(ctx, `INSERT INTO admin_subscriber_positions (subscriber_id, position, updated_at,
+		last_read_global_position) VALUES ($1, 12, now(), 13)`, running); err != nil {
+		t.Fatal(err)
+	}
+	adm := f.client(t, f.adminID)
+	st, body, _ := get(t, adm, f.srv.URL+"/admin/subscriber-positions?limit=2&after="+base64.RawURLEncoding.EncodeToString([]byte(prefix)))
+	if st != http.StatusOK {
+		t.Fatalf("positions page: %d", st)
+	}
+	for _, want := range []string{id, "Parked", "cannot handle &lt;this&gt; one", "/admin/messages/77", "none saved", running, "not parked"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("positions page lacks %q", want)
+		}
+	}
+}
