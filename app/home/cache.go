@@ -2,6 +2,9 @@ package home
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -51,6 +54,8 @@ func (p *anonymousPage) get(compile func() (*app.AnonymousPage, error)) (*app.An
 type viewCache struct {
 	ttl time.Duration
 	now func() time.Time
+	// loadTimeout bounds a load (defaultLoadTimeout); one that gets no answer within it is a 503.
+	loadTimeout time.Duration
 	// onStale is told why a load failed when the last good data is served instead; may be nil.
 	onStale func(error)
 
@@ -75,8 +80,11 @@ type cacheLoad struct {
 	err  error
 }
 
+// defaultLoadTimeout bounds a load of the cache, which outlives the request that started it.
+const defaultLoadTimeout = 10 * time.Second
+
 func newViewCache(ttl time.Duration) *viewCache {
-	return &viewCache{ttl: ttl, now: time.Now}
+	return &viewCache{ttl: ttl, now: time.Now, loadTimeout: defaultLoadTimeout}
 }
 
 // setActive turns the cache on (Run subscribed) or off (Run stopped); either way it starts empty.
@@ -114,8 +122,14 @@ func (c *viewCache) get(ctx context.Context, load func(context.Context) (homeDat
 		c.loading = l
 		c.mu.Unlock()
 		// Other requests wait for this load: it must not end with the request that started it.
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)
 		l.data, l.err = load(lctx)
+		if l.err != nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
+			// The database did not answer in time (a locked table, a stalled server). The error is
+			// the cancelled statement's, which tells nothing of that: say it, as a 503.
+			l.err = &app.Error{Status: http.StatusServiceUnavailable,
+				Err: fmt.Errorf("home page view: no answer within %s: %w", c.loadTimeout, l.err)}
+		}
 		cancel()
 		var staleBecause error
 		c.mu.Lock()

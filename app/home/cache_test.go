@@ -3,11 +3,13 @@ package home
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"videotutorials/app"
 	"videotutorials/viewdata"
 )
 
@@ -195,5 +197,32 @@ func TestLoadSurvivesTheCancelledRequestThatStartedIt(t *testing.T) {
 	})
 	if err != nil || d.page.VideosWatched != 3 {
 		t.Fatalf("%+v %v", d, err)
+	}
+}
+
+// A load the database does not answer (the pages table locked by a migration or a rebuild, a stalled
+// server) is given up after loadTimeout, whatever the requests' own deadlines: pgx cancels the
+// statement, and the error it returns ("canceling statement due to user request") says nothing about
+// the database. Without earlier data to show, the requests waiting for it must hear that the page is
+// unavailable for now (503 with Retry-After), not get the bug page: GET / with the pages table locked
+// answered 500 after 10 s.
+func TestALoadWithoutAnAnswerIsUnavailableNotABug(t *testing.T) {
+	c := newViewCache(time.Hour)
+	c.loadTimeout = 20 * time.Millisecond
+	c.setActive(true)
+	load := func(ctx context.Context) (homeData, error) {
+		<-ctx.Done()
+		return homeData{}, errors.New("home page view: ERROR: canceling statement due to user request (SQLSTATE 57014)")
+	}
+	_, err := c.get(context.Background(), load)
+	var e *app.Error
+	if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+		t.Fatalf("error %v (%T), want an app.Error with status 503", err, err)
+	}
+	// A load that fails by itself, in time, is still what it is.
+	c.invalidate()
+	boom := errors.New("boom")
+	if _, err := c.get(context.Background(), func(context.Context) (homeData, error) { return homeData{}, boom }); !errors.Is(err, boom) || errors.As(err, &e) {
+		t.Fatalf("a load's own error: %v", err)
 	}
 }
