@@ -33,9 +33,9 @@ type requestState struct {
 	body       *limitedBody
 	session    session
 	hasSession bool // loadSession ran
-	// deadline cancels the request's context when the handler has waited too long (deadline.go);
-	// nil when requests have none.
+	// deadline is the request's context when requests have a deadline (deadline.go): &dl, or nil.
 	deadline *requestDeadline
+	dl       requestDeadline
 }
 
 func requestOf(c echo.Context) *requestState {

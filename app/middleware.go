@@ -29,7 +29,9 @@ func (s *Server) observe(c echo.Context, next echo.HandlerFunc) error {
 	req := c.Request()
 	ctx := withRequestState(req.Context(), rs)
 	if d := s.timeouts.Request; d > 0 {
-		ctx = rs.startDeadline(ctx, d)
+		rs.dl.start(ctx, d)
+		rs.deadline = &rs.dl
+		ctx = rs.deadline
 		defer rs.deadline.release()
 	}
 	c.SetRequest(req.WithContext(ctx))
