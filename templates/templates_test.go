@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"videotutorials/viewdata"
 )
 
 func renderErrorPage(t *testing.T, p Page, e ErrorInfo) string {
@@ -131,4 +133,42 @@ func TestAccountPagesTellASignedInVisitor(t *testing.T) {
 			t.Errorf("%s page tells an anonymous visitor they are logged in", name)
 		}
 	}
+}
+
+// Trace and user ids of messages from other Message DB clients may be any text; the admin pages link
+// only UUIDs, which the trace and user pages take, and show the rest as text.
+func TestAdminLinksOnlyIDsTheirPagesTake(t *testing.T) {
+	const id = "6f1c5a4e-3c6b-4c1f-9a55-2b8f1e7d0c11"
+	render := func(traceID, userID string) string {
+		t.Helper()
+		m := viewdataMessage(traceID, userID)
+		var sb strings.Builder
+		if err := AdminMessagePage(Page{Title: "T", Path: "/"}, m).Render(context.Background(), &sb); err != nil {
+			t.Fatal(err)
+		}
+		if err := AdminMessagesPage(Page{Title: "T", Path: "/"}, viewdataMessages(m)).Render(context.Background(), &sb); err != nil {
+			t.Fatal(err)
+		}
+		return sb.String()
+	}
+	page := render(id, id)
+	if !strings.Contains(page, `href="/admin/traces/`+id+`"`) || !strings.Contains(page, `href="/admin/users/`+id+`"`) {
+		t.Fatal("UUID trace and user ids are not linked")
+	}
+	page = render("trace from another client", "user-42")
+	if strings.Contains(page, "/admin/traces/") || strings.Contains(page, "/admin/users/") {
+		t.Fatal("a non-UUID trace or user id is linked to a page that answers 400")
+	}
+	if !strings.Contains(page, "trace from another client") || !strings.Contains(page, "user-42") {
+		t.Fatal("non-UUID ids are not shown")
+	}
+}
+
+func viewdataMessage(traceID, userID string) viewdata.AdminMessageView {
+	return viewdata.AdminMessageView{GlobalPosition: 7, Position: 1, ID: "m", StreamName: "account-1", Category: "account",
+		Type: "Deposited", Time: "2026-01-02 03:04:05", TraceID: traceID, UserID: userID, Data: "{}", Metadata: "{}"}
+}
+
+func viewdataMessages(m viewdata.AdminMessageView) viewdata.AdminMessagesView {
+	return viewdata.AdminMessagesView{Title: "Messages", Rows: []viewdata.AdminMessageView{m}}
 }
