@@ -190,6 +190,34 @@ func TestRunServesOnPortZeroAndShutsDownGracefully(t *testing.T) {
 	}
 }
 
+// A request still in flight when the grace period ends is cut, and Run still returns nil (a warning
+// is logged): the stop was asked for and it happened, so the program exits 0.
+func TestRunCutsWhatOutlastsTheGracePeriodAndStillStopsCleanly(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	h := newHarness(t, []app.Application{app.ApplicationFunc(func(r app.Router) {
+		r.GET("/stuck", func(c echo.Context) error {
+			close(started)
+			<-release
+			return c.String(http.StatusOK, "too late")
+		})
+	})}, func(d *app.Deps) { d.Timeouts.Shutdown = 100 * time.Millisecond })
+	base, stop := running(t, h.srv)
+	go func() {
+		if resp, err := http.Get(base + "/stuck"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	if err := stop(); err != nil {
+		t.Fatalf("Run after a cut request: %v, want nil", err)
+	}
+	if !strings.Contains(h.logs.String(), "grace period over") {
+		t.Error("no warning that requests were cut")
+	}
+}
+
 func TestRunReportsListenErrors(t *testing.T) {
 	h := probe(t)
 	err := h.srv.Run(context.Background(), "127.0.0.1:-1", nil)

@@ -486,8 +486,14 @@ func (s *Server) Run(ctx context.Context, addr string, ready func(net.Addr)) err
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.timeouts.Shutdown)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
-	if err != nil {
-		// Grace period over: cut the remaining connections.
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Grace period over: cut the remaining connections (a slow upload, say). That is the
+		// shutdown working as configured, not a failure of the program: it still exits 0, so an
+		// orchestrator does not count the stop it asked for as a crash.
+		_ = srv.Close()
+		s.log.Warn("grace period over: cut the requests still in flight", "grace", s.timeouts.Shutdown)
+		err = nil
+	} else if err != nil {
 		_ = srv.Close()
 		err = fmt.Errorf("app: graceful shutdown: %w", err)
 	}
