@@ -23,6 +23,8 @@ type signals struct {
 	// listening is true while Run's LISTEN connection is up: writes of other processes then wake this
 	// process's subscriptions too, so that idle subscriptions can poll far less often.
 	listening atomic.Bool
+	// fired counts the wake-ups for writes, this process's and announced ones (watchHead).
+	fired atomic.Uint64
 }
 
 func newSignals() *signals { return &signals{ch: map[string]chan struct{}{}} }
@@ -39,6 +41,7 @@ func (s *signals) wait(category string) <-chan struct{} {
 }
 
 func (s *signals) fire(category string) {
+	s.fired.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, key := range []string{category, AllCategories} {
@@ -137,11 +140,36 @@ func (n *notifier) send(ctx context.Context) {
 			conn.Close(context.Background())
 		}
 	}()
+	// The same connection looks at the store's head every headCheck (checkHead): a connection of its
+	// own, because a pooled one idle for a second is pinged before use, which doubles what an idle
+	// program costs its database.
+	var headTick <-chan time.Time
+	if d := n.store.headCheck; d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		headTick = t.C
+	}
+	head := headWatch{last: -1}
 	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-headTick:
+			if conn == nil {
+				c, err := pgx.ConnectConfig(ctx, n.store.pool.Config().ConnConfig.Copy())
+				if err != nil {
+					continue // polling stays the rule
+				}
+				conn = c
+				n.pid.Store(conn.PgConn().PID())
+			}
+			if err := n.store.checkHead(ctx, conn, &head); err != nil && ctx.Err() == nil {
+				n.pid.Store(0)
+				conn.Close(context.Background())
+				conn = nil
+			}
+			continue
 		case <-n.kick:
 		}
 		if wait := notifyGap - time.Since(last); wait > 0 {
@@ -262,4 +290,33 @@ func (s *signals) fireAll() {
 		close(c)
 		delete(s.ch, k)
 	}
+}
+
+// headSQL reads the store's last global position: a backward scan of the primary key, one entry.
+const headSQL = `SELECT coalesce(max(global_position), 0) FROM message_store.messages`
+
+// headWatch is what checkHead remembers between two looks.
+type headWatch struct {
+	last  int64 // the head at the last look; -1 before the first
+	fired uint64
+}
+
+// checkHead wakes every subscription of this process when the store's last global position moved
+// since the previous look and no write woke anything meanwhile (notifier.send calls it every
+// headCheck). Writes of this program's processes wake their readers at once (in-process signals,
+// NOTIFY); this is for writes nobody announced, such as another Message DB client's, which would
+// otherwise wait for the idle polls. A move that came with wake-ups is taken as announced: waking
+// everything for it would make every position save of an idle program cost a read per subscription.
+// (An unannounced write among announced ones waits for a quiet look, or for the idle polls as before.)
+func (s *Store) checkHead(ctx context.Context, conn *pgx.Conn, w *headWatch) error {
+	fired := s.signals.fired.Load()
+	var head int64
+	if err := conn.QueryRow(ctx, headSQL).Scan(&head); err != nil {
+		return err
+	}
+	if w.last >= 0 && head > w.last && fired == w.fired {
+		s.signals.fireAll()
+	}
+	w.last, w.fired = head, fired
+	return nil
 }

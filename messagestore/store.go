@@ -38,6 +38,8 @@ type Store struct {
 	// retries receives the subscriber ids of retry requests (RequestRetry) from every process;
 	// the Supervisor that runs them sets it.
 	retries atomic.Pointer[func(subscriberID string)]
+	// headCheck is Options.HeadCheckInterval.
+	headCheck time.Duration
 }
 
 // Observer is told about the store's work, for metrics. Every method must be cheap and safe for
@@ -61,6 +63,12 @@ type Options struct {
 	// NoCombining writes every Write in a transaction of its own, even without an expected version
 	// (see combine.go). For benchmarks that compare the two.
 	NoCombining bool
+	// HeadCheckInterval is how often Run looks at the store's last global position, to wake the
+	// subscriptions when it moved: other processes announce their writes (NOTIFY), but other Message
+	// DB clients do not, and without the check their messages wait for the subscriptions' idle polls
+	// (up to SubscriptionConfig.ListeningMaxPollInterval). Default 3s: one indexed read every 3 s per
+	// process, on the connection that sends its NOTIFYs. Negative: no check.
+	HeadCheckInterval time.Duration
 }
 
 // New returns a store on pool. Call Run to receive wake-ups from writes made by other processes.
@@ -71,7 +79,10 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
-	s := &Store{pool: pool, log: opts.Logger, signals: newSignals(), observer: opts.Observer}
+	if opts.HeadCheckInterval == 0 {
+		opts.HeadCheckInterval = 3 * time.Second
+	}
+	s := &Store{pool: pool, log: opts.Logger, signals: newSignals(), observer: opts.Observer, headCheck: opts.HeadCheckInterval}
 	s.notifier = newNotifier(s)
 	if !opts.NoCombining {
 		s.combiner = newCombiner(s)

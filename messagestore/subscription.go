@@ -363,7 +363,10 @@ func (s *Subscription) run(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 			case <-wake:
-				poll = s.cfg.MinPollInterval
+				// Read at once, but keep backing off: a wake-up that brings nothing (a write to
+				// another category for a store-wide reader, the head check's wake-all) is not
+				// activity, and starting the polls again from MinPollInterval would cost a read per
+				// subscription for each of them. A read that finds messages starts them again.
 			case <-timer.C:
 				poll = min(poll*2, maxPoll)
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"videotutorials/messagestore"
 )
@@ -884,4 +885,42 @@ func TestLingerGathersMessagesIntoOneBatch(t *testing.T) {
 	if len(batches) != 1 {
 		t.Fatalf("batches %v, want one batch of 5", batches)
 	}
+}
+
+// A message written by another Message DB client (plain SQL: no in-process signal, no NOTIFY) wakes
+// the subscriptions of a running store at its next look at the store's head, not at their next idle
+// poll, which is a minute away here.
+func TestUnannouncedWritesWakeSubscriptionsAtTheNextHeadCheck(t *testing.T) {
+	pc, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s := messagestore.New(pool, messagestore.Options{Logger: quiet, HeadCheckInterval: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	cat := fresh("foreign")
+	rec := &recorder{}
+	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+		Handlers:        map[string]messagestore.Handler{"Deposited": rec.handle},
+		MinPollInterval: time.Minute, MaxPollInterval: time.Minute, ListeningMaxPollInterval: time.Minute}, nil)
+	sup := messagestore.NewSupervisor(s, nil, sub)
+	done := make(chan error)
+	go func() { done <- sup.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, 10*time.Second, "listening and idle", func() bool {
+		return s.Listening() && sub.Status().State == messagestore.StateRunning
+	})
+	time.Sleep(300 * time.Millisecond) // past its first read: now it waits for a wake-up or a minute
+
+	if _, err := pool.Exec(context.Background(), `SELECT message_store.write_message($1, $2, 'Deposited', '{"amount": 1}')`,
+		uuid.NewString(), messagestore.StreamName(cat, uuid.NewString())); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the unannounced message handled", func() bool { return rec.count() == 1 })
 }
