@@ -215,7 +215,15 @@ func (s *Server) extendRequestDeadline(c echo.Context, extra time.Duration) {
 // afterDeadline prepares the rendering of a request whose deadline passed: its context is cancelled,
 // and the error page (whose templates stop on a cancelled context) needs one that is not. The values
 // (request state, acting user) stay.
+//
+// Nothing cancels that context, so the page must not wait on the database with it: the signed-in
+// user's details (Deps.Identify) would be looked up in the database that just did not answer in time,
+// and a stalled one would hold the 503 back for as long as it stalls, whether or not the client is
+// still there. The page shows the user as it does when that look-up fails (by id, no admin rights).
 func afterDeadline(c echo.Context) {
+	if st := sessionOf(c); signedIn(st) && !st.userDone {
+		st.userDone, st.user = true, &User{ID: st.data.UID}
+	}
 	req := c.Request()
 	c.SetRequest(req.WithContext(context.WithoutCancel(req.Context())))
 }

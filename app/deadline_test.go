@@ -130,3 +130,35 @@ func TestRequestDeadlineLeavesWhatFinishesInTimeAlone(t *testing.T) {
 		t.Fatalf("upload route with BodyLimit: %d %q", rec.Code, body(rec))
 	}
 }
+
+// The error page of a request whose deadline passed is rendered for a signed-in user too, whose
+// details (Deps.Identify) come from the same database that did not answer. That lookup must not wait
+// for the database any longer than the page may: the answer is still a prompt 503, not a request
+// that hangs (on a context nothing cancels, not even the client leaving) for as long as the database
+// stalls.
+func TestRequestDeadlinePageDoesNotWaitForAStalledIdentityLookup(t *testing.T) {
+	stalled := make(chan struct{})
+	t.Cleanup(func() { close(stalled) })
+	h := newHarness(t, []app.Application{app.ApplicationFunc(testRoutes), app.ApplicationFunc(deadlineRoutes)}, func(deps *app.Deps) {
+		deps.Timeouts.Request = 50 * time.Millisecond
+		deps.Identify = func(ctx context.Context, userID string) (app.Identity, error) {
+			select { // a query on a database that does not answer
+			case <-ctx.Done():
+				return app.Identity{}, ctx.Err()
+			case <-stalled:
+				return app.Identity{}, nil
+			}
+		}
+	})
+	cookie := sessionCookie(t, h.get("/t/sign-in"))
+	answered := make(chan *httptest.ResponseRecorder, 1)
+	go func() { answered <- h.get("/t/hang", cookie) }()
+	select {
+	case rec := <-answered:
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+			t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer: the error page waits for the identity lookup on the stalled database")
+	}
+}
