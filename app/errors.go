@@ -160,10 +160,20 @@ func (s *Server) classify(c echo.Context, err error) (status int, msg string) {
 		// for (the database, as a rule) did not answer in time. Not a bug, and worth a retry.
 		return http.StatusServiceUnavailable, ""
 	}
-	if (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) && c.Request().Context().Err() != nil {
+	if (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || queryCancelled(err)) &&
+		c.Request().Context().Err() != nil {
 		return statusClientClosedRequest, ""
 	}
 	return http.StatusInternalServerError, ""
+}
+
+// queryCancelled reports whether err is PostgreSQL's "canceling statement" (SQLSTATE 57014): what a
+// query returns when its context ends, because the pools have the server cancel the statement
+// (messagestore.CancelStatementsOnServer) instead of closing the connection, which pgx reports as the
+// context's error.
+func queryCancelled(err error) bool {
+	var pgErr interface{ SQLState() string }
+	return errors.As(err, &pgErr) && pgErr.SQLState() == "57014"
 }
 
 // panicError carries a recovered panic and its stack to the error handler,
