@@ -97,17 +97,19 @@ func (c *combiner) write(ctx context.Context, stream string, msgs []encodedMessa
 		if w.state.CompareAndSwap(queued, dropped) {
 			return 0, ctx.Err() // still queued: no flusher will write it
 		}
-		// Already in a batch: like any cancelled database call, its outcome is unknown (the batch is
-		// cancelled too if every caller in it has given up, but it may be committing already).
+		// Already in a batch: like any cancelled database call, its outcome is unknown (its batch is
+		// cancelled, and the writes of the callers still waiting are written again without it, but it
+		// may be committing already).
 		return 0, ctx.Err()
 	}
 }
 
 // drain writes queued batches of category until the queue is empty. The batches carry several
-// callers' writes, so no one caller's cancellation applies to them: a batch is cancelled when all of
-// its callers have given up (a stalled database, a request deadline: otherwise the writes would land
-// later, after their callers were told they failed, and a retry would write them twice), and a
-// timeout bounds each one.
+// callers' writes, and a caller that gives up is told at once that its write failed, so a batch is
+// cancelled as soon as one of its callers gives up (a stalled database, a request deadline: otherwise
+// that write would land later, after its caller was told it failed, and a retry would write it twice);
+// the writes of the callers still waiting are then written again without it (flush). A timeout bounds
+// each batch.
 func (c *combiner) drain(category string) {
 	for {
 		c.mu.Lock()
@@ -118,6 +120,12 @@ func (c *combiner) drain(category string) {
 			w := q[n]
 			if len(batch) > 0 && count+len(w.msgs) > maxCombined {
 				break
+			}
+			if w.ctx.Err() != nil {
+				// Its caller gave up and returns without waiting for it: dropped, not taken into a
+				// batch that its caller's cancellation would cancel.
+				w.state.CompareAndSwap(queued, dropped)
+				continue
 			}
 			if !w.state.CompareAndSwap(queued, taken) {
 				continue // its caller gave up while it waited: dropped
@@ -139,43 +147,38 @@ func (c *combiner) drain(category string) {
 		}
 		c.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		release := cancelWhenAllGiveUp(batch, cancel)
 		c.flush(ctx, batch)
-		release()
 		cancel()
 	}
 }
 
-// cancelWhenAllGiveUp calls cancel once the context of every write in batch is done, and returns the
-// function that stops watching them.
-func cancelWhenAllGiveUp(batch []*pendingWrite, cancel context.CancelFunc) (release func()) {
-	var left atomic.Int32
-	left.Store(int32(len(batch)))
-	stops := make([]func() bool, len(batch))
-	for i, w := range batch {
-		stops[i] = context.AfterFunc(w.ctx, func() {
-			if left.Add(-1) == 0 {
-				cancel()
-			}
-		})
+// send writes ws in one statement (sendWrites), cancelled as soon as the caller of any of them gives
+// up: that caller was told its write failed, so the statement must not commit it.
+func (c *combiner) send(ctx context.Context, ws []*pendingWrite) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stops := make([]func() bool, len(ws))
+	for i, w := range ws {
+		stops[i] = context.AfterFunc(w.ctx, cancel)
 	}
-	return func() {
-		for _, stop := range stops {
-			stop()
-		}
+	err := c.store.sendWrites(ctx, ws)
+	for _, stop := range stops {
+		stop()
 	}
+	return err
 }
 
 func (c *combiner) flush(ctx context.Context, batch []*pendingWrite) {
-	err := c.store.sendWrites(ctx, batch)
+	err := c.send(ctx, batch)
 	if err != nil && len(batch) > 1 {
-		// Find the culprit: every write again in a transaction of its own, but not those whose
-		// callers have given up meanwhile (they were told it failed).
+		// Find the culprit (or write again what a caller's giving up cancelled): every write again
+		// in a transaction of its own, but not those whose callers have given up meanwhile (they
+		// were told it failed).
 		for _, w := range batch {
 			if err := w.ctx.Err(); err != nil {
 				w.err = err
 			} else {
-				w.err = c.store.sendWrites(ctx, []*pendingWrite{w})
+				w.err = c.send(ctx, []*pendingWrite{w})
 			}
 			close(w.done)
 		}

@@ -396,3 +396,76 @@ func TestBatchWhoseCallersAllGaveUpIsNotWritten(t *testing.T) {
 		t.Fatalf("write after: position %d, %v; want 0 (the abandoned write was not written)", pos, err)
 	}
 }
+
+// A caller that gives up on a write already in a combined batch is told it failed; the write must not
+// land later because another caller of the same batch is still waiting (a request with a later
+// deadline, a component without one). Otherwise a write stalled on the category lock commits after
+// its caller was told it failed (a 503 that invites a retry: the retry writes it twice), exactly as
+// before batches were cancelled, as soon as two callers with different deadlines share a batch.
+func TestWriteWhoseCallerGaveUpInAMixedBatchIsNotWritten(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	messagestore.SetMaxInFlight(s, 1) // one batch at a time: the next one forms while the first waits
+	cat := fresh("mixed")
+	first := messagestore.StreamName(cat, uuid.NewString())
+	gaveUp := messagestore.StreamName(cat, uuid.NewString())
+	stays := messagestore.StreamName(cat, uuid.NewString())
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(message_store.hash_64($1))`, cat); err != nil {
+		t.Fatal(err)
+	}
+	waitingStatements := func(like string) int {
+		var n int
+		if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE $1`, like).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	write := func(ctx context.Context, stream string) <-chan error {
+		out := make(chan error, 1)
+		go func() {
+			_, err := s.Write(ctx, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "Written"})
+			out <- err
+		}()
+		return out
+	}
+
+	// The first write waits for the lock alone; the two others queue behind it.
+	firstCtx, cancelFirst := context.WithCancel(ctx)
+	firstDone := write(firstCtx, first)
+	eventually(t, 10*time.Second, "the first write to wait for the lock", func() bool {
+		return waitingStatements("%write_message(%") > 0
+	})
+	shortCtx, giveUp := context.WithCancel(ctx)
+	shortDone := write(shortCtx, gaveUp)
+	staysDone := write(ctx, stays)
+	time.Sleep(50 * time.Millisecond) // both queued
+	// The first caller gives up: its write is cancelled, and the two others go as one batch, which
+	// waits for the lock in turn.
+	cancelFirst()
+	<-firstDone
+	eventually(t, 10*time.Second, "the combined batch to wait for the lock", func() bool {
+		return waitingStatements("%write_messages_to_streams%") > 0
+	})
+	giveUp()
+	if err := <-shortDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the write whose caller gave up: %v, want the caller's cancellation", err)
+	}
+	if err := tx.Rollback(ctx); err != nil { // the database answers again
+		t.Fatal(err)
+	}
+	if err := <-staysDone; err != nil {
+		t.Fatalf("the write whose caller waited: %v", err)
+	}
+	if msgs, err := s.ReadStream(ctx, stays, 0, -1); err != nil || len(msgs) != 1 {
+		t.Fatalf("the write whose caller waited: %d messages, %v", len(msgs), err)
+	}
+	if msgs, err := s.ReadStream(ctx, gaveUp, 0, -1); err != nil || len(msgs) != 0 {
+		t.Fatalf("the write whose caller was told it failed holds %d messages (%v), want none", len(msgs), err)
+	}
+}
