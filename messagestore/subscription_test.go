@@ -170,7 +170,8 @@ func TestPoisonMessageParksThenRetryResumes(t *testing.T) {
 	if rec.count() != 1 {
 		t.Fatalf("parked subscription went past its failing message: %v", rec.gps)
 	}
-	// Other processes learn of the park from the status stream.
+	// Other processes learn of the park from the status stream (written just after the state changes).
+	eventually(t, 10*time.Second, "the park announced", func() bool { return len(statusMessages(t, s, id)) > 0 })
 	status := statusMessages(t, s, id)
 	var parked messagestore.Parked
 	if len(status) != 1 || status[0].Type != "Parked" || status[0].Decode(&parked) != nil ||
@@ -274,6 +275,7 @@ func TestAnUnreadableSavedPositionParks(t *testing.T) {
 		messagestore.NewMessage{Type: "Read", Data: messagestore.Read{Position: gps[1]}}); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, 10*time.Second, "the park announced", func() bool { return len(statusMessages(t, s, id)) > 0 })
 	if status := statusMessages(t, s, id); len(status) != 1 || status[0].Type != "Parked" {
 		t.Fatalf("status stream while parked on the position: %v", testdbTypes(status))
 	}
