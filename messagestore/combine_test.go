@@ -456,6 +456,11 @@ func TestWriteWhoseCallerGaveUpInAMixedBatchIsNotWritten(t *testing.T) {
 	if err := <-shortDone; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the write whose caller gave up: %v, want the caller's cancellation", err)
 	}
+	// The caller is told at once; the server hears of it a moment later (as with any cancelled
+	// statement, a lock granted in between commits it).
+	eventually(t, 10*time.Second, "the combined batch to be cancelled", func() bool {
+		return waitingStatements("%write_messages_to_streams%") == 0
+	})
 	if err := tx.Rollback(ctx); err != nil { // the database answers again
 		t.Fatal(err)
 	}
