@@ -367,6 +367,12 @@ func (s *Subscription) run(ctx context.Context) {
 				// another category for a store-wide reader, the head check's wake-all) is not
 				// activity, and starting the polls again from MinPollInterval would cost a read per
 				// subscription for each of them. A read that finds messages starts them again.
+				// The store-wide reader is the exception: it sees a write only once every older
+				// transaction has ended (ReadAll), so the read a wake-up causes can come back empty
+				// while one is still open, and that one's end wakes nothing. It looks again soon.
+				if s.cfg.Category == AllCategories {
+					poll = s.cfg.MinPollInterval
+				}
 			case <-timer.C:
 				poll = min(poll*2, maxPoll)
 			}

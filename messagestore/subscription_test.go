@@ -926,3 +926,71 @@ func TestUnannouncedWritesWakeSubscriptionsAtTheNextHeadCheck(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "the unannounced message handled", func() bool { return rec.count() == 1 })
 }
+
+// The store-wide reader sees a message only once every older transaction has ended (get_all_messages
+// reads below the snapshot's xmin), so the read a write's wake-up causes can come back empty while an
+// older transaction is still open: a view-data transaction of an aggregator, another process's write,
+// anything in the cluster. That transaction's end wakes nothing; the subscription must look again soon,
+// as it did when a wake-up restarted its polls, not only at its next idle poll, however far off its
+// back-off has taken it (here over four seconds; up to ListeningMaxPollInterval, 30 s, in the program).
+func TestStoreWideSubscriptionGetsAWriteHeldBackByAnOlderTransactionSoon(t *testing.T) {
+	if os.Getenv("TEST_DATABASE_URL") != "" {
+		t.Skip("needs a database nobody else writes to while the subscription backs off")
+	}
+	ctx := context.Background()
+	s := newStore(t)
+	cat := fresh("heldback")
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	sub, err := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(),
+		Category: messagestore.AllCategories, PositionUpdatePeriod: time.Hour,
+		MinPollInterval: 300 * time.Millisecond, MaxPollInterval: time.Hour,
+		HandleBatch: func(_ context.Context, msgs []messagestore.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range msgs {
+				if messagestore.Category(m.StreamName) == cat {
+					seen[m.StreamName] = true
+				}
+			}
+			return nil
+		}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, sub)
+	defer stop()
+	got := func(stream string) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return seen[stream]
+		}
+	}
+	first := messagestore.StreamName(cat, uuid.NewString())
+	if _, err := s.Write(ctx, first, messagestore.AnyVersion, messagestore.NewMessage{Type: "First"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "caught up", got(first))
+	// Idle: the polls back off, 0.3 + 0.6 + 1.2 + 2.4 s; the next one is 4.8 s away.
+	time.Sleep(4600 * time.Millisecond)
+
+	older, err := newStore(t).Pool().Begin(ctx) // another connection, as any other client
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer older.Rollback(ctx) //nolint:errcheck
+	// It has a transaction id now, older than the next write's.
+	if _, err := older.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	heldBack := messagestore.StreamName(cat, uuid.NewString())
+	if _, err := s.Write(ctx, heldBack, messagestore.AnyVersion, messagestore.NewMessage{Type: "HeldBack"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the wake-up's read came back empty
+	if err := older.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "the held-back message, well before the next idle poll", got(heldBack))
+}
