@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"videotutorials/devdb"
+	"videotutorials/internal/clientscan"
 	"videotutorials/migrations"
 )
 
@@ -463,20 +464,8 @@ func reads(want int, query func(i int) (string, []any)) op {
 		if err != nil {
 			return err
 		}
-		var (
-			n                   int
-			id, stream, typ     string
-			position, globalPos int64
-			data, metadata      []byte
-			at                  time.Time
-		)
-		for rows.Next() {
-			if err := rows.Scan(&id, &stream, &typ, &position, &globalPos, &data, &metadata, &at); err != nil {
-				return err
-			}
-			n++
-		}
-		if err := rows.Err(); err != nil {
+		n, err := clientscan.Count(rows)
+		if err != nil {
 			return err
 		}
 		if n != want {
