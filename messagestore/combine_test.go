@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"videotutorials/messagestore"
 )
@@ -304,28 +305,16 @@ func TestWriteCancelledWhileQueuedIsNotWritten(t *testing.T) {
 	cat := fresh("dropped")
 	stream := messagestore.StreamName(cat, uuid.NewString())
 	// Hold the category's lock so that the flusher's first batch waits at the server.
-	tx, err := s.Pool().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(message_store.hash_64($1))`, cat); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdCategoryLock(t, s, cat)
 	first := make(chan error, 1)
 	go func() {
 		_, err := s.Write(ctx, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "First"})
 		first <- err
 	}()
-	eventually(t, 10*time.Second, "the first batch to wait for the lock", func() bool {
-		var waiting int
-		err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting)
-		return err == nil && waiting > 0
-	})
+	eventually(t, 10*time.Second, "the first batch to wait for the lock", advisoryLockWaited(s))
 	// The only flusher is busy: this write is queued when its caller gives up.
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	_, err = s.Write(short, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "Dropped"})
+	_, err := s.Write(short, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "Dropped"})
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("queued write: %v, want the caller's deadline", err)
@@ -363,26 +352,14 @@ func TestBatchWhoseCallersAllGaveUpIsNotWritten(t *testing.T) {
 	s := newStore(t)
 	cat := fresh("abandoned")
 	stream := messagestore.StreamName(cat, uuid.NewString())
-	tx, err := s.Pool().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(message_store.hash_64($1))`, cat); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdCategoryLock(t, s, cat)
 	short, cancel := context.WithCancel(ctx)
 	gaveUp := make(chan error, 1)
 	go func() {
 		_, err := s.Write(short, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "Abandoned"})
 		gaveUp <- err
 	}()
-	eventually(t, 10*time.Second, "the batch to wait for the lock", func() bool {
-		var waiting int
-		err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting)
-		return err == nil && waiting > 0
-	})
+	eventually(t, 10*time.Second, "the batch to wait for the lock", advisoryLockWaited(s))
 	cancel()
 	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
 		t.Fatalf("abandoned write: %v, want the caller's cancellation", err)
@@ -410,14 +387,7 @@ func TestWriteWhoseCallerGaveUpInAMixedBatchIsNotWritten(t *testing.T) {
 	first := messagestore.StreamName(cat, uuid.NewString())
 	gaveUp := messagestore.StreamName(cat, uuid.NewString())
 	stays := messagestore.StreamName(cat, uuid.NewString())
-	tx, err := s.Pool().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(message_store.hash_64($1))`, cat); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdCategoryLock(t, s, cat)
 	waitingStatements := func(like string) int {
 		var n int
 		if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
@@ -472,5 +442,31 @@ func TestWriteWhoseCallerGaveUpInAMixedBatchIsNotWritten(t *testing.T) {
 	}
 	if msgs, err := s.ReadStream(ctx, gaveUp, 0, -1); err != nil || len(msgs) != 0 {
 		t.Fatalf("the write whose caller was told it failed holds %d messages (%v), want none", len(msgs), err)
+	}
+}
+
+// holdCategoryLock takes cat's category lock (write_message's key) in a transaction of its own, as a
+// writer stalled at the server would hold it, until the test rolls the transaction back (or ends).
+func holdCategoryLock(t *testing.T, s *messagestore.Store, cat string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(message_store.hash_64($1))`, cat); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+// advisoryLockWaited reports whether some session of the test database waits for an advisory lock.
+func advisoryLockWaited(s *messagestore.Store) func() bool {
+	return func() bool {
+		var waiting int
+		err := s.Pool().QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting)
+		return err == nil && waiting > 0
 	}
 }

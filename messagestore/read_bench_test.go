@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"videotutorials/internal/clientscan"
 	"videotutorials/messagestore"
 )
 
@@ -160,26 +161,12 @@ func legacyScan(rows pgx.Rows, err error) ([]messagestore.Message, error) {
 	return out, rows.Err()
 }
 
-// bareScan scans every row into reused variables.
+// bareScan scans every row into reused variables, as a client that builds no messages would.
 func bareScan(rows pgx.Rows, err error) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer rows.Close()
-	var (
-		n                   int
-		id, stream, typ     string
-		position, globalPos int64
-		data, metadata      []byte
-		at                  time.Time
-	)
-	for rows.Next() {
-		if err := rows.Scan(&id, &stream, &typ, &position, &globalPos, &data, &metadata, &at); err != nil {
-			return 0, err
-		}
-		n++
-	}
-	return n, rows.Err()
+	return clientscan.Count(rows)
 }
 
 const benchCategorySQL = `SELECT id, stream_name, type, position, global_position, data, metadata, time
