@@ -626,11 +626,6 @@ func SafeRedirect(next, fallback string) string {
 	return fallback
 }
 
-func isUUID(s string) bool {
-	_, ok := ParseID(s)
-	return ok
-}
-
 // ParseID accepts an id (a UUID) only in its canonical 36-character form, in
 // any case, and returns it in lower case, so that one entity always has one
 // stream name. Every id taken from a URL or a form goes through it (400

@@ -31,7 +31,6 @@ import (
 type fixture struct {
 	b        *apptest.Browser
 	store    *messagestore.Store
-	pool     interface{ Close() }
 	mediaDir string
 	hub      *live.Hub
 	user     string
