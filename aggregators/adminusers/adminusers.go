@@ -13,7 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -175,11 +174,14 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 			Email  string `json:"email"`
 			Reason string `json:"reason"`
 		}
-		if err := m.Decode(&userID); err != nil || uuid.Validate(userID.UserID) != nil {
+		err := m.Decode(&userID)
+		// The canonical form: PostgreSQL's uuid type takes it, and one user's events spelt differently
+		// by other writers meet under one key here, as they do in the uuid column.
+		id, isUUID := messagestore.CanonicalUUID(userID.UserID)
+		if err != nil || !isUUID {
 			a.log.Error("skipping an event without a valid userId", "stream", m.StreamName, "globalPosition", m.GlobalPosition, "err", err)
 			continue
 		}
-		id := userID.UserID
 		switch m.Type {
 		case registered, emailSent, emailFailed:
 			u := idents[id]

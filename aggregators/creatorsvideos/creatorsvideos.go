@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -271,7 +270,8 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 func (a *Aggregator) statement(m messagestore.Message) (string, []any, bool) {
 	videoID, ok := messagestore.CardinalID(m.StreamName)
 	if ok {
-		ok = uuid.Validate(videoID) == nil
+		// Canonical, so that PostgreSQL takes it and its viewings are counted together in HandleMessages.
+		videoID, ok = messagestore.CanonicalUUID(videoID)
 	}
 	if !ok {
 		a.log.Error("skipping a message whose stream is not a video's", "stream", m.StreamName, "type", m.Type,
@@ -321,13 +321,14 @@ func (a *Aggregator) statement(m messagestore.Message) (string, []any, bool) {
 	return "", nil, false
 }
 
-// nullUUID passes a valid UUID on and anything else as NULL, so that a malformed owner id cannot stop
-// the aggregator.
+// nullUUID passes a valid UUID on in its canonical form and anything else as NULL, so that a
+// malformed owner id cannot stop the aggregator.
 func nullUUID(s string) any {
-	if uuid.Validate(s) != nil {
+	id, ok := messagestore.CanonicalUUID(s)
+	if !ok {
 		return nil
 	}
-	return s
+	return id
 }
 
 func nullText(s string) any {

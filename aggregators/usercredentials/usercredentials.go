@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -147,7 +146,7 @@ func (a *Aggregator) HandleLogOuts(ctx context.Context, msgs []messagestore.Mess
 		var e authenticationmsg.UserLoggedOut
 		err := m.Decode(&e)
 		if err == nil {
-			_, err = uuid.Parse(e.UserID)
+			e.UserID, err = canonicalUserID(e.UserID)
 		}
 		if err == nil && e.SessionRef == "" {
 			err = fmt.Errorf("no session ref")
@@ -179,6 +178,17 @@ func (a *Aggregator) HandleLogOuts(ctx context.Context, msgs []messagestore.Mess
 		}
 	}
 	return nil
+}
+
+// canonicalUserID returns a user id in the form PostgreSQL's uuid type takes and id::text gives back
+// (resolve compares them): other Message DB clients may spell a UUID in any form google/uuid accepts,
+// "urn:uuid:…" included, which the uuid type refuses.
+func canonicalUserID(s string) (string, error) {
+	id, ok := messagestore.CanonicalUUID(s)
+	if !ok {
+		return "", fmt.Errorf("user id %.60q is not a UUID", s)
+	}
+	return id, nil
 }
 
 type row struct {
@@ -263,7 +273,7 @@ func (a *Aggregator) rejections(msgs []messagestore.Message) rejectionRows {
 		var e identitymsg.RegistrationRejected
 		err := m.Decode(&e)
 		if err == nil {
-			_, err = uuid.Parse(e.UserID)
+			e.UserID, err = canonicalUserID(e.UserID)
 		}
 		if err != nil {
 			a.log.Error("skipping a RegistrationRejected event that names no user", "stream", m.StreamName,
@@ -286,7 +296,7 @@ func (a *Aggregator) decode(msgs []messagestore.Message) []row {
 		var e identitymsg.Registered
 		err := m.Decode(&e)
 		if err == nil {
-			_, err = uuid.Parse(e.UserID)
+			e.UserID, err = canonicalUserID(e.UserID)
 		}
 		email := viewdata.NormalizeEmail(e.Email)
 		if err == nil && len(email) > maxEmailBytes {

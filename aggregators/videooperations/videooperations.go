@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -185,7 +184,8 @@ func (a *Aggregator) outcome(m messagestore.Message) (viewdata.VideoOperation, b
 		return op, false
 	}
 	videoID, _ := messagestore.CardinalID(m.StreamName)
-	if err := m.Decode(&e); err != nil || uuid.Validate(videoID) != nil {
+	videoID, isUUID := messagestore.CanonicalUUID(videoID) // a form PostgreSQL's uuid type takes
+	if err := m.Decode(&e); err != nil || !isUUID {
 		a.log.Error("skipping an outcome without a video", "stream", m.StreamName, "type", m.Type,
 			"globalPosition", m.GlobalPosition, "err", err)
 		return op, false
