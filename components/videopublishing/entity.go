@@ -44,33 +44,33 @@ var videoProjection = messagestore.Projection[video]{
 			messagestore.Category(md.CausationMessageStreamName) == videopublishingmsg.CommandCategory {
 			v.LastCommandPosition = max(v.LastCommandPosition, *md.CausationMessageGlobalPosition)
 		}
+		// An event whose data cannot be decoded (another Message DB client's, or another shape) is
+		// never readable: failing the projection would make every command of the video fail, and park
+		// the subscription of every video's commands. Its type still counts; what its data would say is
+		// left unknown (a video published by an unreadable event has no owner who could change it).
 		switch m.Type {
 		case typeVideoPublished:
 			var e videopublishingmsg.VideoPublished
-			if err := m.Decode(&e); err != nil {
-				return v, err
+			if m.Decode(&e) == nil {
+				v.ID, v.OwnerID, v.SourceURI, v.TranscodedURI, v.PosterURI = e.VideoID, e.OwnerID, e.SourceURI, e.TranscodedURI, e.PosterURI
 			}
-			v.ID, v.OwnerID, v.SourceURI, v.TranscodedURI, v.PosterURI = e.VideoID, e.OwnerID, e.SourceURI, e.TranscodedURI, e.PosterURI
 			v.Published = true
 		case typeVideoPublishingFailed:
 			var e videopublishingmsg.VideoPublishingFailed
-			if err := m.Decode(&e); err != nil {
-				return v, err
+			if m.Decode(&e) == nil {
+				v.ID, v.OwnerID, v.SourceURI, v.FailureReason = e.VideoID, e.OwnerID, e.SourceURI, e.Reason
 			}
-			v.ID, v.OwnerID, v.SourceURI, v.FailureReason = e.VideoID, e.OwnerID, e.SourceURI, e.Reason
 			v.Failed = true
 		case typeVideoNamed:
 			var e videopublishingmsg.VideoNamed
-			if err := m.Decode(&e); err != nil {
-				return v, err
+			if m.Decode(&e) == nil {
+				v.Name = e.Name
 			}
-			v.Name = e.Name
 		case typeVideoDescribed:
 			var e videopublishingmsg.VideoDescribed
-			if err := m.Decode(&e); err != nil {
-				return v, err
+			if m.Decode(&e) == nil {
+				v.Description = e.Description
 			}
-			v.Description = e.Description
 		}
 		return v, nil
 	},
