@@ -22,11 +22,14 @@ var userProjection = messagestore.Projection[user]{
 	Apply: func(u user, m messagestore.Message) (user, error) {
 		switch m.Type {
 		case typeRegistered:
+			// One whose data cannot be read (another Message DB client's) still says the user is
+			// registered. Failing here instead would fail every later message of the user for good, and
+			// park the subscription that handles everyone's.
 			var e identitymsg.Registered
-			if err := m.Decode(&e); err != nil {
-				return u, err
+			if m.Decode(&e) == nil {
+				u.ID, u.Email = e.UserID, e.Email
 			}
-			u.ID, u.Email, u.Registered = e.UserID, e.Email, true
+			u.Registered = true
 		case typeRegistrationRejected:
 			u.Rejected = true
 		case typeRegistrationEmailSent:
@@ -60,13 +63,17 @@ type reservation struct {
 	UserID string
 }
 
+// unknownOwner is the owner of an address whose first EmailReserved cannot be read (another Message DB
+// client wrote it): the address is taken, by nobody identity could name. It is no user id.
+const unknownOwner = "(unreadable reservation)"
+
 var reservationProjection = messagestore.Projection[reservation]{
 	Init: func() reservation { return reservation{} },
 	Apply: func(r reservation, m messagestore.Message) (reservation, error) {
 		if m.Type == typeEmailReserved && r.UserID == "" {
 			var e identitymsg.EmailReserved
-			if err := m.Decode(&e); err != nil {
-				return r, err
+			if m.Decode(&e) != nil || e.UserID == "" {
+				e.UserID = unknownOwner
 			}
 			r.UserID = e.UserID
 		}

@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"fmt"
 	"net/mail"
 
 	"github.com/google/uuid"
@@ -80,8 +79,9 @@ func (c *Component) HandleRegister(ctx context.Context, m messagestore.Message) 
 }
 
 // reserveEmail claims email for userID unless someone holds it, and returns the owner. The claim is the
-// first message of the reservation stream, written with expected version NoStream: of two simultaneous
-// claims exactly one succeeds; the other gets a version conflict and reads the winner.
+// first EmailReserved of the reservation stream, written with the expected version of the fetch that
+// found none (NoStream, unless another Message DB client wrote something else there): of two
+// simultaneous claims exactly one succeeds; the other gets a version conflict and reads the winner.
 func (c *Component) reserveEmail(ctx context.Context, email, userID string, md messagestore.Metadata) (string, error) {
 	stream := EmailReservationStreamName(email)
 	for attempt := 0; ; attempt++ {
@@ -93,10 +93,10 @@ func (c *Component) reserveEmail(ctx context.Context, email, userID string, md m
 			return r.UserID, nil
 		}
 		if version != messagestore.NoStream {
-			// A stream with messages but no owner was not written by identity; do not guess.
-			return "", fmt.Errorf("email reservation %s has %d message(s) but no EmailReserved", stream, version+1)
+			// Not identity's messages, and none of them a claim: the first claim still decides.
+			c.log.Warn("email reservation holds messages that are no reservation", "stream", stream, "messages", version+1)
 		}
-		_, err = c.writer.Write(ctx, stream, messagestore.NoStream, messagestore.NewEvent(
+		_, err = c.writer.Write(ctx, stream, version, messagestore.NewEvent(
 			identitymsg.EmailReserved{UserID: userID, Email: email}, md))
 		if err == nil {
 			return userID, nil
