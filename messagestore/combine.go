@@ -25,7 +25,8 @@ import (
 // each stream's version once and inserts the whole batch as one multi-row INSERT, so a message costs a
 // row, not a function call, a lock call and a version lookup. If a combined transaction fails (one bad
 // message poisons a transaction), each write in it is retried alone, so one writer's error is never
-// another's.
+// another's; if its answer is lost, the writes found in the store are done and the others are retried
+// (outcome.go).
 
 const maxCombined = 256 // messages per combined transaction
 
@@ -170,22 +171,40 @@ func (c *combiner) send(ctx context.Context, ws []*pendingWrite) error {
 
 func (c *combiner) flush(ctx context.Context, batch []*pendingWrite) {
 	err := c.send(ctx, batch)
-	if err != nil && len(batch) > 1 {
-		// Find the culprit (or write again what a caller's giving up cancelled): every write again
-		// in a transaction of its own, but not those whose callers have given up meanwhile (they
-		// were told it failed).
+	if err == nil {
 		for _, w := range batch {
-			if err := w.ctx.Err(); err != nil {
-				w.err = err
-			} else {
-				w.err = c.send(ctx, []*pendingWrite{w})
-			}
 			close(w.done)
 		}
 		return
 	}
+	lost := outcomeUnknown(err)
+	if lost {
+		// The batch may have committed (see outcome.go): the writes found in the store are done.
+		if batch = c.store.settleLost(ctx, batch); len(batch) == 0 {
+			return
+		}
+	}
+	if len(batch) == 1 && !lost {
+		batch[0].err = err
+		close(batch[0].done)
+		return
+	}
+	// Find the culprit, write again what a caller's giving up cancelled, or what a lost answer left
+	// unsettled: every write again in a transaction of its own, under the same message ids, but not
+	// those whose callers have given up meanwhile (they were told it failed).
 	for _, w := range batch {
-		w.err = err
+		if err := w.ctx.Err(); err != nil {
+			w.err = err
+			close(w.done)
+			continue
+		}
+		w.err = c.send(ctx, []*pendingWrite{w})
+		if w.err != nil && lost && (outcomeUnknown(w.err) || isDuplicateID(w.err)) {
+			// The first attempt may have committed after the look-up; a duplicate id says it did.
+			if rest := c.store.settleLost(ctx, []*pendingWrite{w}); len(rest) == 0 {
+				continue // settled: done is closed
+			}
+		}
 		close(w.done)
 	}
 }

@@ -23,6 +23,10 @@
 //     transaction per write. A caller that gives up (its context ends) while its write is still
 //     queued gets the context's error and the write is dropped; once a batch has taken it, its
 //     outcome is unknown, as for any cancelled database call.
+//   - A write whose answer is lost (the connection breaks after the statement went out) is looked up
+//     by its message ids before it is reported: found, it is reported written (outcome.go). A combined
+//     batch's writes that are not found go again under the same ids, which the unique id index makes
+//     safe.
 //   - FetchCached keeps recently projected entities (EntityCache) and reads only a stream's new
 //     messages.
 //   - Contract and Writer scope every write: an application or component may append only to the

@@ -129,8 +129,19 @@ func (s *Store) Write(ctx context.Context, streamName string, expectedVersion in
 	return last, nil
 }
 
-// writeOne writes msgs in one transaction of their own: the first with the expected version.
+// writeOne writes msgs in one transaction of their own: the first with the expected version. When
+// the answer is lost, the messages' ids say whether the write committed (outcome.go).
 func (s *Store) writeOne(ctx context.Context, streamName string, expectedVersion int64, msgs []encodedMessage) (int64, error) {
+	last, err := s.writeTransaction(ctx, streamName, expectedVersion, msgs)
+	if outcomeUnknown(err) && ctx.Err() == nil {
+		if found, at, lerr := s.written(ctx, []writeRef{{stream: streamName, msgs: msgs}}); lerr == nil && found[0] {
+			return at[0], nil
+		}
+	}
+	return last, err
+}
+
+func (s *Store) writeTransaction(ctx context.Context, streamName string, expectedVersion int64, msgs []encodedMessage) (int64, error) {
 	var ev *int64
 	if expectedVersion != AnyVersion {
 		ev = &expectedVersion
