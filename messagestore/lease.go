@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -31,6 +33,12 @@ const memberClass int32 = 0x56544d42 // "VTMB"
 // process's next attempt (every Interval) takes them over. If the connection is lost, every lease this
 // process held is cancelled at once, before anyone else can take it.
 //
+// A process that is not dead but answers nothing (stopped, paused, cut off from the database with its
+// connections left open) would otherwise hold its leases for as long as its connection lives: the
+// server would wait hours for TCP to give up. So the lease session asks the server to end it once it
+// has been idle for Timeout (idle_session_timeout; a live holder speaks every Interval), and every
+// statement of the session has Timeout to answer, after which the holder gives every lease up itself.
+//
 // Processes that run the same set of subscriptions (Balance) share its leases evenly: each holds at
 // most its fair share, ceil(subscriptions / live peers), gives up what is over it (the subscription
 // stops and saves its position first, then the lease is unlocked for a peer to take), and takes more
@@ -40,6 +48,7 @@ type Leases struct {
 	pool     *pgxpool.Pool
 	log      *slog.Logger
 	interval time.Duration
+	timeout  time.Duration // leaseTimeout(interval)
 
 	mu     sync.Mutex
 	want   map[int32]*lease
@@ -69,7 +78,16 @@ func NewLeases(pool *pgxpool.Pool, log *slog.Logger, interval time.Duration) *Le
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Leases{pool: pool, log: log, interval: interval, want: map[int32]*lease{}, kick: make(chan struct{}, 1)}
+	return &Leases{pool: pool, log: log, interval: interval, timeout: leaseTimeout(interval),
+		want: map[int32]*lease{}, kick: make(chan struct{}, 1)}
+}
+
+// leaseTimeout is how long a lease session may stay silent (the server then ends it and its locks go
+// to a peer) and how long any of its statements may take (the holder then gives its leases up): many
+// intervals, so that a busy process or a slow moment of the server does not move leases, and at least
+// a few seconds.
+func leaseTimeout(interval time.Duration) time.Duration {
+	return max(5*interval, 5*time.Second)
 }
 
 // Balance says which subscriber ids this process runs: processes that run the same set share their
@@ -180,12 +198,23 @@ func (l *Leases) session(ctx context.Context) error {
 	// The locks belong to this session, so the connection never returns to the pool.
 	conn := pc.Hijack()
 	defer conn.Close(context.Background())
+	// The server ends the session when this process stops speaking: its locks are then free for a
+	// peer. PostgreSQL before 14 has no idle_session_timeout; there a frozen holder keeps its leases
+	// until TCP gives its connection up.
+	if _, err := l.exec(ctx, conn, "SELECT set_config('idle_session_timeout', $1, false)",
+		strconv.FormatInt(l.timeout.Milliseconds(), 10)); err != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42704" { // undefined_object: an older server
+			return err
+		}
+		l.log.Warn("the database has no idle_session_timeout (PostgreSQL 14+): a process that stops answering keeps its leases until its connection times out")
+	}
 	l.mu.Lock()
 	setKey := l.setKey
 	l.mu.Unlock()
 	if setKey != 0 {
 		// Count this process among the peers for as long as the session (and its leases) lives.
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock_shared($1, $2)`, memberClass, setKey); err != nil {
+		if _, err := l.exec(ctx, conn, `SELECT pg_advisory_lock_shared($1, $2)`, memberClass, setKey); err != nil {
 			return err
 		}
 	}
@@ -204,6 +233,15 @@ func (l *Leases) session(ctx context.Context) error {
 	}
 }
 
+// exec runs a statement of the lease session, which must answer within the lease timeout: a session
+// that does not has lost its leases as far as the server's idle_session_timeout is concerned, or is
+// cut off, and the caller then gives every lease up.
+func (l *Leases) exec(ctx context.Context, conn *pgx.Conn, sql string, args ...any) (pgconn.CommandTag, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	return conn.Exec(ctx, sql, args...)
+}
+
 // peersSQL counts the sessions holding a set's member lock: the live processes that run that set.
 const peersSQL = `SELECT count(*) FROM pg_catalog.pg_locks
 WHERE locktype = 'advisory' AND granted AND objsubid = 2
@@ -214,6 +252,8 @@ WHERE locktype = 'advisory' AND granted AND objsubid = 2
 // tries to take wanted ones under it, in as few statements as it can. When there is nothing to do it
 // still checks that the connection (and so every lock on it) is alive.
 func (l *Leases) step(ctx context.Context, conn *pgx.Conn) error {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
 	l.mu.Lock()
 	unlock := l.unlock
 	l.unlock = nil
