@@ -315,14 +315,18 @@ func (a *App) user(c echo.Context) error {
 		return app.BadRequest("A user id is a UUID.")
 	}
 	ctx := c.Request().Context()
+	const n = 20
 	u, err := viewdata.AdminUserByID(ctx, a.d.Views, id)
+	registered := err == nil
 	if errors.Is(err, viewdata.ErrNotFound) {
-		return app.NotFound("No user with that id.")
+		// Not a registered user (a rejected registration, or messages of another Message DB
+		// client), but the messages pages link every message's user here: a user id that messages
+		// name gets its page of them, one that nothing names is not found.
+		u, err = viewdata.AdminUser{ID: id}, nil
 	}
 	if err != nil {
 		return err
 	}
-	const n = 20
 	v := viewdata.AdminUserView{User: u}
 	logins, err := viewdata.AdminMessages(ctx, a.d.Store, a.d.Views, viewdata.MessageFilter{Stream: "authentication-" + id}, 0, false, n)
 	if err != nil {
@@ -335,6 +339,9 @@ func (a *App) user(c echo.Context) error {
 	all, err := viewdata.AdminMessages(ctx, a.d.Store, a.d.Views, viewdata.MessageFilter{UserID: id}, 0, false, n)
 	if err != nil {
 		return err
+	}
+	if !registered && len(all) == 0 && len(logins) == 0 {
+		return app.NotFound("No user with that id.")
 	}
 	v.Logins, v.Viewings, v.Messages = views(logins), views(viewings), views(all)
 	if len(viewings) == n {
