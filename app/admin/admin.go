@@ -433,7 +433,12 @@ func (a *App) category(c echo.Context) error {
 	}
 	cat, err := viewdata.AdminCategoryByName(c.Request().Context(), a.d.Views, name)
 	if errors.Is(err, viewdata.ErrNotFound) {
-		return app.NotFound("No messages in that category.")
+		if !a.contractsName(name) {
+			return app.NotFound("No messages in that category.")
+		}
+		// A category of the system map that has no message yet (on a new install, most of
+		// them): its page says so rather than being a dead link.
+		cat, err = viewdata.AdminCategory{Category: name}, nil
 	}
 	if err != nil {
 		return err
@@ -625,6 +630,16 @@ func SystemMap(contracts []messagestore.Contract) viewdata.AdminSystemView {
 	}
 	sort.Slice(v.Categories, func(i, j int) bool { return v.Categories[i].Category < v.Categories[j].Category })
 	return v
+}
+
+// contractsName reports whether a contract of the system names category (the system map lists it).
+func (a *App) contractsName(category string) bool {
+	for _, c := range SystemMap(a.contracts()).Categories {
+		if c.Category == category {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *App) system(c echo.Context) error {

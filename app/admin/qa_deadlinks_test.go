@@ -3,12 +3,17 @@ package admin_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
 
 	"videotutorials/aggregators/adminstreams"
+	"videotutorials/app"
+	"videotutorials/app/admin"
 	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
 )
@@ -57,5 +62,58 @@ func TestUserLinkOfAnUnregisteredUserLeadsToItsMessages(t *testing.T) {
 	// A user id nothing knows is still a 404.
 	if st, _, _ := get(t, adm, f.srv.URL+"/admin/users/"+uuid.NewString()); st != http.StatusNotFound {
 		t.Errorf("unknown user: %d, want 404", st)
+	}
+}
+
+// The system map links every category the contracts name, including those without a message yet (on
+// a new install, most of them): each link must lead to the category's page, not to a 404. A category
+// that no contract names and that has no message stays a 404.
+func TestSystemMapLinksToCategoriesWithoutMessages(t *testing.T) {
+	f := setup(t)
+	fresh := "qaEmpty" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+	srv := app.New(app.Deps{
+		Logger:        testdb.Quiet,
+		SessionSecret: []byte("0123456789abcdef0123456789abcdef-admin-test"),
+		Identify: func(_ context.Context, id string) (app.Identity, error) {
+			return app.Identity{Email: id + "@example.com", IsAdmin: id == f.adminID}, nil
+		},
+	})
+	a := admin.New(admin.Deps{Views: testdb.Pool(), Store: testdb.Pool(), Head: f.store.CategoryHead,
+		Contracts: func() []messagestore.Contract {
+			return []messagestore.Contract{{Name: "qa-empty", Kind: "component", Owns: []string{fresh},
+				Accepts: []string{fresh + ":command"}}}
+		}})
+	srv.Mount(a, app.ApplicationFunc(func(r app.Router) {
+		r.GET("/test/sign-in/:id", func(c echo.Context) error {
+			if err := app.SignIn(c, c.Param("id")); err != nil {
+				return err
+			}
+			return c.NoContent(http.StatusNoContent)
+		})
+	}))
+	ts := httptest.NewServer(srv.Echo())
+	t.Cleanup(ts.Close)
+	f.srv = ts
+	adm := f.client(t, f.adminID)
+	st, body, _ := get(t, adm, ts.URL+"/admin/system")
+	if st != http.StatusOK {
+		t.Fatalf("system map: %d", st)
+	}
+	links := regexp.MustCompile(`href="(/admin/categories/[^"]+)"`).FindAllStringSubmatch(body, -1)
+	if len(links) != 2 {
+		t.Fatalf("the system map links %d categories, want 2 (%s and its inbox)", len(links), fresh)
+	}
+	for _, l := range links {
+		st, page, _ := get(t, adm, ts.URL+l[1])
+		if st != http.StatusOK {
+			t.Errorf("%s (linked from the system map): %d, want 200\n%.400s", l[1], st, page)
+			continue
+		}
+		if !strings.Contains(page, "0 messages") {
+			t.Errorf("%s does not say the category has no message yet\n%.1500s", l[1], page)
+		}
+	}
+	if st, _, _ := get(t, adm, ts.URL+"/admin/categories/nothing"+strings.ReplaceAll(uuid.NewString(), "-", "")); st != http.StatusNotFound {
+		t.Errorf("a category nobody names and with no message: %d, want 404", st)
 	}
 }
