@@ -23,8 +23,8 @@ type signals struct {
 	// listening is true while Run's LISTEN connection is up: writes of other processes then wake this
 	// process's subscriptions too, so that idle subscriptions can poll far less often.
 	listening atomic.Bool
-	// fired counts the wake-ups for writes, this process's and announced ones (watchHead).
-	fired atomic.Uint64
+	// written counts the messages this process wrote (checkHead).
+	written atomic.Uint64
 }
 
 func newSignals() *signals { return &signals{ch: map[string]chan struct{}{}} }
@@ -41,7 +41,6 @@ func (s *signals) wait(category string) <-chan struct{} {
 }
 
 func (s *signals) fire(category string) {
-	s.fired.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, key := range []string{category, AllCategories} {
@@ -297,26 +296,29 @@ const headSQL = `SELECT coalesce(max(global_position), 0) FROM message_store.mes
 
 // headWatch is what checkHead remembers between two looks.
 type headWatch struct {
-	last  int64 // the head at the last look; -1 before the first
-	fired uint64
+	last    int64  // the head at the last look; -1 before the first
+	written uint64 // signals.written at the last look
 }
 
 // checkHead wakes every subscription of this process when the store's last global position moved
-// since the previous look and no write woke anything meanwhile (notifier.send calls it every
-// headCheck). Writes of this program's processes wake their readers at once (in-process signals,
-// NOTIFY); this is for writes nobody announced, such as another Message DB client's, which would
-// otherwise wait for the idle polls. A move that came with wake-ups is taken as announced: waking
-// everything for it would make every position save of an idle program cost a read per subscription.
-// (An unannounced write among announced ones waits for a quiet look, or for the idle polls as before.)
+// since the previous look by more than this process's own writes account for (notifier.send calls it
+// every headCheck). Writes of this program's processes
+// wake their readers at once (in-process signals, NOTIFY); this is for writes nobody announced, such
+// as another Message DB client's, which would otherwise wait for the idle polls, however busy this
+// process is with its own writes. A single process's own writes, position saves included, account
+// for the whole move and wake nothing more; with several processes, another one's writes make each
+// look wake everything, a read per subscription every headCheck while they last. (Gaps in the global
+// positions, from rolled-back writes, look like someone else's writes: one wake-up too many.)
 func (s *Store) checkHead(ctx context.Context, conn *pgx.Conn, w *headWatch) error {
-	fired := s.signals.fired.Load()
+	// Counted before the look: every write counted has committed, so the head includes it.
+	written := s.signals.written.Load()
 	var head int64
 	if err := conn.QueryRow(ctx, headSQL).Scan(&head); err != nil {
 		return err
 	}
-	if w.last >= 0 && head > w.last && fired == w.fired {
+	if w.last >= 0 && head > w.last && uint64(head-w.last) > written-w.written {
 		s.signals.fireAll()
 	}
-	w.last, w.fired = head, fired
+	w.last, w.written = head, written
 	return nil
 }

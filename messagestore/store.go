@@ -124,6 +124,7 @@ func (s *Store) Write(ctx context.Context, streamName string, expectedVersion in
 		return 0, fmt.Errorf("write %d message(s) to %s: %w", len(msgs), streamName, err)
 	}
 	category := Category(streamName)
+	s.signals.written.Add(uint64(len(msgs)))
 	s.observer.MessagesWritten(category, len(msgs))
 	s.Signal(category)
 	return last, nil

@@ -994,3 +994,53 @@ func TestStoreWideSubscriptionGetsAWriteHeldBackByAnOlderTransactionSoon(t *test
 	}
 	eventually(t, 3*time.Second, "the held-back message, well before the next idle poll", got(heldBack))
 }
+
+// The same, while this process is busy with writes of its own: they wake its subscriptions all the
+// time, and used to hide the foreign write from the head check until the idle polls found it.
+func TestUnannouncedWritesAmongOwnWritesWakeSubscriptionsAtTheNextHeadCheck(t *testing.T) {
+	pc, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s := messagestore.New(pool, messagestore.Options{Logger: quiet, HeadCheckInterval: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	cat := fresh("foreign")
+	rec := &recorder{}
+	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+		Handlers:        map[string]messagestore.Handler{"Deposited": rec.handle},
+		MinPollInterval: time.Minute, MaxPollInterval: time.Minute, ListeningMaxPollInterval: time.Minute}, nil)
+	sup := messagestore.NewSupervisor(s, nil, sub)
+	done := make(chan error)
+	go func() { done <- sup.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, 10*time.Second, "listening and idle", func() bool {
+		return s.Listening() && sub.Status().State == messagestore.StateRunning
+	})
+	time.Sleep(300 * time.Millisecond) // past its first read: now it waits for a wake-up or a minute
+
+	// Own writes to another category, every 10 ms, until the test ends.
+	busy := fresh("busy")
+	writing := make(chan struct{})
+	go func() {
+		defer close(writing)
+		for ctx.Err() == nil {
+			_, _ = s.Write(ctx, messagestore.StreamName(busy, uuid.NewString()), messagestore.AnyVersion,
+				messagestore.NewMessage{Type: "Busy"})
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	defer func() { cancel(); <-writing }()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := pool.Exec(context.Background(), `SELECT message_store.write_message($1, $2, 'Deposited', '{"amount": 1}')`,
+		uuid.NewString(), messagestore.StreamName(cat, uuid.NewString())); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the unannounced message handled", func() bool { return rec.count() == 1 })
+}
