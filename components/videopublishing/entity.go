@@ -39,10 +39,8 @@ var changeOutcomes = map[string]bool{
 var videoProjection = messagestore.Projection[video]{
 	Init: func() video { return video{LastCommandPosition: -1} },
 	Apply: func(v video, m messagestore.Message) (video, error) {
-		md := m.Metadata
-		if changeOutcomes[m.Type] && md.CausationMessageGlobalPosition != nil &&
-			messagestore.Category(md.CausationMessageStreamName) == videopublishingmsg.CommandCategory {
-			v.LastCommandPosition = max(v.LastCommandPosition, *md.CausationMessageGlobalPosition)
+		if gpos, ok := answeredCommand(m); ok {
+			v.LastCommandPosition = max(v.LastCommandPosition, gpos)
 		}
 		// An event whose data cannot be decoded (another Message DB client's, or another shape) is
 		// never readable: failing the projection would make every command of the video fail, and park
@@ -74,6 +72,24 @@ var videoProjection = messagestore.Projection[video]{
 		}
 		return v, nil
 	},
+}
+
+// answeredCommand returns the global position of the NameVideo or DescribeVideo command that the
+// outcome event m answered (its metadata causationMessageGlobalPosition). Only a command of the
+// video's own inbox, written before m, counts: an event claiming another inbox's command, or one past
+// the event itself (another Message DB client's metadata, an overflowing number), would otherwise make
+// the video skip the commands still queued, or every command to come, as handled.
+func answeredCommand(m messagestore.Message) (int64, bool) {
+	md := m.Metadata
+	if !changeOutcomes[m.Type] || md.CausationMessageGlobalPosition == nil {
+		return 0, false
+	}
+	id, ok := messagestore.ID(m.StreamName)
+	if !ok || md.CausationMessageStreamName != videopublishingmsg.CommandStreamName(id) {
+		return 0, false
+	}
+	gpos := *md.CausationMessageGlobalPosition
+	return gpos, gpos < m.GlobalPosition
 }
 
 // fetchVideo projects a video's stream (through the cache: only messages it has not seen are read) and

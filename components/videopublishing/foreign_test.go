@@ -62,3 +62,44 @@ func TestUndecodableEventsInAVideosStreamDoNotStopItsCommands(t *testing.T) {
 		t.Fatalf("video stream %v", got)
 	}
 }
+
+// An outcome event says which command it answered (metadata causationMessageGlobalPosition), and the
+// video skips every command at or below the greatest such position as handled. An event of another
+// writer claiming to answer a command of another video's inbox, or a command past the event itself
+// (no cause comes after its effect), must not make the video drop a rename still queued.
+func TestOutcomesThatCannotHaveAnsweredACommandDoNotSkipLaterOnes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		claim func(videoID string, queued messagestore.Message) messagestore.Metadata
+	}{
+		{"a command of another video's inbox", func(_ string, queued messagestore.Message) messagestore.Metadata {
+			pos := queued.GlobalPosition
+			return messagestore.Metadata{CausationMessageStreamName: videopublishingmsg.CommandStreamName(uuid.NewString()),
+				CausationMessageGlobalPosition: &pos}
+		}},
+		{"a command after the event", func(videoID string, _ messagestore.Message) messagestore.Metadata {
+			future := int64(1) << 62
+			return messagestore.Metadata{CausationMessageStreamName: videopublishingmsg.CommandStreamName(videoID),
+				CausationMessageGlobalPosition: &future}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, KeepAsUploaded{})
+			owner := uuid.NewString()
+			videoID := f.published(t, owner)
+			queued := f.command(t, videoID, owner, videopublishingmsg.NameVideo{Name: "mine", VideoID: videoID})
+			if _, err := f.s.Write(ctx, videopublishingmsg.StreamName(videoID), messagestore.AnyVersion, messagestore.NewEvent(
+				videopublishingmsg.VideoNamed{Name: "foreign", VideoID: videoID}, tc.claim(videoID, queued))); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.c.HandleNameVideo(ctx, queued); err != nil {
+				t.Fatal(err)
+			}
+			msgs := f.events(t, videoID)
+			last := msgs[len(msgs)-1]
+			if last.Type != "VideoNamed" || decode[videopublishingmsg.VideoNamed](t, last).Name != "mine" {
+				t.Fatalf("the queued rename was skipped: video stream %v", testdb.Types(msgs))
+			}
+		})
+	}
+}
