@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -151,7 +153,30 @@ func (c *Component) transcode(ctx context.Context, videoID, source string) (Outp
 			return Outputs{}, err
 		}
 	}
+	clearParts(c.log, video, poster)
 	return c.transcoder.Transcode(ctx, source, video, poster)
+}
+
+// clearParts removes the temporary files that earlier transcodes of this video left behind when their
+// process was killed (<id>.mp4.part, <id>.<random>.mp4.part: see partName), which nothing else would.
+// One that is still being written — by a process frozen while its lease went to this one — fails its
+// own rename when it ends, and its outcome is then not needed.
+func clearParts(log *slog.Logger, paths ...string) {
+	for _, path := range paths {
+		ext := filepath.Ext(path)
+		base := strings.TrimSuffix(path, ext)
+		found, _ := filepath.Glob(escapeGlob(base) + ".*" + escapeGlob(ext) + ".part")
+		for _, p := range append(found, path+".part") {
+			if err := os.Remove(p); err == nil {
+				log.Info("removed what an interrupted transcode left", "file", filepath.Base(p))
+			}
+		}
+	}
+}
+
+// escapeGlob quotes the characters filepath.Match treats as special.
+func escapeGlob(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(s)
 }
 
 func isUUID(s string) bool {

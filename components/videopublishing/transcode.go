@@ -2,10 +2,12 @@ package videopublishing
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -60,12 +62,16 @@ type FFmpeg struct {
 // Transcode runs ffmpeg twice: the video into a temporary file renamed into place when complete (a
 // crash never leaves half a video under the final name), then the poster. A poster ffmpeg cannot take
 // is no reason to fail the video: it is just not made.
+//
+// The temporary files are this run's own (partName): an earlier run at the same video may still be
+// writing its own — an ffmpeg left behind by a process that was killed, or one of a process whose lease
+// a peer took over — and two ffmpegs writing one file make a video that is neither.
 func (f *FFmpeg) Transcode(ctx context.Context, source, video, poster string) (Outputs, error) {
 	timeout := f.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTranscodeTimeout
 	}
-	tmp := video + ".part"
+	tmp := partName(video)
 	defer os.Remove(tmp)
 	err := f.run(ctx, timeout, source, tmp,
 		"-i", source,
@@ -81,7 +87,7 @@ func (f *FFmpeg) Transcode(ctx context.Context, source, video, poster string) (O
 		return Outputs{}, fmt.Errorf("keep the transcoded video: %w", err)
 	}
 	out := Outputs{Video: true}
-	ptmp := poster + ".part"
+	ptmp := partName(poster)
 	defer os.Remove(ptmp)
 	for _, at := range []string{"1", "0"} {
 		err := f.run(ctx, timeout, video, ptmp,
@@ -110,6 +116,7 @@ func (f *FFmpeg) run(ctx context.Context, timeout time.Duration, input, output s
 	defer cancel()
 	full := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, args...)
 	cmd := exec.CommandContext(tctx, f.Path, full...)
+	endWithThisProcess(cmd)
 	stderr := &tailBuffer{max: 8 << 10}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 10 * time.Second
@@ -151,6 +158,13 @@ func (f *FFmpeg) run(ctx context.Context, timeout time.Duration, input, output s
 		detail = detail[:300] + "…"
 	}
 	return &RejectedError{Reason: "The file could not be transcoded: " + detail}
+}
+
+// partName returns a temporary name for path that no other run uses: path's name with a random part
+// before its extension, and ".part" after it (<id>.<random>.mp4.part).
+func partName(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "." + rand.Text()[:12] + ext + ".part"
 }
 
 // machineTrouble are ffmpeg's words (strerror texts) for conditions of the machine rather than of the
