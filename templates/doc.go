@@ -37,6 +37,10 @@
 //     with data-live-field="key" gets its textContent set to String(value).
 //     If that element also carries data-live-reveal, it is shown when the value
 //     is non-empty and hidden when empty (use with the hidden attribute).
+//     If it carries data-live-reload, a change of its value reloads the page
+//     (which then shows what the new value brings, e.g. a video's player once
+//     it is published), unless a form field of the page holds unsent input
+//     that the reload would lose: then only the text changes.
 //   - event "redirect", data = a same-origin URL: the browser navigates there.
 //     Other origins are ignored.
 //   - event "reload": the page reloads (the server sends it when the client fell

@@ -8,6 +8,8 @@
 //   data-live-src="/url"    container; opens an EventSource to that same-origin URL
 //   data-live-field="key"   text replaced by the "update" event's data[key]
 //   data-live-reveal        (with data-live-field) hidden while the value is empty
+//   data-live-reload        (with data-live-field) the page reloads when the value
+//                           changes, unless a form on it holds unsaved input
 //   data-live-state         set by this script: connecting | open | closed
 //
 // Events: "update" (JSON object), "redirect" (same-origin URL), "reload".
@@ -40,7 +42,11 @@
     return list;
   }
 
+  // applyUpdate sets the fields of root that data names, and reports whether a
+  // field marked data-live-reload changed (the page must be rendered again to
+  // show what the new value brings, e.g. a player once a video is published).
   function applyUpdate(root, data) {
+    var reload = false;
     fieldsIn(root).forEach(function (el) {
       var key = el.getAttribute("data-live-field");
       if (!Object.prototype.hasOwnProperty.call(data, key)) {
@@ -50,11 +56,45 @@
       var text = value === null || value === undefined ? "" : String(value);
       if (el.textContent !== text) {
         el.textContent = text;
+        if (el.hasAttribute("data-live-reload")) {
+          reload = true;
+        }
       }
       if (el.hasAttribute("data-live-reveal")) {
         el.hidden = text === "";
       }
     });
+    return reload;
+  }
+
+  // formsEdited reports whether a form field of the page holds something the
+  // user typed or chose and has not sent: a reload would lose it.
+  function formsEdited() {
+    var fields = document.querySelectorAll("input, textarea, select");
+    for (var i = 0; i < fields.length; i++) {
+      var f = fields[i];
+      if (f.type === "hidden" || f.type === "submit" || f.type === "button") {
+        continue;
+      }
+      if (f.type === "file") {
+        if (f.files && f.files.length > 0) {
+          return true;
+        }
+      } else if (f.type === "checkbox" || f.type === "radio") {
+        if (f.checked !== f.defaultChecked) {
+          return true;
+        }
+      } else if (f.tagName === "SELECT") {
+        for (var j = 0; j < f.options.length; j++) {
+          if (f.options[j].selected !== f.options[j].defaultSelected) {
+            return true;
+          }
+        }
+      } else if (f.value !== f.defaultValue) {
+        return true;
+      }
+    }
+    return false;
   }
 
   var sources = [];
@@ -93,7 +133,10 @@
         return;
       }
       if (data && typeof data === "object" && !Array.isArray(data)) {
-        applyUpdate(root, data);
+        if (applyUpdate(root, data) && !formsEdited()) {
+          es.close();
+          window.location.reload();
+        }
       }
     });
 
