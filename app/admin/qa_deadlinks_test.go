@@ -117,3 +117,21 @@ func TestSystemMapLinksToCategoriesWithoutMessages(t *testing.T) {
 		t.Errorf("a category nobody names and with no message: %d, want 404", st)
 	}
 }
+
+// The user page's "more" links lead to /admin/messages?user=…; the messages page must show that
+// filter in its form, or the list looks unfiltered and the next Filter silently drops the user.
+func TestMessagesFilterFormKeepsTheUserFilter(t *testing.T) {
+	f := setup(t)
+	adm := f.client(t, f.adminID)
+	st, body, _ := get(t, adm, f.srv.URL+"/admin/messages?category=viewing&user="+f.userID)
+	if st != http.StatusOK {
+		t.Fatalf("messages of the user: %d", st)
+	}
+	form := regexp.MustCompile(`(?s)<form class="admin-filter".*?</form>`).FindString(body)
+	if !regexp.MustCompile(`<input name="user" value="` + f.userID + `"`).MatchString(form) {
+		t.Errorf("the filter form does not hold the user filter:\n%s", form)
+	}
+	if !strings.Contains(form, `value="viewing"`) {
+		t.Errorf("the filter form does not hold the category filter:\n%s", form)
+	}
+}
