@@ -37,10 +37,10 @@ import (
 )
 
 type options struct {
-	urls, spawn, bin, abBin, dbURL, pids, dbPid, scenarios, abEnv, env, visibleMode, get, post string
-	conns, postConns, probes, regConns, regN, rounds, epollThreads                             int
-	dur, warmup, probeGap, poll, regPoll                                                       time.Duration
-	cookies, hot, durable                                                                      bool
+	urls, spawn, bin, abBin, abDB, dbURL, pids, dbPid, scenarios, abEnv, env, visibleMode, get, post string
+	conns, postConns, probes, regConns, regN, rounds, epollThreads                                   int
+	dur, warmup, probeGap, poll, regPoll                                                             time.Duration
+	cookies, hot, durable                                                                            bool
 }
 
 func main() {
@@ -72,8 +72,13 @@ func main() {
 	flag.DurationVar(&o.regPoll, "reg-poll", 5*time.Millisecond, "poll interval while waiting for RegistrationEmailSent (NOTIFY wakes earlier)")
 	flag.StringVar(&o.abEnv, "ab-env", "", "with -spawn: also start side B with this extra environment (comma-separated VAR=value) and compare")
 	flag.StringVar(&o.abBin, "ab-bin", "", "with -spawn: also start side B from this executable (e.g. the previous commit's build) and compare")
+	flag.StringVar(&o.abDB, "ab-db", "shared", "with -ab-env or -ab-bin: shared (side B's processes use side A's database, and the two sides share the aggregators' leases) or own (side B gets a database of its own on the same server: two whole systems)")
 	flag.StringVar(&o.env, "env", "", "with -spawn: extra environment for every process (comma-separated VAR=value)")
 	flag.Parse()
+	if o.abDB != "shared" && o.abDB != "own" {
+		fmt.Fprintf(os.Stderr, "vtload: -ab-db is shared or own (not %q)\n", o.abDB)
+		os.Exit(2)
+	}
 	if clients := []string{"epoll", "raw", "http"}; !slices.Contains(clients, o.get) || !slices.Contains(clients, o.post) {
 		fmt.Fprintf(os.Stderr, "vtload: -get and -post are epoll, raw or http (not %q, %q)\n", o.get, o.post)
 		os.Exit(2)
@@ -91,6 +96,8 @@ type side struct {
 	name    string
 	urls    []string
 	sampler *loadtest.Sampler
+	dbURL   string        // its database, when it has one of its own (-ab-db own)
+	db      *pgxpool.Pool // its database for the probes and checks (set in run)
 }
 
 func splitList(s, sep string) []string {
@@ -125,6 +132,14 @@ func run(ctx context.Context, o options) error {
 		sides = append(sides, &side{name: "A", urls: a.WebURLs, sampler: loadtest.NewSampler(a.Watched(), 250*time.Millisecond)})
 		if o.abEnv != "" || o.abBin != "" {
 			copts.DatabaseURL, copts.Env = a.DBURL, append(copts.Env, splitList(o.abEnv, ",")...)
+			if o.abDB == "own" {
+				own, drop, err := loadtest.CreateSiblingDatabase(ctx, a.DBURL)
+				if err != nil {
+					return err
+				}
+				defer drop()
+				copts.DatabaseURL = own
+			}
 			if o.abBin != "" {
 				copts.Bin = o.abBin
 			}
@@ -133,11 +148,14 @@ func run(ctx context.Context, o options) error {
 				return err
 			}
 			defer b.Stop()
-			fmt.Printf("side B: the same with %s %s\n", o.abBin, o.abEnv)
+			fmt.Printf("side B: the same with %s %s, database %s\n", o.abBin, o.abEnv, redact(copts.DatabaseURL))
 			// One database serves both sides: sample it under side A only, as everything else.
 			w := a.Watched()
 			sides[0].sampler = loadtest.NewSampler(w, 250*time.Millisecond)
 			sides = append(sides, &side{name: "B", urls: b.WebURLs, sampler: loadtest.NewSampler(b.Watched()[:len(b.Procs)], 250*time.Millisecond)})
+			if o.abDB == "own" {
+				sides[1].dbURL = copts.DatabaseURL
+			}
 		}
 		if len(a.WebURLs) == 0 {
 			return fmt.Errorf("no process has the web role")
@@ -172,6 +190,17 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		defer db.Close()
+	}
+	for _, sd := range sides {
+		sd.db = db
+		if sd.dbURL != "" {
+			p, err := pgxpool.New(ctx, sd.dbURL)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			sd.db = p
+		}
 	}
 	scen := splitList(o.scenarios, ",")
 	if slices.Contains(scen, "suite") {
@@ -234,16 +263,17 @@ func run(ctx context.Context, o options) error {
 				if o.hot || db == nil {
 					return
 				}
-				var vs []*loadtest.Viewer
-				for _, x := range all {
-					vs = append(vs, x...)
+				// Each side's viewings are in its own database (all[i] are side i's viewers).
+				n, streams := 0, 0
+				for i, vs := range all {
+					k, err := loadtest.VerifyViewings(ctx, sides[i].db, vs)
+					if err != nil {
+						fmt.Printf("  stream check FAILED after %d messages: %v\n", n+k, err)
+						return
+					}
+					n, streams = n+k, streams+len(vs)
 				}
-				n, err := loadtest.VerifyViewings(ctx, db, vs)
-				if err != nil {
-					fmt.Printf("  stream check FAILED after %d messages: %v\n", n, err)
-				} else {
-					fmt.Printf("  stream check: all %d accepted viewings are in their %d streams, in order, positions gapless\n", n, len(vs))
-				}
+				fmt.Printf("  stream check: all %d accepted viewings are in their %d streams, in order, positions gapless\n", n, streams)
 			})
 		case "visible":
 			if db == nil && o.visibleMode == "db" {
@@ -251,7 +281,7 @@ func run(ctx context.Context, o options) error {
 				continue
 			}
 			for _, sd := range sides {
-				r := loadtest.ProbeVisible(ctx, sd.urls[0], db, o.visibleMode, o.probes, o.probeGap, o.poll)
+				r := loadtest.ProbeVisible(ctx, sd.urls[0], sd.db, o.visibleMode, o.probes, o.probeGap, o.poll)
 				fmt.Printf("[%s] %s\n", sd.name, r)
 			}
 		case "register":
@@ -260,7 +290,7 @@ func run(ctx context.Context, o options) error {
 				continue
 			}
 			for _, sd := range sides {
-				r := loadtest.Register(ctx, sd.urls, db, o.regConns, o.regN, o.regPoll, sd.sampler)
+				r := loadtest.Register(ctx, sd.urls, sd.db, o.regConns, o.regN, o.regPoll, sd.sampler)
 				fmt.Printf("[%s] %s\n", sd.name, r)
 			}
 		case "hold":
