@@ -266,6 +266,15 @@ func (a *App) showComplete(c echo.Context) error {
 		case outcome.Rejected:
 			view.State, view.Reason = templates.RegistrationRejected, rejectionText(outcome.Reason)
 		default:
+			// Not decided, or never sent: a link whose user id no registration used (mistyped,
+			// made up) would otherwise be "setting up your account" forever.
+			_, version, err := messagestore.Fetch(c.Request().Context(), a.store, identitymsg.CommandStreamName(userID), formUseProjection)
+			if err != nil {
+				return err
+			}
+			if version == messagestore.NoStream {
+				return app.NotFound("That link names no registration. If you registered, log in; if not, please register again.")
+			}
 			c.Response().Header().Set("Refresh", "2")
 		}
 	}

@@ -511,6 +511,12 @@ func TestRegisterRefusesUnreadableFormsWith400(t *testing.T) {
 func TestRegistrationCompleteTellsWhatBecameOfTheRegistration(t *testing.T) {
 	f := setup(t)
 	pending, done, lost := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	// The pending registration was sent: its command is in the store (a user id that no registration
+	// used is not pending but unknown, TestRegistrationCompleteOfNoRegistrationIsNotFound).
+	if _, err := f.store.Write(context.Background(), identitymsg.CommandStreamName(pending), messagestore.NoStream,
+		messagestore.NewEvent(identitymsg.Register{UserID: pending, Email: freshEmail(), PasswordHash: "x"}, messagestore.Metadata{})); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.views.Exec(context.Background(),
 		`INSERT INTO user_credentials (id, email, password_hash, position) VALUES ($1, $2, 'x', 9000000000001)`,
 		done, freshEmail()); err != nil {
