@@ -13,7 +13,8 @@ FROM message_store.get_all_messages($1::text::xid8, $2, $3)`
 // ReadAll returns up to batchSize messages of the whole store after the position (afterTxID,
 // afterGlobalPosition), in (transaction id, global position) order, from ended transactions only.
 // Unlike reading by global position alone, resuming from the last message's pair never skips a
-// message that a slower transaction in another category commits later. Start from (0, 0).
+// message that a slower transaction in another category commits later. Start from (0, 0). Like
+// ReadCategory, it keeps to ReadBudget: large messages make a shorter batch.
 func (s *Store) ReadAll(ctx context.Context, afterTxID uint64, afterGlobalPosition int64, batchSize int) ([]Message, error) {
 	if batchSize == 0 {
 		batchSize = DefaultBatchSize
@@ -24,7 +25,11 @@ func (s *Store) ReadAll(ctx context.Context, afterTxID uint64, afterGlobalPositi
 	}
 	defer rows.Close()
 	var out []Message
+	kept := 0
 	for rows.Next() {
+		if kept >= s.readBudget {
+			break // rows.Close reads the rest off the connection without keeping it
+		}
 		var m Message
 		var data, md *string
 		var tx string
@@ -33,8 +38,10 @@ func (s *Store) ReadAll(ctx context.Context, afterTxID uint64, afterGlobalPositi
 		}
 		if data != nil {
 			m.Data = json.RawMessage(*data)
+			kept += len(*data)
 		}
 		if md != nil && *md != "null" {
+			kept += len(*md)
 			m.RawMetadata = json.RawMessage(*md)
 			_ = json.Unmarshal([]byte(*md), &m.Metadata)
 		}

@@ -40,6 +40,8 @@ type Store struct {
 	retries atomic.Pointer[func(subscriberID string)]
 	// headCheck is Options.HeadCheckInterval.
 	headCheck time.Duration
+	// readBudget is ReadBudget; tests make it smaller.
+	readBudget int
 }
 
 // Observer is told about the store's work, for metrics. Every method must be cheap and safe for
@@ -82,7 +84,8 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	if opts.HeadCheckInterval == 0 {
 		opts.HeadCheckInterval = 3 * time.Second
 	}
-	s := &Store{pool: pool, log: opts.Logger, signals: newSignals(), observer: opts.Observer, headCheck: opts.HeadCheckInterval}
+	s := &Store{pool: pool, log: opts.Logger, signals: newSignals(), observer: opts.Observer, headCheck: opts.HeadCheckInterval,
+		readBudget: ReadBudget}
 	s.notifier = newNotifier(s)
 	if !opts.NoCombining {
 		s.combiner = newCombiner(s)
@@ -235,7 +238,7 @@ func (s *Store) ReadCategory(ctx context.Context, category string, globalPositio
 	if err != nil {
 		return nil, fmt.Errorf("read category %s from %d: %w", category, globalPosition, translate(err))
 	}
-	msgs, err := scanMessagesN(rows, batchSize)
+	msgs, err := scanMessagesBudget(rows, batchSize, s.readBudget)
 	if err != nil {
 		return nil, fmt.Errorf("read category %s from %d: %w", category, globalPosition, translate(err))
 	}
@@ -282,15 +285,37 @@ func (s *Store) StreamVersion(ctx context.Context, streamName string) (int64, er
 // scanned straight into their json.RawMessage (one copy, no intermediate string), the result is sized
 // once, and metadata goes through decodeMetadata's fast path.
 func scanMessagesN(rows pgx.Rows, n int) ([]Message, error) {
+	return scanMessagesBudget(rows, n, 0)
+}
+
+// ReadBudget bounds the bytes (data and metadata) a category read or a store-wide read (ReadAll)
+// keeps: past it, the rest of the batch is read off the connection and dropped, and the read returns
+// the messages before it (always at least one). Messages are small (a kilobyte or less) and a batch
+// of them stays far below it, but another Message DB client may write large ones: a catch-up batch of
+// 2,000 one-megabyte messages would hold 2 GB in each subscription that read it (1,500 one-megabyte
+// viewings took the program to 1 GB resident), and a process under a memory limit would be killed,
+// and again after each restart on the same read. Who reads on from the last message returned gets the
+// rest; a read that returns fewer messages than asked for is not the end of the category. Stream
+// reads (fetching an entity) keep no budget.
+const ReadBudget = 8 << 20
+
+// scanMessagesBudget is scanMessagesN that stops keeping rows once budget bytes of data and metadata
+// are kept (0: no budget).
+func scanMessagesBudget(rows pgx.Rows, n int, budget int) ([]Message, error) {
 	defer rows.Close()
 	out := make([]Message, 0, min(max(n, 0), DefaultBatchSize))
+	kept := 0
 	for rows.Next() {
+		if budget > 0 && kept >= budget {
+			break // rows.Close reads the rest of the result off the connection without keeping it
+		}
 		out = append(out, Message{})
 		m := &out[len(out)-1]
 		var data, md []byte
 		if err := rows.Scan(&m.ID, &m.StreamName, &m.Type, &m.Position, &m.GlobalPosition, &data, &md, &m.Time); err != nil {
 			return nil, err
 		}
+		kept += len(data) + len(md)
 		if data != nil {
 			m.Data = json.RawMessage(data)
 		}

@@ -330,6 +330,11 @@ func (s *Subscription) run(ctx context.Context) {
 	poll := s.cfg.MinPollInterval
 	readBackoff := s.cfg.RetryBackoff
 	behind := false // the last read was full: read more at once, save less often
+	// large caps the read size after a read that reached the store's ReadBudget (large messages):
+	// the store sends a whole batch and keeps only what fits the budget, so asking for the usual
+	// thousands would transfer them again at every read. It doubles back with each read well under the
+	// budget. 0: no cap.
+	large := 0
 	for ctx.Err() == nil {
 		if s.cfg.Linger > 0 && !behind {
 			sleep(ctx, s.cfg.Linger)
@@ -338,6 +343,9 @@ func (s *Subscription) run(ctx context.Context) {
 		size := s.cfg.BatchSize
 		if behind {
 			size = s.cfg.CatchUpBatchSize
+		}
+		if large > 0 {
+			size = min(size, large)
 		}
 		msgs, err := s.read(ctx, position, txid, size)
 		if err != nil {
@@ -350,7 +358,19 @@ func (s *Subscription) run(ctx context.Context) {
 			continue
 		}
 		readBackoff = s.cfg.RetryBackoff
-		behind = len(msgs) >= size
+		bytes := 0
+		for _, m := range msgs {
+			bytes += len(m.Data) + len(m.RawMetadata)
+		}
+		switch {
+		case bytes >= s.store.readBudget: // the read may have been cut short: more is there
+			large = max(1, len(msgs))
+		case large > 0 && bytes < s.store.readBudget/2:
+			if large *= 2; large >= s.cfg.CatchUpBatchSize {
+				large = 0
+			}
+		}
+		behind = len(msgs) >= size || bytes >= s.store.readBudget
 		if len(msgs) == 0 {
 			if dirty && time.Since(lastSave) >= s.cfg.PositionUpdatePeriod {
 				save(ctx)
