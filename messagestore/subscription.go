@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -487,7 +488,7 @@ func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Co
 	backoff := s.cfg.RetryBackoff
 	for {
 		start := time.Now()
-		err := fn(ctx)
+		err := s.call(ctx, fn)
 		if err == nil {
 			d := time.Since(start)
 			for range n {
@@ -553,6 +554,20 @@ func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Co
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}
+}
+
+// call runs a handler and turns a panic into its error: a bug that some message reaches (another
+// writer's odd shape, say) parks this subscription on it, visibly and retriably, instead of taking the
+// whole process down — every other subscription and the web server with it, and again after each
+// restart, on the same message. The stack goes to the log.
+func (s *Subscription) call(ctx context.Context, fn func(context.Context) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("handler panicked", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	return fn(ctx)
 }
 
 // loadPosition reads the subscription's saved position, retrying while the store cannot be read. A
