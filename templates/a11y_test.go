@@ -61,7 +61,7 @@ func everyPage(t *testing.T) map[string]string {
 		"admin trace":            AdminTracePage(user, viewdata.AdminMessagesView{Rows: rows}),
 		"admin message":          AdminMessagePage(user, msg),
 		"admin users":            AdminUsersPage(user, viewdata.AdminUsersView{Users: []viewdata.AdminUser{adminUser}}),
-		"admin user":             AdminUserPage(user, viewdata.AdminUserView{User: adminUser, Logins: rows, Viewings: rows, Messages: rows}),
+		"admin user":             AdminUserPage(user, viewdata.AdminUserView{User: adminUser, Logins: rows, Viewings: rows, Messages: rows}, AdminUserRegistration{Stream: "identity-" + adminUser.ID, Messages: rows}),
 		"admin streams":          AdminStreamsPage(user, viewdata.AdminStreamsView{Category: &viewdata.AdminCategory{Category: "identity"}, Streams: []viewdata.AdminStream{stream}}),
 		"admin stream":           AdminStreamPage(user, viewdata.AdminStreamView{Stream: stream, Messages: viewdata.AdminMessagesView{Rows: rows}}),
 		"admin categories":       AdminCategoriesPage(user, viewdata.AdminCategoriesView{Categories: []viewdata.AdminCategory{{Category: "identity"}}}),

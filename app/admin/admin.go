@@ -340,7 +340,14 @@ func (a *App) user(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !registered && len(all) == 0 && len(logins) == 0 {
+	// The user's identity stream: a registration made by an anonymous visitor (every one made
+	// through the site) carries no metadata userId, so "all" does not hold it.
+	identityStream := "identity-" + id
+	registration, err := viewdata.AdminMessages(ctx, a.d.Store, a.d.Views, viewdata.MessageFilter{Stream: identityStream}, 0, false, n)
+	if err != nil {
+		return err
+	}
+	if !registered && len(all) == 0 && len(logins) == 0 && len(registration) == 0 {
 		return app.NotFound("No user with that id.")
 	}
 	v.Logins, v.Viewings, v.Messages = views(logins), views(viewings), views(all)
@@ -354,7 +361,8 @@ func (a *App) user(c echo.Context) error {
 	if title == "" {
 		title = "User " + id
 	}
-	return app.Render(c, http.StatusOK, templates.AdminUserPage(app.PageFor(c, title), v))
+	reg := templates.AdminUserRegistration{Stream: identityStream, Messages: views(registration)}
+	return app.Render(c, http.StatusOK, templates.AdminUserPage(app.PageFor(c, title), v, reg))
 }
 
 // --- streams and categories ---

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"videotutorials/aggregators/adminstreams"
+	"videotutorials/aggregators/adminusers"
 	"videotutorials/app"
 	"videotutorials/app/admin"
 	"videotutorials/internal/testdb"
@@ -133,5 +134,51 @@ func TestMessagesFilterFormKeepsTheUserFilter(t *testing.T) {
 	}
 	if !strings.Contains(form, `value="viewing"`) {
 		t.Errorf("the filter form does not hold the category filter:\n%s", form)
+	}
+}
+
+// A user registered through the site did so anonymously, so the Register command and identity's
+// events carry no metadata userId, and "All messages of the user" (the messages whose metadata names
+// the user) held none of them: a user who had not logged in yet showed "No messages" although their
+// identity stream holds Registered and RegistrationEmailSent. The page lists the user's identity
+// stream as well.
+func TestUserPageShowsTheRegistrationOfAnAnonymousRegistration(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	userID, emailID := uuid.NewString(), uuid.NewString()
+	email := "anon-" + userID[:8] + "@example.com"
+	md := messagestore.Metadata{TraceID: uuid.NewString()} // no userId: nobody was signed in
+	stream := "identity-" + userID
+	for _, m := range []messagestore.NewMessage{
+		{Type: "Registered", Data: map[string]string{"userId": userID, "email": email, "passwordHash": hash}, Metadata: md},
+		{Type: "RegistrationEmailSent", Data: map[string]string{"userId": userID, "emailId": emailID}, Metadata: md},
+	} {
+		if _, err := f.store.Write(ctx, stream, messagestore.AnyVersion, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := f.store.ReadStream(ctx, stream, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := adminusers.New(adminusers.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
+	streams := adminstreams.New(adminstreams.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
+	for _, h := range []func(context.Context, []messagestore.Message) error{users.HandleMessages, streams.HandleMessages} {
+		if err := h(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := f.client(t, f.adminID)
+	st, body, _ := get(t, adm, f.srv.URL+"/admin/users/"+userID)
+	if st != http.StatusOK {
+		t.Fatalf("user page: %d", st)
+	}
+	for _, typ := range []string{"Registered", "RegistrationEmailSent"} {
+		if !strings.Contains(body, `href="/admin/types/`+typ+`"`) {
+			t.Errorf("the user page does not list the user's %s", typ)
+		}
+	}
+	if strings.Contains(body, "$2a$") {
+		t.Error("the user page shows the password hash")
 	}
 }
