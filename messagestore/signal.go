@@ -68,7 +68,8 @@ const retryChannel = "message_store_retry"
 
 // RequestRetry asks every process that listens on this store (Run) to retry the subscription
 // subscriberID if it runs it and it is parked: the way to retry a subscription another process runs
-// (Subscription.Retry retries one of this process). Nothing happens where it is not parked.
+// (Subscription.Retry retries one of this process). Where it runs and is not parked, a park its status
+// stream still announces is cleared (Resumed); elsewhere nothing happens.
 func (s *Store) RequestRetry(ctx context.Context, subscriberID string) error {
 	if _, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, retryChannel, subscriberID); err != nil {
 		return fmt.Errorf("request retry of %s: %w", subscriberID, err)

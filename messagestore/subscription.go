@@ -668,6 +668,34 @@ func (s *Subscription) announceResumed(ctx context.Context, position int64) {
 	s.announcedParked, s.lastParkedOnPosition = false, false
 }
 
+// clearStalePark writes Resumed to the status stream when it ends with Parked although the
+// subscription runs here and is not parked: a Parked of another Message DB client, or one whose
+// Resumed could not be written when the subscription got past its message (it writes again only after
+// the next message, which may not come). The admin pages would otherwise show the park, and their
+// retry would change nothing. The write expects the stream as read, so a Parked the subscription
+// itself writes in between is not covered up.
+func (s *Subscription) clearStalePark() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream := StatusStreamName(s.cfg.SubscriberID)
+	m, err := s.store.LastMessage(ctx, stream, "")
+	if err != nil || m == nil || m.Type != "Parked" {
+		return
+	}
+	st := s.Status()
+	if st.State != StateRunning {
+		return
+	}
+	if _, err := s.store.Write(ctx, stream, m.Position, NewMessage{Type: "Resumed", Data: Resumed{Position: st.Position}}); err != nil {
+		if !IsVersionConflict(err) {
+			s.log.Warn("clearing a park the status stream still shows failed", "err", err)
+		}
+		return
+	}
+	s.log.Info("retry requested while running: the park the status stream still showed is cleared",
+		"parkedAtGlobalPosition", m.GlobalPosition)
+}
+
 // lastAnnouncedParked reports whether the status stream ends with Parked (a runner parked and
 // stopped; this one takes over and will announce when it gets past), and whether that park was on
 // the saved position. A failed read counts as no: nothing is announced then, as before status streams.

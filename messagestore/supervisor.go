@@ -20,11 +20,19 @@ func NewSupervisor(store *Store, leases *Leases, subs ...*Subscription) *Supervi
 	s := &Supervisor{store: store, leases: leases, subs: subs}
 	if store != nil {
 		// A retry requested by any process (Store.RequestRetry) retries the subscription here if
-		// this process runs it and it is parked.
+		// this process runs it and it is parked. If this process runs it and it is not parked, a park
+		// its status stream still announces is stale, and is cleared (clearStalePark).
 		store.onRetryRequest(func(id string) {
-			if sub := s.Subscription(id); sub != nil && sub.Status().State == StateParked {
+			sub := s.Subscription(id)
+			if sub == nil {
+				return
+			}
+			switch sub.Status().State {
+			case StateParked:
 				sub.log.Info("retry requested through the store")
 				sub.Retry()
+			case StateRunning:
+				go sub.clearStalePark() // off the LISTEN connection's goroutine
 			}
 		})
 	}
