@@ -74,3 +74,31 @@ func TestForeignMessagesInAnEmailReservationDoNotStopRegistrations(t *testing.T)
 		t.Fatalf("rejection %+v, %v", e, err)
 	}
 }
+
+// A Sent or Failed that names the user (originStreamName) but another email than the user's
+// registration email — another Message DB client's reply, or one for another email of the user — says
+// nothing about the registration email: it must not be recorded as its outcome, and the real outcome
+// must still be.
+func TestRepliesAboutAnotherEmailOfTheUserAreSkipped(t *testing.T) {
+	c, s := newComponent(t)
+	userID, emailID, send := requestEmail(t, c, s)
+	for _, data := range []any{sendemailmsg.Sent{EmailID: uuid.NewString()}, sendemailmsg.Failed{EmailID: uuid.NewString(), Reason: "x"}} {
+		m := reply(t, s, send, data)
+		handle := c.HandleSent
+		if _, ok := data.(sendemailmsg.Failed); ok {
+			handle = c.HandleFailed
+		}
+		if err := handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := testdb.Types(testdb.ReadStream(t, s, identitymsg.StreamName(userID))); !slices.Equal(got, []string{"Registered"}) {
+		t.Fatalf("identity stream after replies about other emails: %v", got)
+	}
+	if err := c.HandleSent(ctx, reply(t, s, send, sendemailmsg.Sent{EmailID: emailID})); err != nil {
+		t.Fatal(err)
+	}
+	if got := testdb.Types(testdb.ReadStream(t, s, identitymsg.StreamName(userID))); !slices.Equal(got, []string{"Registered", "RegistrationEmailSent"}) {
+		t.Fatalf("identity stream: %v", got)
+	}
+}

@@ -101,6 +101,12 @@ func (c *Component) recordOutcome(ctx context.Context, m messagestore.Message, e
 		log.Warn("skipping a reply for a user who is not registered", "type", m.Type, "stream", m.StreamName)
 		return nil
 	}
+	if u.Email != "" && emailID != sendemailmsg.EmailID(u.Email) {
+		// Not the registration email (its id is fixed by the address): another email of the user, or
+		// another writer's reply. It says nothing about the registration email.
+		log.Warn("skipping a reply about another email than the registration email", "type", m.Type, "stream", m.StreamName)
+		return nil
+	}
 	if done(u) {
 		log.Debug("reply ignored: already recorded", "type", m.Type)
 		return nil
