@@ -41,6 +41,11 @@
 //     (which then shows what the new value brings, e.g. a video's player once
 //     it is published), unless a form field of the page holds unsent input
 //     that the reload would lose: then only the text changes.
+//     An element with data-live-src and data-live-reload-new=".suffix" (and
+//     data-live-reload-new-value="V") reloads the page, by the same rule, when an
+//     update has a key "<item>.suffix" with the value V that no element inside
+//     it shows: a new item the page should list (the dashboard's new uploads).
+//     Either reload happens at most once in five seconds per page.
 //   - event "redirect", data = a same-origin URL: the browser navigates there.
 //     Other origins are ignored.
 //   - event "reload": the page reloads (the server sends it when the client fell

@@ -10,6 +10,10 @@
 //   data-live-reveal        (with data-live-field) hidden while the value is empty
 //   data-live-reload        (with data-live-field) the page reloads when the value
 //                           changes, unless a form on it holds unsaved input
+//   data-live-reload-new=".suffix" data-live-reload-new-value="V"
+//                           (on the data-live-src element) the page reloads when an
+//                           update has a key "<item>.suffix" with value V and no
+//                           element shows that key: a new item to list; same rule
 //   data-live-state         set by this script: connecting | open | closed
 //
 // Events: "update" (JSON object), "redirect" (same-origin URL), "reload".
@@ -65,6 +69,52 @@
       }
     });
     return reload;
+  }
+
+  // newItem reports whether data names an item root does not show that root asks
+  // to be reloaded for (data-live-reload-new: a key suffix; -value: its value).
+  function newItem(root, data) {
+    var suffix = root.getAttribute("data-live-reload-new");
+    if (!suffix) {
+      return false;
+    }
+    var want = root.getAttribute("data-live-reload-new-value") || "";
+    var shown = {};
+    fieldsIn(root).forEach(function (el) {
+      shown[el.getAttribute("data-live-field")] = true;
+    });
+    for (var key in data) {
+      if (
+        Object.prototype.hasOwnProperty.call(data, key) &&
+        key.length > suffix.length &&
+        key.slice(-suffix.length) === suffix &&
+        String(data[key]) === want &&
+        !shown[key]
+      ) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // reloadOnce reloads the page for an update, at most once in a few seconds
+  // per page: should the fresh page still not show what the update said (a
+  // view that lags, an item the page cannot list), it must not reload again
+  // and again.
+  function reloadOnce(es) {
+    var key = "live-reload:" + window.location.pathname + window.location.search;
+    var now = Date.now();
+    try {
+      var last = Number(window.sessionStorage.getItem(key) || 0);
+      if (now - last < 5000) {
+        return;
+      }
+      window.sessionStorage.setItem(key, String(now));
+    } catch (e) {
+      // No session storage (privacy settings): reload anyway.
+    }
+    es.close();
+    window.location.reload();
   }
 
   // formsEdited reports whether a form field of the page holds something the
@@ -133,9 +183,9 @@
         return;
       }
       if (data && typeof data === "object" && !Array.isArray(data)) {
-        if (applyUpdate(root, data) && !formsEdited()) {
-          es.close();
-          window.location.reload();
+        var isNew = newItem(root, data);
+        if ((applyUpdate(root, data) || isNew) && !formsEdited()) {
+          reloadOnce(es);
         }
       }
     });
