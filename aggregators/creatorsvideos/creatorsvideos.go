@@ -115,7 +115,9 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 const viewingsLinger = 10 * time.Millisecond
 
 // Every statement creates the row if needed and changes it only past its columns' watermark; it
-// returns the row when it changed it (nothing when the watermark said "applied already").
+// returns the row when it changed it (nothing when the watermark said "applied already"). An outcome
+// whose owner cannot be read (NULL, nullUUID) keeps the owner the upload named: were it to clear it,
+// the row would depend on which of the two subscriptions came first.
 const (
 	returning = ` RETURNING id::text, coalesce(owner_id::text, ''), name, views, status, coalesce(failure_reason, '')`
 
@@ -133,7 +135,7 @@ WHERE v.upload_position < excluded.upload_position` + returning
 	failure_reason, uploaded_at, status_position, position)
 VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $9)
 ON CONFLICT (id) DO UPDATE SET
-	owner_id = excluded.owner_id, source_uri = excluded.source_uri, transcoded_uri = excluded.transcoded_uri,
+	owner_id = coalesce(excluded.owner_id, v.owner_id), source_uri = excluded.source_uri, transcoded_uri = excluded.transcoded_uri,
 	poster_uri = excluded.poster_uri, status = excluded.status, failure_reason = excluded.failure_reason,
 	uploaded_at = least(v.uploaded_at, excluded.uploaded_at),
 	status_position = excluded.status_position, position = greatest(v.position, excluded.position)
