@@ -96,14 +96,39 @@ func (a *App) Routes(r app.Router) {
 }
 
 func (a *App) showForm(c echo.Context) error {
-	return a.renderForm(c, http.StatusOK, templates.RegisterForm{UserID: uuid.NewString()})
+	return a.renderForm(c, http.StatusOK, templates.RegisterForm{UserID: uuid.NewString(), Next: safeNext(c.QueryParam("next"))})
+}
+
+// safeNext keeps next, the page a visitor was on the way to when sent to log in (the log-in page's
+// "Create an account" link passes it on), only when it is a safe local path other than the home page.
+func safeNext(next string) string {
+	if next == "/" || !app.IsLocalPath(next) {
+		return ""
+	}
+	return next
+}
+
+// loginURL is the log-in page with email (when known) and next (when set).
+func loginURL(email, next string) string {
+	q := url.Values{}
+	if email != "" {
+		q.Set("email", email)
+	}
+	if next != "" {
+		q.Set("next", next)
+	}
+	if len(q) == 0 {
+		return app.LoginPath
+	}
+	return app.LoginPath + "?" + q.Encode()
 }
 
 func (a *App) renderForm(c echo.Context, status int, f templates.RegisterForm) error {
-	f.LoginURL = app.LoginPath
+	email := ""
 	if f.EmailError == msgEmailTaken {
-		f.LoginURL = app.LoginPath + "?email=" + url.QueryEscape(f.Email)
+		email = f.Email
 	}
+	f.LoginURL = loginURL(email, f.Next)
 	// The form holds a user id meant for one registration: a back button should fetch a fresh one
 	// rather than resubmit an old page.
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
@@ -115,6 +140,7 @@ type registration struct {
 	UserID   string
 	Email    string
 	Password string
+	Next     string // where the visitor was going (safeNext); empty: nowhere in particular
 }
 
 // register validates the form, checks that the form's user id is unused and the email free, and
@@ -135,12 +161,14 @@ func (a *App) register(c echo.Context) error {
 		UserID:   userID,
 		Email:    email,
 		Password: form.Get("password"),
+		Next:     safeNext(form.Get("next")),
 	}
 	f := templates.RegisterForm{
 		UserID:        reg.UserID,
 		Email:         reg.Email,
 		EmailError:    emailErr,
 		PasswordError: validatePassword(reg.Password),
+		Next:          reg.Next,
 	}
 	ctx := c.Request().Context()
 	stream := identitymsg.CommandStreamName(reg.UserID)
@@ -190,11 +218,18 @@ func (a *App) register(c echo.Context) error {
 		return err
 	}
 	app.Logger(c).Info("registration sent to identity", "userId", reg.UserID)
-	return c.Redirect(http.StatusSeeOther, completeURL(reg.UserID))
+	return c.Redirect(http.StatusSeeOther, completeURL(reg.UserID, reg.Next))
 }
 
-// completeURL is the registration-complete page following the registration of userID.
-func completeURL(userID string) string { return CompletePath + "?user=" + userID }
+// completeURL is the registration-complete page following the registration of userID, with next
+// (where the visitor was going) when set.
+func completeURL(userID, next string) string {
+	u := CompletePath + "?user=" + userID
+	if next != "" {
+		u += "&next=" + url.QueryEscape(next)
+	}
+	return u
+}
 
 // answerUsedForm answers a form whose user id already has a command. The same email is the same
 // registration submitted again (a double click, a reload): it is under way, so the visitor is answered
@@ -207,7 +242,7 @@ func completeURL(userID string) string { return CompletePath + "?user=" + userID
 func (a *App) answerUsedForm(c echo.Context, reg registration, used formUse) error {
 	if used.Email != "" && used.Email == reg.Email {
 		app.Logger(c).Info("registration form submitted again", "userId", reg.UserID)
-		return c.Redirect(http.StatusSeeOther, completeURL(reg.UserID))
+		return c.Redirect(http.StatusSeeOther, completeURL(reg.UserID, reg.Next))
 	}
 	app.Logger(c).Info("registration form reused for another registration: refused",
 		"userId", reg.UserID, "registerReadable", used.Email != "")
@@ -215,6 +250,7 @@ func (a *App) answerUsedForm(c echo.Context, reg registration, used formUse) err
 		UserID:     uuid.NewString(),
 		Email:      reg.Email,
 		EmailError: msgFormUsed,
+		Next:       reg.Next,
 	})
 }
 
@@ -251,6 +287,9 @@ var formUseProjection = messagestore.Projection[formUse]{
 // pending page, as a bookmark of it was before.
 func (a *App) showComplete(c echo.Context) error {
 	var view templates.RegistrationCompleteView
+	if next := safeNext(c.QueryParam("next")); next != "" {
+		view.LoginURL = loginURL("", next)
+	}
 	if param := c.QueryParam("user"); param != "" {
 		userID, ok := app.ParseID(param)
 		if !ok {
