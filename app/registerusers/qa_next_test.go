@@ -79,3 +79,22 @@ func TestRegistrationKeepsWhereTheVisitorWasGoing(t *testing.T) {
 		t.Errorf("Location %q with an unsafe next", loc)
 	}
 }
+
+// A registration that lost its email to another one made at the same moment offers to register with
+// another address: that link keeps where the visitor was going as well.
+func TestRejectedRegistrationKeepsWhereTheVisitorWasGoing(t *testing.T) {
+	f := setup(t)
+	lost := uuid.NewString()
+	if _, err := f.views.Exec(context.Background(),
+		`INSERT INTO registration_rejections (user_id, reason, position) VALUES ($1, 'email-taken', 9000000000004)`, lost); err != nil {
+		t.Fatal(err)
+	}
+	escaped := url.QueryEscape("/creators-portal/")
+	rec := f.b.Get(registerusers.CompletePath + "?user=" + lost + "&next=" + escaped)
+	apptest.WantStatus(t, rec, http.StatusOK)
+	for _, want := range []string{`href="/register?next=` + escaped + `"`, `href="/auth/log-in?next=` + escaped + `"`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("the rejected registration's page lacks %s", want)
+		}
+	}
+}

@@ -289,6 +289,7 @@ func (a *App) showComplete(c echo.Context) error {
 	var view templates.RegistrationCompleteView
 	if next := safeNext(c.QueryParam("next")); next != "" {
 		view.LoginURL = loginURL("", next)
+		view.RegisterURL = RegisterPath + "?next=" + url.QueryEscape(next)
 	}
 	if param := c.QueryParam("user"); param != "" {
 		userID, ok := app.ParseID(param)
