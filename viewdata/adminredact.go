@@ -27,12 +27,17 @@ func RedactMessageJSON(typ string, raw []byte) []byte {
 		return b
 	}
 	v = redact(v, emailBodyTypes[typ])
-	out, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	// Shown as text (templ escapes it for the page; the print tool writes it to a terminal), so <, >
+	// and & stay as they were written instead of json.Marshal's \u003c, \u003e and \u0026.
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		b, _ := json.Marshal(Redacted)
 		return b
 	}
-	return out
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n"))
 }
 
 func redact(v any, email bool) any {
