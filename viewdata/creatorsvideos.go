@@ -118,10 +118,26 @@ func VideosOfOwnerAfter(ctx context.Context, q Querier, ownerID, afterID string,
 }
 
 // PublishedVideos returns the published videos, the latest upload first, at most limit of them (the
-// home page's list).
+// home page's list, and the first page of the video index).
 func PublishedVideos(ctx context.Context, q Querier, limit int) ([]CreatorsVideo, error) {
 	return creatorsVideos(ctx, q, creatorsVideoColumns+` WHERE status = 'published'
 		ORDER BY uploaded_at DESC NULLS LAST, id LIMIT $1`, limit)
+}
+
+// PublishedVideosAfter returns the page of published videos that follows the video afterID in
+// PublishedVideos' order (the latest upload first, then by id; uploads of unknown time last), at most
+// limit of them: the video index's later pages. A video that does not exist (or an id that is not a
+// UUID) starts no page: nothing is returned.
+func PublishedVideosAfter(ctx context.Context, q Querier, afterID string, limit int) ([]CreatorsVideo, error) {
+	if _, err := uuid.Parse(afterID); err != nil {
+		return nil, nil
+	}
+	return creatorsVideos(ctx, q, creatorsVideoColumns+`,
+		(SELECT uploaded_at AS t FROM creators_portal_videos WHERE id = $1::uuid) AS after
+		WHERE status = 'published' AND CASE WHEN after.t IS NULL
+			THEN uploaded_at IS NULL AND id > $1::uuid
+			ELSE uploaded_at < after.t OR (uploaded_at = after.t AND id > $1::uuid) OR uploaded_at IS NULL END
+		ORDER BY uploaded_at DESC NULLS LAST, id LIMIT $2`, afterID, limit)
 }
 
 func creatorsVideos(ctx context.Context, q Querier, sql string, args ...any) ([]CreatorsVideo, error) {

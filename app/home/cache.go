@@ -19,6 +19,7 @@ const DefaultCacheTTL = time.Second
 type homeData struct {
 	page   viewdata.HomePageData
 	videos []viewdata.CreatorsVideo // shared between requests: read only
+	more   bool                     // more videos are published than the page lists
 	// anonymous is the page rendered from this data for anonymous visitors, made by the first
 	// request that needs it. Only data shared between requests (held by the cache) has one.
 	anonymous *anonymousPage

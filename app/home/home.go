@@ -97,6 +97,9 @@ func (a *App) showHome(c echo.Context) error {
 		RecordViewingURL: demoRecordViewingPath,
 		Videos:           data.videos,
 	}
+	if data.more {
+		view.MoreVideosURL = MoreVideosPath(data.videos[len(data.videos)-1].ID)
+	}
 	if a.hub != nil {
 		view.LiveURL = LivePath
 	}
@@ -123,12 +126,20 @@ func (a *App) load(ctx context.Context) (homeData, error) {
 	if err != nil {
 		return homeData{}, err
 	}
-	videos, err := viewdata.PublishedVideos(ctx, a.views, listedVideos)
+	// One more than listed: whether the page links the video index.
+	videos, err := viewdata.PublishedVideos(ctx, a.views, listedVideos+1)
 	if err != nil {
 		return homeData{}, err
 	}
-	return homeData{page: page, videos: videos}, nil
+	more := len(videos) > listedVideos
+	if more {
+		videos = videos[:listedVideos]
+	}
+	return homeData{page: page, videos: videos, more: more}, nil
 }
+
+// MoreVideosPath is the video index's page after the video afterID (app/watch serves it).
+func MoreVideosPath(afterID string) string { return "/videos?after=" + afterID }
 
 // Run relays the home-page aggregator's counts to open home pages as "update" events until ctx ends
 // (or the hub closes). Without a hub it just waits for ctx. main runs it next to the web server.

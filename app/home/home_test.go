@@ -326,3 +326,32 @@ func TestCachedHomePageIsPerVisitor(t *testing.T) {
 		}
 	}
 }
+
+// The home page lists the 24 latest published videos and, when more are published, links the video
+// index's next page. Its videos are uploaded in the year 3000, ahead of every other test's.
+func TestHomeLinksTheVideoIndexWhenMoreVideosArePublished(t *testing.T) {
+	ids := make([]string, 25) // ids[0] is the latest upload
+	tx := homeRow(t, `SELECT 1`)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+		if _, err := tx.Exec(context.Background(), `INSERT INTO creators_portal_videos (id, owner_id, name, status, uploaded_at)
+			VALUES ($1, $2, 'Listed', 'published', '3000-01-01'::timestamptz - make_interval(secs => $3))`, ids[i], uuid.NewString(), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := apptest.NewServer(t, app.Deps{}, home.New(home.Deps{Views: tx}))
+	rec := apptest.NewBrowser(t, srv).Get("/")
+	apptest.WantStatus(t, rec, http.StatusOK)
+	page := rec.Body.String()
+	for _, id := range ids[:24] {
+		if !strings.Contains(page, `href="/videos/`+id+`"`) {
+			t.Fatalf("video %s is not listed", id)
+		}
+	}
+	if strings.Contains(page, ids[24]) {
+		t.Fatal("the home page lists a 25th video")
+	}
+	if more := `href="/videos?after=` + ids[23] + `" rel="next">More videos`; !strings.Contains(page, more) {
+		t.Fatalf("the home page does not link the rest: want %s", more)
+	}
+}

@@ -3,6 +3,9 @@
 //
 // Routes:
 //
+//	GET /videos              the video index: the published videos, the latest upload first, 24 a
+//	                         page (?after=<the previous page's last video>); the home page links it
+//	                         when it lists only some of them
 //	GET /videos/:id          the page: an HTML5 player with the poster, the name, the description
 //	GET /videos/:id/file     the video file (HEAD too), with HTTP range requests (206 + Content-Range)
 //	GET /videos/:id/poster   the poster image (HEAD too)

@@ -54,8 +54,9 @@ func New(d Deps) *App {
 	return a
 }
 
-// Routes mounts the watch page and its files.
+// Routes mounts the video index, the watch page and its files.
 func (a *App) Routes(r app.Router) {
+	r.GET("/videos", a.index)
 	r.GET("/videos/:id", a.page)
 	r.GET("/videos/:id/file", a.file)
 	r.HEAD("/videos/:id/file", a.file)
@@ -67,6 +68,37 @@ func (a *App) Routes(r app.Router) {
 func VideoPath(videoID string) string { return "/videos/" + videoID }
 
 func recordViewingPath(videoID string) string { return "/record-viewing/" + videoID }
+
+// indexPage is how many videos a page of the video index lists (as many as the home page).
+const indexPage = 24
+
+// index lists the published videos, the latest upload first, a page at a time: ?after=<id> starts
+// after that video (the last one of the previous page).
+func (a *App) index(c echo.Context) error {
+	ctx := c.Request().Context()
+	var videos []viewdata.CreatorsVideo
+	var err error
+	view := templates.VideoIndexView{}
+	if after := c.QueryParam("after"); after != "" {
+		id, ok := app.ParseID(after)
+		if !ok {
+			return app.BadRequest("That page of videos is not valid.")
+		}
+		view.LatestURL = "/videos"
+		videos, err = viewdata.PublishedVideosAfter(ctx, a.views, id, indexPage+1)
+	} else {
+		videos, err = viewdata.PublishedVideos(ctx, a.views, indexPage+1)
+	}
+	if err != nil {
+		return err
+	}
+	if len(videos) > indexPage {
+		videos = videos[:indexPage]
+		view.OlderURL = "/videos?after=" + videos[indexPage-1].ID
+	}
+	view.Videos = videos
+	return app.Render(c, http.StatusOK, templates.VideoIndex(app.PageFor(c, "Videos"), view))
+}
 
 // published returns the published video named by :id (400 for a malformed id, 404 otherwise).
 func (a *App) published(c echo.Context) (viewdata.CreatorsVideo, error) {

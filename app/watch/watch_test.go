@@ -2,6 +2,7 @@ package watch_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -159,4 +160,63 @@ func TestFilesOutsideTheMediaDirectoryAreNeverServed(t *testing.T) {
 	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: id, Owner: uuid.NewString(), Status: "published", Transcoded: "file:videos/" + id + ".mp4"})
 	apptest.WantStatus(t, f.b.Get("/videos/"+id+"/file"), http.StatusNotFound)
 	apptest.WantStatus(t, f.b.Get("/videos/"+id+"/poster"), http.StatusNotFound)
+}
+
+// The video index lists every published video, the latest upload first, 24 a page, with links to
+// the older and the latest pages. Its videos are uploaded in the year 3000, so that they come before
+// those of every other test sharing the database.
+func TestVideoIndexPagesThroughThePublishedVideos(t *testing.T) {
+	f := setup(t)
+	pool := testdb.NewPool(t)
+	ctx := context.Background()
+	ids := make([]string, 30) // ids[0] is the latest upload
+	for i := range ids {
+		ids[i] = uuid.NewString()
+		testdb.InsertVideo(t, pool, testdb.VideoRow{ID: ids[i], Owner: uuid.NewString(), Name: fmt.Sprintf("Index video %02d", i), Status: "published"})
+		if _, err := pool.Exec(ctx, `UPDATE creators_portal_videos SET uploaded_at = '3000-01-01'::timestamptz - make_interval(secs => $2) WHERE id = $1`,
+			ids[i], i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hidden := uuid.NewString() // not published: never listed
+	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: hidden, Owner: uuid.NewString(), Status: "processing"})
+
+	order := func(body string, want []string) {
+		t.Helper()
+		at := -1
+		for _, id := range want {
+			i := strings.Index(body, `href="/videos/`+id+`"`)
+			if i < 0 || i < at {
+				t.Fatalf("video %s missing or out of order", id)
+			}
+			at = i
+		}
+	}
+	first := f.b.Get("/videos")
+	apptest.WantStatus(t, first, http.StatusOK)
+	body := first.Body.String()
+	order(body, ids[:24])
+	if strings.Contains(body, ids[24]) || strings.Contains(body, hidden) {
+		t.Fatal("the first page lists more than 24 videos, or an unpublished one")
+	}
+	older := `href="/videos?after=` + ids[23] + `" rel="next"`
+	if !strings.Contains(body, older) || strings.Contains(body, "Latest videos") {
+		t.Fatalf("the first page's links: want %s and no link to the latest", older)
+	}
+	second := f.b.Get("/videos?after=" + ids[23])
+	apptest.WantStatus(t, second, http.StatusOK)
+	body = second.Body.String()
+	order(body, ids[24:])
+	if strings.Contains(body, `href="/videos/`+ids[23]+`"`) || !strings.Contains(body, `href="/videos">Latest videos`) {
+		t.Fatal("the second page repeats the first page's last video, or does not link the latest")
+	}
+	for _, bad := range []string{"/videos?after=not-a-uuid", "/videos?after=" + ids[0] + "x"} {
+		apptest.WantStatus(t, f.b.Get(bad), http.StatusBadRequest)
+	}
+	// A page after a video nobody published is empty, and says so.
+	gone := f.b.Get("/videos?after=" + uuid.NewString())
+	apptest.WantStatus(t, gone, http.StatusOK)
+	if !strings.Contains(gone.Body.String(), "No more videos.") {
+		t.Fatal("the page after an unknown video does not say there are no more")
+	}
 }
