@@ -138,6 +138,8 @@ func checkText(s string, limit int, multiline bool, blank, tooLong, notText stri
 		return blank
 	case !utf8.ValidString(s):
 		return notText
+	case !shows(s):
+		return blank
 	case utf8.RuneCountInString(s) > limit:
 		return tooLong
 	}
@@ -150,4 +152,18 @@ func checkText(s string, limit int, multiline bool, blank, tooLong, notText stri
 		}
 	}
 	return ""
+}
+
+// shows reports whether s has a character that shows on the page. A name made only of zero-width
+// spaces, joiners, directional marks (format characters), combining marks, variation selectors or
+// Hangul fillers passes the other checks and is an empty link on the dashboard and the home page: it
+// is as blank as spaces are.
+func shows(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) && !unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me,
+			unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
+			return true
+		}
+	}
+	return false
 }

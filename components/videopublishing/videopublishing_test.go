@@ -472,6 +472,8 @@ func TestNameVideoRejections(t *testing.T) {
 		{"not the owner", videoID, uuid.NewString(), "Mine now", ReasonNotOwner},
 		{"anonymous", videoID, "", "Mine now", ReasonNotOwner},
 		{"blank", videoID, owner, " \t\n ", ReasonNameBlank},
+		{"only zero-width and joining characters", videoID, owner, "\u200b \u200b\u2060\ufeff\u200d", ReasonNameBlank},
+		{"only fillers and combining marks", videoID, owner, "\u3164\u0301\ufe0f", ReasonNameBlank},
 		{"over the limit", videoID, owner, long, ReasonNameTooLong},
 		{"two lines", videoID, owner, "one\ntwo", ReasonNameNotText},
 		{"control characters", videoID, owner, "bell\a", ReasonNameNotText},
@@ -496,6 +498,14 @@ func TestNameVideoRejections(t *testing.T) {
 				t.Errorf("VideoNameRejected %+v, want %q", e, tc.reason)
 			}
 		})
+	}
+	// A name with something that shows keeps its invisible characters (an emoji's joiner).
+	coder := "Pair programming \U0001F469\u200d\U0001F4BB"
+	if err := f.c.HandleNameVideo(ctx, f.command(t, videoID, owner, videopublishingmsg.NameVideo{Name: coder, VideoID: videoID})); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := f.events(t, videoID); msgs[len(msgs)-1].Type != "VideoNamed" || decode[videopublishingmsg.VideoNamed](t, msgs[len(msgs)-1]).Name != coder {
+		t.Errorf("a name with a joined emoji: %s", msgs[len(msgs)-1].Type)
 	}
 	// Exactly at the limit (in characters, not bytes) is fine.
 	exact := strings.Repeat("é", videopublishingmsg.MaxNameLength)
