@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,9 @@ type Leases struct {
 	log      *slog.Logger
 	interval time.Duration
 	timeout  time.Duration // leaseTimeout(interval)
+	// spoke is when (UnixNano) the last statement of the lease session that the server answered was
+	// sent: the server's idle_session_timeout runs from no earlier. See Current.
+	spoke atomic.Int64
 
 	mu     sync.Mutex
 	want   map[int32]*lease
@@ -254,6 +258,8 @@ WHERE locktype = 'advisory' AND granted AND objsubid = 2
 func (l *Leases) step(ctx context.Context, conn *pgx.Conn) error {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
+	sent := time.Now()
+	answered := func() { l.spoke.Store(sent.UnixNano()) }
 	l.mu.Lock()
 	unlock := l.unlock
 	l.unlock = nil
@@ -284,6 +290,7 @@ func (l *Leases) step(ctx context.Context, conn *pgx.Conn) error {
 		if err := conn.QueryRow(ctx, peersSQL, int64(uint32(memberClass)), int64(uint32(setKey))).Scan(&peers); err != nil {
 			return err
 		}
+		answered()
 		share = (total + max(peers, 1) - 1) / max(peers, 1)
 		if held > share {
 			l.yieldSome(held - share)
@@ -302,14 +309,28 @@ func (l *Leases) step(ctx context.Context, conn *pgx.Conn) error {
 		if err != nil {
 			return err
 		}
+		answered()
 		l.took(got)
 		return nil
 	}
 	if !queried {
-		_, err := conn.Exec(ctx, "SELECT 1")
-		return err
+		if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+			return err
+		}
 	}
+	answered()
 	return nil
+}
+
+// Current reports whether the lease session was answered recently enough that its leases are
+// certainly still held: within four fifths of the lease timeout, after which the server may end a
+// silent session (idle_session_timeout) and a peer take its leases. It is false in a process that was
+// frozen (SIGSTOP, a paused VM) for longer than that, in the moment after it goes on and before its
+// lease connection is found closed: a subscription checks it before each message, so that it does not
+// start on one that a peer may be handling already.
+func (l *Leases) Current() bool {
+	at := l.spoke.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < l.timeout*4/5
 }
 
 // took records the leases just taken.

@@ -482,11 +482,20 @@ func (s *Subscription) wants(m Message) bool {
 
 // handle runs fn until it succeeds. Transient errors are retried for as long as it takes; any other
 // error is retried MaxAttempts times and then parks the subscription until Retry. It returns false
-// only when ctx is done.
+// when ctx is done, or when the subscription's lease has not been confirmed lately (Leases.Current):
+// the subscription then stops, and runs again once it holds the lease.
 func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Context) error, n int) bool {
 	attempts := 0
 	backoff := s.cfg.RetryBackoff
 	for {
+		if s.leases != nil && !s.leases.Current() {
+			// Frozen for longer than the lease timeout (or the lease session has not been answered
+			// for that long): a peer may hold the lease by now. Stop before the message; Run takes
+			// the lease again, or waits for it, once the lease session says which.
+			s.log.Warn("lease not confirmed lately; stopping before the next message until it is",
+				"stream", m.StreamName, "globalPosition", m.GlobalPosition)
+			return false
+		}
 		start := time.Now()
 		err := s.call(ctx, fn)
 		if err == nil {
