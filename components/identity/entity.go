@@ -25,8 +25,10 @@ var userProjection = messagestore.Projection[user]{
 			// One whose data cannot be read (another Message DB client's) still says the user is
 			// registered. Failing here instead would fail every later message of the user for good, and
 			// park the subscription that handles everyone's.
+			// The first one counts: the registration email went to its address (the Send command's id
+			// is fixed per user), as user-credentials keeps its credentials.
 			var e identitymsg.Registered
-			if m.Decode(&e) == nil {
+			if !u.Registered && m.Decode(&e) == nil {
 				u.ID, u.Email = e.UserID, e.Email
 			}
 			u.Registered = true

@@ -102,3 +102,23 @@ func TestRepliesAboutAnotherEmailOfTheUserAreSkipped(t *testing.T) {
 		t.Fatalf("identity stream: %v", got)
 	}
 }
+
+// A second Registered of one user (another writer's, with another email) changes neither who the
+// registration email went to — the first Registered's address, since the Send command's id is fixed
+// per user — nor so which reply is its outcome.
+func TestASecondRegisteredDoesNotHideTheRegistrationEmailsOutcome(t *testing.T) {
+	c, s := newComponent(t)
+	userID, emailID, send := requestEmail(t, c, s)
+	second := testdb.Write(t, s, identitymsg.StreamName(userID),
+		identitymsg.Registered{UserID: userID, Email: freshEmail(), PasswordHash: "h"}, messagestore.Metadata{})
+	if err := c.HandleRegistered(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HandleSent(ctx, reply(t, s, send, sendemailmsg.Sent{EmailID: emailID})); err != nil {
+		t.Fatal(err)
+	}
+	if got := testdb.Types(testdb.ReadStream(t, s, identitymsg.StreamName(userID))); !slices.Equal(got,
+		[]string{"Registered", "Registered", "RegistrationEmailSent"}) {
+		t.Fatalf("identity stream: %v", got)
+	}
+}
