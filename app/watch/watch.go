@@ -159,7 +159,11 @@ func (a *App) poster(c echo.Context) error {
 func (a *App) serve(c echo.Context, uri string) error {
 	p, err := videopublishingmsg.ResolveMediaURI(a.mediaDir, uri)
 	if err != nil {
-		return fmt.Errorf("video file: %w", err)
+		// The view names no file of the media directory: an event from another Message DB client
+		// (VideoPublished with no or a foreign URI). There is nothing to serve, and nothing the
+		// visitor can do about it.
+		a.log.Error("a published video names no media file", "uri", uri, "err", err)
+		return app.NotFound("The file of this video is missing.")
 	}
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -155,6 +155,13 @@ func TestFilesOutsideTheMediaDirectoryAreNeverServed(t *testing.T) {
 			t.Errorf("%s: served (%d)", uri, rec.Code)
 		}
 	}
+	// A URI that names no file of the media directory (another client's VideoPublished with no
+	// URI, or with one of its own) has nothing to serve: 404, not the bug page.
+	for _, uri := range []string{"", "https://cdn.example/v.mp4", "file:../secret.txt"} {
+		id := uuid.NewString()
+		testdb.InsertVideo(t, pool, testdb.VideoRow{ID: id, Owner: uuid.NewString(), Status: "published", Transcoded: uri})
+		apptest.WantStatus(t, f.b.Get("/videos/"+id+"/file"), http.StatusNotFound)
+	}
 	// A published video whose file is gone is a 404, not a crash.
 	id := uuid.NewString()
 	testdb.InsertVideo(t, pool, testdb.VideoRow{ID: id, Owner: uuid.NewString(), Status: "published", Transcoded: "file:videos/" + id + ".mp4"})
