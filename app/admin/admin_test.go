@@ -428,4 +428,12 @@ func TestPositionsPageShowsParkedSubscriptionsOfAnyProcess(t *testing.T) {
 			t.Errorf("positions page lacks %q", want)
 		}
 	}
+	// A subscriber that saved a position links its position stream; one that never did has no such
+	// stream, and its id is not a link to a page that does not exist.
+	if want := `/admin/streams/subscriberPosition-` + url.PathEscape(running); !strings.Contains(body, want) {
+		t.Errorf("positions page lacks the link %q", want)
+	}
+	if strings.Contains(body, `/admin/streams/subscriberPosition-`+url.PathEscape(id)) {
+		t.Error("a subscriber that never saved a position links a position stream")
+	}
 }
