@@ -119,7 +119,7 @@ const viewingsLinger = 10 * time.Millisecond
 // whose owner cannot be read (NULL, nullUUID) keeps the owner the upload named: were it to clear it,
 // the row would depend on which of the two subscriptions came first.
 const (
-	returning = ` RETURNING id::text, coalesce(owner_id::text, ''), name, views, status, coalesce(failure_reason, '')`
+	returning = ` RETURNING id::text, coalesce(owner_id::text, ''), name, views, status, coalesce(failure_reason, ''), description`
 
 	uploadSQL = `INSERT INTO creators_portal_videos AS v (id, owner_id, source_uri, status, uploaded_at, upload_position)
 VALUES ($1::uuid, $2::uuid, $3, 'processing', $4, $5)
@@ -173,6 +173,10 @@ RETURNING v.id::text, coalesce(v.owner_id::text, ''), v.name, v.views, v.status,
 type changed struct {
 	id, owner, name, status, reason string
 	views                           int64
+	// description is set (described) for a VideoDescribed only: the other events leave it alone, and
+	// the viewings' updates, by far the most frequent, need not carry up to 5,000 characters each.
+	description string
+	described   bool
 }
 
 // HandleMessages applies one batch (of any of the three categories) in one transaction: one
@@ -229,7 +233,8 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 	var rows []changed
 	for _, m := range applied {
 		var c changed
-		err := br.QueryRow().Scan(&c.id, &c.owner, &c.name, &c.views, &c.status, &c.reason)
+		err := br.QueryRow().Scan(&c.id, &c.owner, &c.name, &c.views, &c.status, &c.reason, &c.description)
+		c.described = m.Type == videoDescribed
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue // at or below the watermark: applied before
 		}
@@ -364,6 +369,9 @@ func (a *Aggregator) notify(rows []changed) {
 		f[c.id+".views"] = strconv.FormatInt(v.Views, 10)
 		f[c.id+".status"] = v.StatusLabel()
 		f[c.id+".reason"] = v.FailureReason
+		if c.described {
+			f[c.id+".description"] = c.description
+		}
 	}
 	for _, owner := range owners {
 		part := fields{}

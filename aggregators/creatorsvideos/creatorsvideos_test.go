@@ -278,3 +278,31 @@ func TestContract(t *testing.T) {
 		t.Errorf("subscriber id %s", Contract.Subscribes[0].SubscriberID)
 	}
 }
+
+// A new description reaches the owner's open dashboard like a new name does; view counts, which
+// change far more often, do not carry it.
+func TestDescriptionIsNotifiedToTheDashboard(t *testing.T) {
+	a, live := newAggregator()
+	h := newHistory(t)
+	apply(t, a, []messagestore.Message{h.published})
+	before := len(live.all())
+	apply(t, a, []messagestore.Message{h.described})
+	apply(t, a, h.views[:1])
+	events := live.all()[before:]
+	if len(events) != 2 {
+		t.Fatalf("live events %+v", events)
+	}
+	var described, viewed map[string]string
+	if err := json.Unmarshal([]byte(events[0].data), &described); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(events[1].data), &viewed); err != nil {
+		t.Fatal(err)
+	}
+	if described[h.videoID+".description"] != "About it" {
+		t.Errorf("the description's event %s", events[0].data)
+	}
+	if _, ok := viewed[h.videoID+".description"]; ok || viewed[h.videoID+".views"] != "1" {
+		t.Errorf("the viewing's event %s", events[1].data)
+	}
+}

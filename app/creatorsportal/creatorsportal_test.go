@@ -129,7 +129,7 @@ func TestUploadStoresTheFileAndSendsPublishVideo(t *testing.T) {
 	// The dashboard shows the upload as processing even before the view has it.
 	page := f.b.Get(loc.String())
 	apptest.WantStatus(t, page, http.StatusOK)
-	for _, s := range []string{`id="video-` + videoID + `"`, "Processing", "Untitled", `data-live-field="` + videoID + `.status"`} {
+	for _, s := range []string{`id="video-` + videoID + `"`, "Processing", "Untitled", `data-live-field="` + videoID + `.status"`, `data-live-field="` + videoID + `.description"`} {
 		if !strings.Contains(page.Body.String(), s) {
 			t.Errorf("dashboard lacks %q", s)
 		}
