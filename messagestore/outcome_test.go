@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"videotutorials/messagestore"
@@ -95,6 +96,16 @@ func newCutStore(t *testing.T, opts messagestore.Options) (*messagestore.Store, 
 	return messagestore.New(pool, opts), cutter
 }
 
+// warm writes a message to a fresh stream of cat, so that the store's connection is open and its
+// statements are prepared before a test arms the cutter.
+func warm(t *testing.T, s *messagestore.Store, cat string) {
+	t.Helper()
+	if _, err := s.Write(context.Background(), messagestore.StreamName(cat, uuid.NewString()), messagestore.AnyVersion,
+		messagestore.NewMessage{Type: "Warm"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func streamLength(t *testing.T, s *messagestore.Store, stream string) int {
 	t.Helper()
 	msgs, err := s.ReadStream(context.Background(), stream, 0, -1)
@@ -120,10 +131,7 @@ func TestWriteWhoseAnswerIsLostIsFoundInTheStore(t *testing.T) {
 			ctx := context.Background()
 			s, cutter := newCutStore(t, tc.opts)
 			cat := fresh("lost")
-			if _, err := s.Write(ctx, messagestore.StreamName(cat, uuid.NewString()), messagestore.AnyVersion,
-				messagestore.NewMessage{Type: "Warm"}); err != nil {
-				t.Fatal(err)
-			}
+			warm(t, s, cat)
 			stream := messagestore.StreamName(cat, uuid.NewString())
 			cutter.armed.Store(true)
 			pos, err := s.Write(ctx, stream, tc.ev, messagestore.NewMessage{Type: "Written"})
@@ -147,10 +155,7 @@ func TestWriteWhoseAnswerIsLostBeforeItCommittedFails(t *testing.T) {
 	s, cutter := newCutStore(t, messagestore.Options{NoCombining: true})
 	holder := newStore(t)
 	cat := fresh("lostearly")
-	if _, err := s.Write(ctx, messagestore.StreamName(cat, uuid.NewString()), messagestore.AnyVersion,
-		messagestore.NewMessage{Type: "Warm"}); err != nil {
-		t.Fatal(err)
-	}
+	warm(t, s, cat)
 	tx := holdCategoryLock(t, holder, cat)
 	stream := messagestore.StreamName(cat, uuid.NewString())
 	cutter.armed.Store(true)
@@ -169,59 +174,81 @@ func TestWriteWhoseAnswerIsLostBeforeItCommittedFails(t *testing.T) {
 	}
 }
 
-// A combined batch whose answer was lost committed for all its writers: each is told its write
-// succeeded, with its own position. Before, every write of the batch was written again, met its
-// own id in the store, and failed on the duplicate.
-func TestCombinedBatchWhoseAnswerIsLostIsFoundInTheStore(t *testing.T) {
-	ctx := context.Background()
-	s, cutter := newCutStore(t, messagestore.Options{})
-	messagestore.SetMaxInFlight(s, 1)
-	holder := newStore(t)
-	cat := fresh("lostbatch")
-	if _, err := s.Write(ctx, messagestore.StreamName(cat, uuid.NewString()), messagestore.AnyVersion,
-		messagestore.NewMessage{Type: "Warm"}); err != nil {
+// lostBatch is a combined-batch scenario: a store whose answers can be cut (one batch at a time, its
+// connection warm), the category lock held by another store, and writers whose results are collected.
+type lostBatch struct {
+	s       *messagestore.Store
+	cutter  *answerCutter
+	holder  *messagestore.Store
+	cat     string
+	lock    pgx.Tx
+	streams []string
+	results chan lostResult
+}
+
+type lostResult struct {
+	stream string
+	pos    int64
+	err    error
+}
+
+func newLostBatch(t *testing.T, prefix string) *lostBatch {
+	t.Helper()
+	b := &lostBatch{holder: newStore(t), cat: fresh(prefix), results: make(chan lostResult, 8)}
+	b.s, b.cutter = newCutStore(t, messagestore.Options{})
+	messagestore.SetMaxInFlight(b.s, 1) // the next batch forms while the first waits
+	warm(t, b.s, b.cat)
+	b.lock = holdCategoryLock(t, b.holder, b.cat)
+	return b
+}
+
+// write starts a write of one message to a fresh stream of the category.
+func (b *lostBatch) write() {
+	stream := messagestore.StreamName(b.cat, uuid.NewString())
+	b.streams = append(b.streams, stream)
+	go func() {
+		pos, err := b.s.Write(context.Background(), stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "Written"})
+		b.results <- lostResult{stream, pos, err}
+	}()
+}
+
+// release lets the writes go on, and checks that every writer was told it succeeded and that every
+// message is in the store once.
+func (b *lostBatch) release(t *testing.T) {
+	t.Helper()
+	if err := b.lock.Rollback(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tx := holdCategoryLock(t, holder, cat)
-	// The first write waits for the lock alone; the next ones queue and go as one batch after it.
-	first := messagestore.StreamName(cat, uuid.NewString())
-	type result struct {
-		stream string
-		pos    int64
-		err    error
-	}
-	results := make(chan result, 8)
-	write := func(stream string) {
-		pos, err := s.Write(ctx, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "Written"})
-		results <- result{stream, pos, err}
-	}
-	go write(first)
-	eventually(t, 10*time.Second, "the first write to wait for the lock", advisoryLockWaited(holder))
-	streams := []string{first}
-	for range 4 {
-		stream := messagestore.StreamName(cat, uuid.NewString())
-		streams = append(streams, stream)
-		go write(stream)
-	}
-	time.Sleep(100 * time.Millisecond) // all four queued behind the first
-	cutter.armed.Store(true)           // the batch after the first loses its answer
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for range streams {
-		r := <-results
+	for range b.streams {
+		r := <-b.results
 		if r.err != nil || r.pos != 0 {
 			t.Errorf("write to %s: position %d, %v; want 0 and no error", r.stream, r.pos, r.err)
 		}
 	}
-	if cutter.cuts.Load() != 1 {
-		t.Fatalf("%d answers cut, want 1", cutter.cuts.Load())
+	if b.cutter.cuts.Load() != 1 {
+		t.Fatalf("%d answers cut, want 1", b.cutter.cuts.Load())
 	}
-	for _, stream := range streams {
-		if n := streamLength(t, s, stream); n != 1 {
+	for _, stream := range b.streams {
+		if n := streamLength(t, b.s, stream); n != 1 {
 			t.Errorf("%d messages in %s, want 1", n, stream)
 		}
 	}
+}
+
+// A combined batch whose answer was lost committed for all its writers: each is told its write
+// succeeded, with its own position. Before, every write of the batch was written again, met its
+// own id in the store, and failed on the duplicate.
+func TestCombinedBatchWhoseAnswerIsLostIsFoundInTheStore(t *testing.T) {
+	b := newLostBatch(t, "lostbatch")
+	// The first write waits for the lock alone; the next ones queue and go as one batch after it.
+	b.write()
+	eventually(t, 10*time.Second, "the first write to wait for the lock", advisoryLockWaited(b.holder))
+	for range 4 {
+		b.write()
+	}
+	time.Sleep(100 * time.Millisecond) // all four queued behind the first
+	b.cutter.armed.Store(true)         // the batch after the first loses its answer
+	b.release(t)
 }
 
 // A combined batch whose answer was lost while it still waited for the category lock: the look-up
@@ -230,51 +257,15 @@ func TestCombinedBatchWhoseAnswerIsLostIsFoundInTheStore(t *testing.T) {
 // answers). Each second attempt then fails on its duplicate id, and the look-up finds the write:
 // every writer is told it succeeded, and every message is in the store once.
 func TestCombinedBatchCutOffBeforeItCommittedIsWrittenOnce(t *testing.T) {
-	ctx := context.Background()
-	s, cutter := newCutStore(t, messagestore.Options{})
-	messagestore.SetMaxInFlight(s, 1)
-	holder := newStore(t)
-	cat := fresh("cutbatch")
-	if _, err := s.Write(ctx, messagestore.StreamName(cat, uuid.NewString()), messagestore.AnyVersion,
-		messagestore.NewMessage{Type: "Warm"}); err != nil {
-		t.Fatal(err)
-	}
-	tx := holdCategoryLock(t, holder, cat)
-	first := messagestore.StreamName(cat, uuid.NewString())
-	type result struct {
-		stream string
-		pos    int64
-		err    error
-	}
-	results := make(chan result, 8)
-	write := func(stream string) {
-		pos, err := s.Write(ctx, stream, messagestore.AnyVersion, messagestore.NewMessage{Type: "Written"})
-		results <- result{stream, pos, err}
-	}
+	b := newLostBatch(t, "cutbatch")
 	// The first write is alone in its batch and waits for the lock; it loses its answer there.
-	cutter.armed.Store(true)
-	go write(first)
-	eventually(t, 10*time.Second, "the first write to wait for the lock", advisoryLockWaited(holder))
-	streams := []string{first}
+	b.cutter.armed.Store(true)
+	b.write()
+	eventually(t, 10*time.Second, "the first write to wait for the lock", advisoryLockWaited(b.holder))
 	for range 3 {
-		stream := messagestore.StreamName(cat, uuid.NewString())
-		streams = append(streams, stream)
-		go write(stream)
+		b.write()
 	}
-	eventually(t, 10*time.Second, "the answer to be cut", func() bool { return cutter.cuts.Load() == 1 })
+	eventually(t, 10*time.Second, "the answer to be cut", func() bool { return b.cutter.cuts.Load() == 1 })
 	time.Sleep(300 * time.Millisecond) // the look-up found nothing; the write goes again and waits
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for range streams {
-		r := <-results
-		if r.err != nil || r.pos != 0 {
-			t.Errorf("write to %s: position %d, %v; want 0 and no error", r.stream, r.pos, r.err)
-		}
-	}
-	for _, stream := range streams {
-		if n := streamLength(t, s, stream); n != 1 {
-			t.Errorf("%d messages in %s, want 1", n, stream)
-		}
-	}
+	b.release(t)
 }

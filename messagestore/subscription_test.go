@@ -889,10 +889,19 @@ func TestLingerGathersMessagesIntoOneBatch(t *testing.T) {
 	}
 }
 
-// A message written by another Message DB client (plain SQL: no in-process signal, no NOTIFY) wakes
-// the subscriptions of a running store at its next look at the store's head, not at their next idle
-// poll, which is a minute away here.
-func TestUnannouncedWritesWakeSubscriptionsAtTheNextHeadCheck(t *testing.T) {
+// headChecked is a running store that looks at the store's head every 100 ms, with a subscription
+// to a fresh category whose polls are a minute apart, past its first read: only a wake-up makes it
+// read again soon.
+type headChecked struct {
+	s    *messagestore.Store
+	pool *pgxpool.Pool // a plain pool, as another Message DB client would write with
+	cat  string
+	rec  *recorder
+	ctx  context.Context // ends with the test
+}
+
+func newHeadChecked(t *testing.T) *headChecked {
+	t.Helper()
 	pc, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -902,29 +911,41 @@ func TestUnannouncedWritesWakeSubscriptionsAtTheNextHeadCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	s := messagestore.New(pool, messagestore.Options{Logger: quiet, HeadCheckInterval: 100 * time.Millisecond})
+	h := &headChecked{pool: pool, cat: fresh("foreign"), rec: &recorder{},
+		s: messagestore.New(pool, messagestore.Options{Logger: quiet, HeadCheckInterval: 100 * time.Millisecond})}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
-	cat := fresh("foreign")
-	rec := &recorder{}
-	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
-		Handlers:        map[string]messagestore.Handler{"Deposited": rec.handle},
+	h.ctx = ctx
+	go h.s.Run(ctx)
+	sub, _ := h.s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: h.cat,
+		Handlers:        map[string]messagestore.Handler{"Deposited": h.rec.handle},
 		MinPollInterval: time.Minute, MaxPollInterval: time.Minute, ListeningMaxPollInterval: time.Minute}, nil)
-	sup := messagestore.NewSupervisor(s, nil, sub)
+	sup := messagestore.NewSupervisor(h.s, nil, sub)
 	done := make(chan error)
 	go func() { done <- sup.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
 	eventually(t, 10*time.Second, "listening and idle", func() bool {
-		return s.Listening() && sub.Status().State == messagestore.StateRunning
+		return h.s.Listening() && sub.Status().State == messagestore.StateRunning
 	})
 	time.Sleep(300 * time.Millisecond) // past its first read: now it waits for a wake-up or a minute
+	return h
+}
 
-	if _, err := pool.Exec(context.Background(), `SELECT message_store.write_message($1, $2, 'Deposited', '{"amount": 1}')`,
-		uuid.NewString(), messagestore.StreamName(cat, uuid.NewString())); err != nil {
+// writeForeign writes a message to the category as another Message DB client does: plain SQL, no
+// in-process signal, no NOTIFY; and waits for the subscription to handle it.
+func (h *headChecked) writeForeign(t *testing.T) {
+	t.Helper()
+	if _, err := h.pool.Exec(context.Background(), `SELECT message_store.write_message($1, $2, 'Deposited', '{"amount": 1}')`,
+		uuid.NewString(), messagestore.StreamName(h.cat, uuid.NewString())); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the unannounced message handled", func() bool { return rec.count() == 1 })
+	eventually(t, 10*time.Second, "the unannounced message handled", func() bool { return h.rec.count() == 1 })
+}
+
+// A message written by another Message DB client (plain SQL: no in-process signal, no NOTIFY) wakes
+// the subscriptions of a running store at its next look at the store's head, not at their next idle
+// poll, which is a minute away here.
+func TestUnannouncedWritesWakeSubscriptionsAtTheNextHeadCheck(t *testing.T) {
+	newHeadChecked(t).writeForeign(t)
 }
 
 // The store-wide reader sees a message only once every older transaction has ended (get_all_messages
@@ -998,49 +1019,20 @@ func TestStoreWideSubscriptionGetsAWriteHeldBackByAnOlderTransactionSoon(t *test
 // The same, while this process is busy with writes of its own: they wake its subscriptions all the
 // time, and used to hide the foreign write from the head check until the idle polls found it.
 func TestUnannouncedWritesAmongOwnWritesWakeSubscriptionsAtTheNextHeadCheck(t *testing.T) {
-	pc, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	s := messagestore.New(pool, messagestore.Options{Logger: quiet, HeadCheckInterval: 100 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
-	cat := fresh("foreign")
-	rec := &recorder{}
-	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
-		Handlers:        map[string]messagestore.Handler{"Deposited": rec.handle},
-		MinPollInterval: time.Minute, MaxPollInterval: time.Minute, ListeningMaxPollInterval: time.Minute}, nil)
-	sup := messagestore.NewSupervisor(s, nil, sub)
-	done := make(chan error)
-	go func() { done <- sup.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	eventually(t, 10*time.Second, "listening and idle", func() bool {
-		return s.Listening() && sub.Status().State == messagestore.StateRunning
-	})
-	time.Sleep(300 * time.Millisecond) // past its first read: now it waits for a wake-up or a minute
-
+	h := newHeadChecked(t)
 	// Own writes to another category, every 10 ms, until the test ends.
 	busy := fresh("busy")
+	ctx, stop := context.WithCancel(h.ctx)
 	writing := make(chan struct{})
 	go func() {
 		defer close(writing)
 		for ctx.Err() == nil {
-			_, _ = s.Write(ctx, messagestore.StreamName(busy, uuid.NewString()), messagestore.AnyVersion,
+			_, _ = h.s.Write(ctx, messagestore.StreamName(busy, uuid.NewString()), messagestore.AnyVersion,
 				messagestore.NewMessage{Type: "Busy"})
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	defer func() { cancel(); <-writing }()
+	t.Cleanup(func() { stop(); <-writing })
 	time.Sleep(300 * time.Millisecond)
-	if _, err := pool.Exec(context.Background(), `SELECT message_store.write_message($1, $2, 'Deposited', '{"amount": 1}')`,
-		uuid.NewString(), messagestore.StreamName(cat, uuid.NewString())); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, "the unannounced message handled", func() bool { return rec.count() == 1 })
+	h.writeForeign(t)
 }
