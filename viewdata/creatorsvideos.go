@@ -106,15 +106,23 @@ func VideosOfOwnerAfter(ctx context.Context, q Querier, ownerID, afterID string,
 	if _, err := uuid.Parse(ownerID); err != nil {
 		return nil, nil
 	}
+	return videosAfter(ctx, q, afterID, limit, `owner_id = $3::uuid`, ownerID)
+}
+
+// videosAfter returns the page of the videos that match filter (a condition on creators_portal_videos
+// whose arguments are $3 on) following the video afterID, in the lists' order: the latest upload
+// first, then by id, uploads of unknown time last. A video that does not match filter (or an id that
+// is not a UUID) starts no page: nothing is returned.
+func videosAfter(ctx context.Context, q Querier, afterID string, limit int, filter string, args ...any) ([]CreatorsVideo, error) {
 	if _, err := uuid.Parse(afterID); err != nil {
 		return nil, nil
 	}
 	return creatorsVideos(ctx, q, creatorsVideoColumns+`,
-		(SELECT uploaded_at AS t FROM creators_portal_videos WHERE id = $2::uuid AND owner_id = $1::uuid) AS after
-		WHERE owner_id = $1::uuid AND CASE WHEN after.t IS NULL
-			THEN uploaded_at IS NULL AND id > $2::uuid
-			ELSE uploaded_at < after.t OR (uploaded_at = after.t AND id > $2::uuid) OR uploaded_at IS NULL END
-		ORDER BY uploaded_at DESC NULLS LAST, id LIMIT $3`, ownerID, afterID, limit)
+		(SELECT uploaded_at AS t FROM creators_portal_videos WHERE id = $1::uuid AND `+filter+`) AS after
+		WHERE `+filter+` AND CASE WHEN after.t IS NULL
+			THEN uploaded_at IS NULL AND id > $1::uuid
+			ELSE uploaded_at < after.t OR (uploaded_at = after.t AND id > $1::uuid) OR uploaded_at IS NULL END
+		ORDER BY uploaded_at DESC NULLS LAST, id LIMIT $2`, append([]any{afterID, limit}, args...)...)
 }
 
 // PublishedVideos returns the published videos, the latest upload first, at most limit of them (the
@@ -125,19 +133,10 @@ func PublishedVideos(ctx context.Context, q Querier, limit int) ([]CreatorsVideo
 }
 
 // PublishedVideosAfter returns the page of published videos that follows the video afterID in
-// PublishedVideos' order (the latest upload first, then by id; uploads of unknown time last), at most
-// limit of them: the video index's later pages. A video that does not exist (or an id that is not a
-// UUID) starts no page: nothing is returned.
+// PublishedVideos' order, at most limit of them: the video index's later pages. A video that is not
+// published (or an id that is not a UUID) starts no page: nothing is returned.
 func PublishedVideosAfter(ctx context.Context, q Querier, afterID string, limit int) ([]CreatorsVideo, error) {
-	if _, err := uuid.Parse(afterID); err != nil {
-		return nil, nil
-	}
-	return creatorsVideos(ctx, q, creatorsVideoColumns+`,
-		(SELECT uploaded_at AS t FROM creators_portal_videos WHERE id = $1::uuid) AS after
-		WHERE status = 'published' AND CASE WHEN after.t IS NULL
-			THEN uploaded_at IS NULL AND id > $1::uuid
-			ELSE uploaded_at < after.t OR (uploaded_at = after.t AND id > $1::uuid) OR uploaded_at IS NULL END
-		ORDER BY uploaded_at DESC NULLS LAST, id LIMIT $2`, afterID, limit)
+	return videosAfter(ctx, q, afterID, limit, `status = 'published'`)
 }
 
 func creatorsVideos(ctx context.Context, q Querier, sql string, args ...any) ([]CreatorsVideo, error) {
