@@ -332,17 +332,7 @@ func reads(want int, query func(i int) (string, []any)) op {
 	return func(ctx context.Context, c *pgxpool.Conn, _, i int) error {
 		sql, args := query(i)
 		rows, err := c.Query(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		n, err := clientscan.Count(rows)
-		if err != nil {
-			return err
-		}
-		if n != want {
-			return fmt.Errorf("read %d messages, want %d", n, want)
-		}
-		return nil
+		return clientscan.Want(rows, err, want)
 	}
 }
 

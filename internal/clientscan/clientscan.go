@@ -3,7 +3,10 @@
 // strings, []byte payloads and a time, so that a benchmark pays the client's decoding too.
 package clientscan
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Rows is what Count needs of a result (pgx.Rows has it; the package stays free of the driver, as
 // the boundary rules want of everything outside the store, the views and main).
@@ -32,4 +35,20 @@ func Count(rows Rows) (int, error) {
 		n++
 	}
 	return n, rows.Err()
+}
+
+// Want is Count for a query's result, checking that it held want rows: the benchmarks' read op,
+// rows and err being what the query returned.
+func Want(rows Rows, err error, want int) error {
+	if err != nil {
+		return err
+	}
+	n, err := Count(rows)
+	if err != nil {
+		return err
+	}
+	if n != want {
+		return fmt.Errorf("read %d messages, want %d", n, want)
+	}
+	return nil
 }
