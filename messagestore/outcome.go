@@ -70,10 +70,14 @@ func (s *Store) written(ctx context.Context, ws []writeRef) (found []bool, last 
 		stream   string
 		position int64
 	}
+	// The ids in PostgreSQL's spelling, per write; "" for one that is not a UUID.
+	canonical := make([][]string, len(ws))
 	var ids []string
-	for _, w := range ws {
-		for _, m := range w.msgs {
+	for i, w := range ws {
+		canonical[i] = make([]string, len(w.msgs))
+		for j, m := range w.msgs {
 			if id, err := uuid.Parse(m.id); err == nil {
+				canonical[i][j] = id.String()
 				ids = append(ids, id.String())
 			}
 		}
@@ -100,10 +104,9 @@ func (s *Store) written(ctx context.Context, ws []writeRef) (found []bool, last 
 	found, last = make([]bool, len(ws)), make([]int64, len(ws))
 	for i, w := range ws {
 		found[i] = len(w.msgs) > 0
-		for _, m := range w.msgs {
-			id, err := uuid.Parse(m.id)
-			a, ok := stored[id.String()]
-			if err != nil || !ok || a.stream != w.stream {
+		for _, id := range canonical[i] {
+			a, ok := stored[id]
+			if id == "" || !ok || a.stream != w.stream {
 				found[i] = false
 				break
 			}
