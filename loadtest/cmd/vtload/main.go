@@ -13,7 +13,9 @@
 // Scenarios: hold (keep the started processes for -d and sample them, e.g. for wrk), home (GET /), viewing (POST /record-viewing/:id; verifies every stream afterwards),
 // visible (a viewing visible in the home view after the POST), register (RegistrationEmailSent after
 // the registration POST), suite (all four). -ab-env runs a second set of processes with extra
-// environment on the same database and alternates every load between the two sides (A/B ratios).
+// environment on the same database (-ab-db own: a database of its own on the same server, so that
+// each side is a whole system with its own aggregators) and alternates every load between the two
+// sides (A/B ratios).
 // See docs/BENCHMARKS.md.
 package main
 
