@@ -63,6 +63,7 @@ var messageRegistry = []messageDoc{
 	{authenticationmsg.Category, authenticationmsg.UserLoggedOut{}},
 	{adminsubscriberpositions.Category, messagestore.Read{}},
 	{messagestore.StatusCategory, messagestore.Parked{}},
+	{messagestore.StatusCategory, messagestore.Retrying{}},
 	{messagestore.StatusCategory, messagestore.Resumed{}},
 }
 
@@ -111,9 +112,10 @@ func renderContracts(contracts []messagestore.Contract) string {
 	p("copied into every message it causes) and, when a user acts, `userId`; identity sets `originStreamName`\n")
 	p("(and `correlationStreamName`) on `Send`, and send-email echoes them on `Sent` and `Failed`. Subscriber\n")
 	p("ids are persisted state: each subscription records its position as `Read` messages in\n")
-	p("`subscriberPosition-<subscriber id>`, and announces that it parked on a failing message (`Parked`) and\n")
-	p("that it got past it (`Resumed`) in `subscriberStatus-<subscriber id>`, so that every process's admin\n")
-	p("pages show a parked subscription, whichever process runs it.\n\n")
+	p("`subscriberPosition-<subscriber id>`, and announces that it parked on a failing message (`Parked`),\n")
+	p("that it has kept retrying one for a while (`Retrying`: a transient error, never parked) and that it got\n")
+	p("past it (`Resumed`) in `subscriberStatus-<subscriber id>`, so that every process's admin pages show a\n")
+	p("parked or retrying subscription, whichever process runs it.\n\n")
 
 	// Categories.
 	p("## Categories\n\n")

@@ -63,7 +63,13 @@ type SubscriptionConfig struct {
 	Linger       time.Duration
 	MaxAttempts  int           // failures of one message before parking; default 5
 	RetryBackoff time.Duration // first retry delay, doubling; default 100ms
-	Logger       *slog.Logger
+	// AnnounceRetryingAfter: a message still failing after this long (a transient error, retried
+	// for as long as it takes: a full disk, a database that refuses connections) is announced in the
+	// status stream (Retrying), so that the admin pages of every process show it, not only the
+	// process that runs the subscription; default 10s. A message that parks first is announced
+	// as Parked only.
+	AnnounceRetryingAfter time.Duration
+	Logger                *slog.Logger
 }
 
 // State is what a subscription is doing.
@@ -109,6 +115,9 @@ type Subscription struct {
 	// it, or found it there when it started (another runner parked, then stopped). Only the goroutine
 	// running the subscription touches it.
 	announcedParked bool
+	// announcedRetrying says the same of Retrying. Either makes the next message handled announce
+	// Resumed.
+	announcedRetrying bool
 	// lastParkedOnPosition says the announced park was on the saved position (parkOnPosition), which
 	// reading the position again ends; any other park ends with the next message handled.
 	lastParkedOnPosition bool
@@ -154,6 +163,7 @@ func (s *Store) Subscribe(cfg SubscriptionConfig, leases *Leases) (*Subscription
 		def(&cfg.CatchUpBatchSize, cfg.BatchSize)
 	}
 	defd(&cfg.RetryBackoff, 100*time.Millisecond)
+	defd(&cfg.AnnounceRetryingAfter, 10*time.Second)
 	log := cfg.Logger
 	if log == nil {
 		log = s.log
@@ -179,7 +189,8 @@ func PositionStreamName(subscriberID string) string {
 }
 
 // StatusCategory holds one stream per subscriber, subscriberStatus-<subscriber id>, in which the
-// subscription announces that it parked (Parked) and that it moved on again (Resumed), for the
+// subscription announces that it parked (Parked), that it has kept retrying a message for a while
+// (Retrying), and that it moved on again (Resumed), for the
 // processes that do not run it: when workers run the subscriptions, the admin pages of the web
 // processes show a parked one from there (the admin-subscriber-positions aggregator). The position
 // stream keeps only Read messages, as the book's readers of it expect.
@@ -201,8 +212,22 @@ type Parked struct {
 	Attempts       int    `json:"attempts"`
 }
 
-// Resumed announces that a parked subscription got past the message it parked on, or read its
-// saved position again.
+// Retrying announces that a subscription has been failing on one message for a while
+// (SubscriptionConfig.AnnounceRetryingAfter) and keeps retrying it: a transient error, or one that
+// has not yet failed MaxAttempts times. Parked or Resumed follows.
+type Retrying struct {
+	GlobalPosition int64     `json:"globalPosition"` // of the failing message
+	StreamName     string    `json:"streamName"`
+	Type           string    `json:"type"`
+	MessageID      string    `json:"messageId"`
+	Error          string    `json:"error"` // the last failure, at most maxAnnouncedError bytes
+	Attempts       int       `json:"attempts"`
+	Transient      bool      `json:"transient"` // retried for as long as it takes, never parked
+	Since          time.Time `json:"since"`     // the first failure
+}
+
+// Resumed announces that a parked or retrying subscription got past the message it failed on, or
+// read its saved position again.
 type Resumed struct {
 	Position int64 `json:"position"` // where it stands
 }
@@ -279,7 +304,7 @@ func (s *Subscription) Run(ctx context.Context) error {
 
 // run reads and handles until ctx is done; it saves the position on the way out.
 func (s *Subscription) run(ctx context.Context) {
-	s.announcedParked, s.lastParkedOnPosition = s.lastAnnouncedParked(ctx)
+	s.announcedParked, s.announcedRetrying, s.lastParkedOnPosition = s.lastAnnounced(ctx)
 	position, txid, ok := s.loadPosition(ctx)
 	if !ok {
 		return
@@ -487,6 +512,7 @@ func (s *Subscription) wants(m Message) bool {
 func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Context) error, n int) bool {
 	attempts := 0
 	backoff := s.cfg.RetryBackoff
+	var failingSince time.Time // the first failure since the last success or retry
 	for {
 		if s.leases != nil && !s.leases.Current() {
 			// Frozen for longer than the lease timeout (or the lease session has not been answered
@@ -510,7 +536,7 @@ func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Co
 					st.FailingSince = time.Time{}
 				}
 			})
-			if s.announcedParked {
+			if s.announcedParked || s.announcedRetrying {
 				s.announceResumed(ctx, m.GlobalPosition)
 			}
 			return true
@@ -519,6 +545,9 @@ func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Co
 			return false
 		}
 		attempts++
+		if attempts == 1 {
+			failingSince = time.Now()
+		}
 		s.store.observer.MessageFailed(s.cfg.SubscriberID)
 		transient := IsTransient(err)
 		log := s.log.With("stream", m.StreamName, "globalPosition", m.GlobalPosition, "type", m.Type,
@@ -549,6 +578,9 @@ func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Co
 			log.Info("retrying parked message")
 			attempts, backoff = 0, s.cfg.RetryBackoff
 			continue
+		}
+		if !s.announcedParked && !s.announcedRetrying && time.Since(failingSince) >= s.cfg.AnnounceRetryingAfter {
+			s.announceRetrying(ctx, m, err, attempts, transient, failingSince)
 		}
 		if IsVersionConflict(err) {
 			// Someone wrote to the entity's stream between our fetch and our write: fetch again now.
@@ -647,22 +679,42 @@ func (s *Subscription) parkOnPosition(ctx context.Context, m Message, err error)
 	}
 }
 
-// announceParked writes Parked to the status stream. The subscription is parked whether or not that
-// write works (the store may be what fails); it is logged either way.
-func (s *Subscription) announceParked(ctx context.Context, m Message, err error, attempts int) {
+// announcedError is err's text as a status message carries it: at most maxAnnouncedError bytes.
+func announcedError(err error) string {
 	text := err.Error()
 	if len(text) > maxAnnouncedError {
 		text = strings.ToValidUTF8(text[:maxAnnouncedError], "") + "…"
 	}
+	return text
+}
+
+// announceParked writes Parked to the status stream. The subscription is parked whether or not that
+// write works (the store may be what fails); it is logged either way.
+func (s *Subscription) announceParked(ctx context.Context, m Message, err error, attempts int) {
 	p := Parked{GlobalPosition: m.GlobalPosition, StreamName: m.StreamName, Type: m.Type, MessageID: m.ID,
-		Error: text, Attempts: attempts}
+		Error: announcedError(err), Attempts: attempts}
 	if _, werr := s.store.Write(ctx, StatusStreamName(s.cfg.SubscriberID), AnyVersion, NewMessage{Type: "Parked", Data: p}); werr != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("announcing the park failed; only this process shows it", "err", werr)
 		}
 		return
 	}
-	s.announcedParked, s.lastParkedOnPosition = true, false
+	s.announcedParked, s.announcedRetrying, s.lastParkedOnPosition = true, false, false
+}
+
+// announceRetrying writes Retrying to the status stream, once per failing message. The write often
+// fails for the very reason the handler does (the database is what is down); the subscription then
+// tries again after its next failure, and the admin pages of other processes show its lag only.
+func (s *Subscription) announceRetrying(ctx context.Context, m Message, err error, attempts int, transient bool, since time.Time) {
+	r := Retrying{GlobalPosition: m.GlobalPosition, StreamName: m.StreamName, Type: m.Type, MessageID: m.ID,
+		Error: announcedError(err), Attempts: attempts, Transient: transient, Since: since.UTC()}
+	if _, werr := s.store.Write(ctx, StatusStreamName(s.cfg.SubscriberID), AnyVersion, NewMessage{Type: "Retrying", Data: r}); werr != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("announcing that the subscription keeps retrying failed; will try again after the next failure", "err", werr)
+		}
+		return
+	}
+	s.announcedRetrying = true
 }
 
 // announceResumed writes Resumed to the status stream after a park was announced.
@@ -674,7 +726,7 @@ func (s *Subscription) announceResumed(ctx context.Context, position int64) {
 		}
 		return
 	}
-	s.announcedParked, s.lastParkedOnPosition = false, false
+	s.announcedParked, s.announcedRetrying, s.lastParkedOnPosition = false, false, false
 }
 
 // clearStalePark writes Resumed to the status stream when it ends with Parked although the
@@ -688,7 +740,7 @@ func (s *Subscription) clearStalePark() {
 	defer cancel()
 	stream := StatusStreamName(s.cfg.SubscriberID)
 	m, err := s.store.LastMessage(ctx, stream, "")
-	if err != nil || m == nil || m.Type != "Parked" {
+	if err != nil || m == nil || (m.Type != "Parked" && m.Type != "Retrying") {
 		return
 	}
 	st := s.Status()
@@ -705,17 +757,24 @@ func (s *Subscription) clearStalePark() {
 		"parkedAtGlobalPosition", m.GlobalPosition)
 }
 
-// lastAnnouncedParked reports whether the status stream ends with Parked (a runner parked and
-// stopped; this one takes over and will announce when it gets past), and whether that park was on
-// the saved position. A failed read counts as no: nothing is announced then, as before status streams.
-func (s *Subscription) lastAnnouncedParked(ctx context.Context) (parked, onPosition bool) {
+// lastAnnounced reports whether the status stream ends with Parked or with Retrying (a runner
+// parked, or kept retrying, and stopped; this one takes over and will announce when it gets past),
+// and whether a park was on the saved position. A failed read counts as neither: nothing is announced
+// then, as before status streams.
+func (s *Subscription) lastAnnounced(ctx context.Context) (parked, retrying, onPosition bool) {
 	m, err := s.store.LastMessage(ctx, StatusStreamName(s.cfg.SubscriberID), "")
-	if err != nil || m == nil || m.Type != "Parked" {
-		return false, false
+	if err != nil || m == nil {
+		return false, false, false
 	}
-	var p Parked
-	_ = m.Decode(&p)
-	return true, p.StreamName == PositionStreamName(s.cfg.SubscriberID)
+	switch m.Type {
+	case "Parked":
+		var p Parked
+		_ = m.Decode(&p)
+		return true, false, p.StreamName == PositionStreamName(s.cfg.SubscriberID)
+	case "Retrying":
+		return false, true, false
+	}
+	return false, false, false
 }
 
 func (s *Subscription) savePosition(ctx context.Context, position int64, txid uint64) error {

@@ -309,9 +309,12 @@ type AdminSubscriberPosition struct {
 	Position               int64
 	UpdatedAt              time.Time
 	LastReadGlobalPosition int64
-	// Parked is what the subscription's status stream says, whichever process runs it.
+	// Parked and Retrying are what the subscription's status stream says, whichever process runs it:
+	// parked on a failing message, or retrying one for a while (a transient error, never parked). The
+	// fields after them describe that failure.
 	Parked                bool
-	ParkedSince           time.Time
+	Retrying              bool
+	ParkedSince           time.Time // when it parked, or was announced retrying
 	ParkedError           string
 	FailingGlobalPosition int64 // 0: unknown
 	FailingStreamName     string
@@ -326,7 +329,7 @@ func AdminSubscriberPositions(ctx context.Context, views Querier, after string, 
 			coalesce(p.position, 0), coalesce(p.updated_at, s.changed_at), coalesce(p.last_read_global_position, 0),
 			coalesce(s.parked, false), coalesce(s.changed_at, p.updated_at), coalesce(s.error, ''),
 			coalesce(s.failing_global_position, 0), coalesce(s.failing_stream_name, ''), coalesce(s.failing_type, ''),
-			coalesce(s.attempts, 0)
+			coalesce(s.attempts, 0), coalesce(s.retrying, false)
 		FROM admin_subscriber_positions AS p
 		FULL JOIN admin_subscriber_status AS s ON s.subscriber_id = p.subscriber_id
 		WHERE coalesce(p.subscriber_id, s.subscriber_id) > $1
@@ -338,7 +341,7 @@ func AdminSubscriberPositions(ctx context.Context, views Querier, after string, 
 		var p AdminSubscriberPosition
 		err := row.Scan(&p.SubscriberID, &p.Saved, &p.Position, &p.UpdatedAt, &p.LastReadGlobalPosition,
 			&p.Parked, &p.ParkedSince, &p.ParkedError, &p.FailingGlobalPosition, &p.FailingStreamName,
-			&p.FailingType, &p.Attempts)
+			&p.FailingType, &p.Attempts, &p.Retrying)
 		p.UpdatedAt, p.ParkedSince = p.UpdatedAt.UTC(), p.ParkedSince.UTC()
 		return p, err
 	})

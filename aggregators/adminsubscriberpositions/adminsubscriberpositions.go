@@ -1,8 +1,8 @@
 // Package adminsubscriberpositions is the admin-subscriber-positions aggregator: the last Read
 // message of every subscriber (category subscriberPosition) in admin_subscriber_positions, and whether
-// it is parked (the Parked and Resumed messages of category subscriberStatus) in
-// admin_subscriber_status, so that the admin pages of every process show a parked subscription,
-// whichever process runs it. A message at or below its row's watermark (last_read_global_position,
+// it is parked or keeps retrying a message (the Parked, Retrying and Resumed messages of category
+// subscriberStatus) in admin_subscriber_status, so that the admin pages of every process show a
+// parked or retrying subscription, whichever process runs it. A message at or below its row's watermark (last_read_global_position,
 // status_global_position) was applied already and changes nothing.
 package adminsubscriberpositions
 
@@ -28,9 +28,10 @@ const StatusSubscriberID = "aggregators:admin-subscriber-positions:status"
 const Category = "subscriberPosition"
 
 var (
-	read    = messagestore.TypeName(messagestore.Read{})
-	parked  = messagestore.TypeName(messagestore.Parked{})
-	resumed = messagestore.TypeName(messagestore.Resumed{})
+	read     = messagestore.TypeName(messagestore.Read{})
+	parked   = messagestore.TypeName(messagestore.Parked{})
+	retrying = messagestore.TypeName(messagestore.Retrying{})
+	resumed  = messagestore.TypeName(messagestore.Resumed{})
 )
 
 // Contract declares what the aggregator reads; it writes no messages.
@@ -39,7 +40,7 @@ var Contract = messagestore.Contract{
 	Kind: "aggregator",
 	Subscribes: []messagestore.SubscriptionContract{
 		{SubscriberID: SubscriberID, Category: Category, Types: []string{read}},
-		{SubscriberID: StatusSubscriberID, Category: messagestore.StatusCategory, Types: []string{parked, resumed}},
+		{SubscriberID: StatusSubscriberID, Category: messagestore.StatusCategory, Types: []string{parked, retrying, resumed}},
 	},
 }
 
@@ -85,7 +86,7 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 		CatchUpBatchSize: catchUpBatchSize,
 	}, {
 		SubscriberID: StatusSubscriberID, Category: messagestore.StatusCategory, HandleBatch: a.HandleStatus,
-		BatchTypes: []string{parked, resumed},
+		BatchTypes: []string{parked, retrying, resumed},
 	}}
 }
 
@@ -159,27 +160,27 @@ func (a *Aggregator) HandleReads(ctx context.Context, msgs []messagestore.Messag
 
 // statusSQL applies a batch of status messages in one statement: per subscriber the last of the
 // batch, written only past the row's watermark.
-const statusSQL = `INSERT INTO admin_subscriber_status AS s (subscriber_id, parked, error, failing_global_position,
+const statusSQL = `INSERT INTO admin_subscriber_status AS s (subscriber_id, parked, retrying, error, failing_global_position,
 	failing_stream_name, failing_type, attempts, changed_at, status_global_position)
-SELECT b.id, b.parked, b.error, b.fgp, b.fstream, b.ftype, b.attempts, b.at, b.gp
-FROM unnest($1::text[], $2::boolean[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::integer[],
-	$8::timestamptz[], $9::bigint[]) AS b(id, parked, error, fgp, fstream, ftype, attempts, at, gp)
+SELECT b.id, b.parked, b.retrying, b.error, b.fgp, b.fstream, b.ftype, b.attempts, b.at, b.gp
+FROM unnest($1::text[], $2::boolean[], $3::boolean[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::integer[],
+	$9::timestamptz[], $10::bigint[]) AS b(id, parked, retrying, error, fgp, fstream, ftype, attempts, at, gp)
 ORDER BY b.id
-ON CONFLICT (subscriber_id) DO UPDATE SET parked = excluded.parked, error = excluded.error,
+ON CONFLICT (subscriber_id) DO UPDATE SET parked = excluded.parked, retrying = excluded.retrying, error = excluded.error,
 	failing_global_position = excluded.failing_global_position, failing_stream_name = excluded.failing_stream_name,
 	failing_type = excluded.failing_type, attempts = excluded.attempts, changed_at = excluded.changed_at,
 	status_global_position = excluded.status_global_position
 WHERE s.status_global_position < excluded.status_global_position`
 
-// HandleStatus applies a batch of Parked and Resumed messages in one statement. As with Reads, what
-// a batch leaves per subscriber is its last message there (if past the row's watermark). A Parked
-// that cannot be decoded still says the subscription parked; its details are left empty.
+// HandleStatus applies a batch of Parked, Retrying and Resumed messages in one statement. As with
+// Reads, what a batch leaves per subscriber is its last message there (if past the row's watermark).
+// A Parked or Retrying that cannot be decoded still says so; its details are left empty.
 func (a *Aggregator) HandleStatus(ctx context.Context, msgs []messagestore.Message) error {
 	last := map[string]messagestore.Message{}
 	var order []string
 	for _, m := range msgs {
 		id, ok := messagestore.ID(m.StreamName)
-		if !ok || (m.Type != parked && m.Type != resumed) {
+		if !ok || (m.Type != parked && m.Type != retrying && m.Type != resumed) {
 			continue
 		}
 		prev, seen := last[id]
@@ -195,28 +196,33 @@ func (a *Aggregator) HandleStatus(ctx context.Context, msgs []messagestore.Messa
 		return nil
 	}
 	n := len(order)
-	ids, isParked, errs := make([]string, n), make([]bool, n), make([]*string, n)
+	ids, isParked, isRetrying, errs := make([]string, n), make([]bool, n), make([]bool, n), make([]*string, n)
 	fgps, fstreams, ftypes, attempts := make([]*int64, n), make([]*string, n), make([]*string, n), make([]*int32, n)
 	ats, gps := make([]time.Time, n), make([]int64, n)
 	for i, id := range order {
 		m := last[id]
 		ids[i], ats[i], gps[i] = id, m.Time, m.GlobalPosition
-		if m.Type != parked {
+		// Retrying carries Parked's fields and more; the details shown are the same.
+		var p messagestore.Parked
+		switch m.Type {
+		case parked:
+			isParked[i] = true
+		case retrying:
+			isRetrying[i] = true
+		default:
 			continue
 		}
-		isParked[i] = true
-		var p messagestore.Parked
 		if err := m.Decode(&p); err != nil {
-			a.log.Warn("a Parked message cannot be decoded; showing the park without its details",
+			a.log.Warn("a status message cannot be decoded; showing it without its details", "type", m.Type,
 				"stream", m.StreamName, "globalPosition", m.GlobalPosition, "err", err)
 			continue
 		}
 		errs[i], fstreams[i], ftypes[i] = &p.Error, &p.StreamName, &p.Type
 		fgps[i] = &p.GlobalPosition
-		att := int32(min(p.Attempts, 1<<31-1))
+		att := int32(min(max(p.Attempts, 0), 1<<31-1))
 		attempts[i] = &att
 	}
-	if _, err := a.db.Exec(ctx, statusSQL, ids, isParked, errs, fgps, fstreams, ftypes, attempts, ats, gps); err != nil {
+	if _, err := a.db.Exec(ctx, statusSQL, ids, isParked, isRetrying, errs, fgps, fstreams, ftypes, attempts, ats, gps); err != nil {
 		return fmt.Errorf("admin subscriber status: %w", err)
 	}
 	return nil

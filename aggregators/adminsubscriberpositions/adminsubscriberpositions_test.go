@@ -11,6 +11,7 @@ import (
 	"videotutorials/aggregators/adminsubscriberpositions"
 	"videotutorials/internal/testdb"
 	"videotutorials/messagestore"
+	"videotutorials/viewdata"
 )
 
 func TestLatestReadWinsAndReplaysChangeNothing(t *testing.T) {
@@ -98,5 +99,54 @@ func TestStatusMessagesSayWhetherParked(t *testing.T) {
 	}
 	if p, _, _, _, _ := row(); !p {
 		t.Fatal("an undecodable Parked did not mark the subscriber parked")
+	}
+}
+
+// A subscription that keeps retrying (Retrying) shows as retrying, with its failure, and not as
+// parked; a park after it, and Resumed, replace it; a replayed Retrying changes nothing. The admin
+// page's query (viewdata.AdminSubscriberPositions) reads the same.
+func TestRetryingShowsUntilParkedOrResumed(t *testing.T) {
+	ctx := context.Background()
+	agg := adminsubscriberpositions.New(adminsubscriberpositions.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
+	id := "test:" + uuid.NewString()
+	status := func(typ string, gpos int64, data string) messagestore.Message {
+		return messagestore.Message{ID: uuid.NewString(), StreamName: messagestore.StatusStreamName(id), Type: typ,
+			GlobalPosition: gpos, Data: []byte(data), Time: time.Now().UTC()}
+	}
+	retrying := status("Retrying", 3000, `{"globalPosition": 88, "streamName": "videoPublishing-1", "type": "PublishVideo",
+		"messageId": "m", "error": "no space left on device", "attempts": 9, "transient": true, "since": "2026-11-27T10:00:00Z"}`)
+	parked := status("Parked", 3001, `{"globalPosition": 88, "streamName": "videoPublishing-1", "type": "PublishVideo",
+		"messageId": "m", "error": "gave up", "attempts": 5}`)
+	resumed := status("Resumed", 3002, `{"position": 88}`)
+	row := func() viewdata.AdminSubscriberPosition {
+		t.Helper()
+		// The page after id less its last character starts at id (no other id shares that prefix).
+		ps, err := viewdata.AdminSubscriberPositions(ctx, testdb.Pool(), id[:len(id)-1], 1)
+		if err != nil || len(ps) != 1 || ps[0].SubscriberID != id {
+			t.Fatalf("admin subscriber positions: %+v, %v", ps, err)
+		}
+		return ps[0]
+	}
+
+	for range 2 { // the second time a replay
+		if err := agg.HandleStatus(ctx, []messagestore.Message{retrying}); err != nil {
+			t.Fatal(err)
+		}
+		if p := row(); !p.Retrying || p.Parked || p.ParkedError != "no space left on device" || p.Attempts != 9 ||
+			p.FailingGlobalPosition != 88 || p.FailingType != "PublishVideo" || p.Saved {
+			t.Fatalf("after Retrying: %+v", p)
+		}
+	}
+	if err := agg.HandleStatus(ctx, []messagestore.Message{parked, retrying}); err != nil {
+		t.Fatal(err)
+	}
+	if p := row(); p.Retrying || !p.Parked || p.ParkedError != "gave up" || p.Attempts != 5 {
+		t.Fatalf("after Parked (and a replayed Retrying): %+v", p)
+	}
+	if err := agg.HandleStatus(ctx, []messagestore.Message{resumed, retrying}); err != nil {
+		t.Fatal(err)
+	}
+	if p := row(); p.Retrying || p.Parked || p.ParkedError != "" {
+		t.Fatalf("after Resumed: %+v", p)
 	}
 }

@@ -437,3 +437,31 @@ func TestPositionsPageShowsParkedSubscriptionsOfAnyProcess(t *testing.T) {
 		t.Error("a subscriber that never saved a position links a position stream")
 	}
 }
+
+// A subscription that keeps retrying a transient failure (admin_subscriber_status.retrying, from the
+// Retrying of its status stream) shows as retrying on any process's positions page, with its error and
+// failing message, and not as parked.
+func TestPositionsPageShowsRetryingSubscriptionsOfAnyProcess(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	id := "retrying-" + uuid.NewString() + ":worker"
+	if _, err := testdb.Pool().Exec(ctx, `INSERT INTO admin_subscriber_status (subscriber_id, parked, retrying, error,
+		failing_global_position, failing_stream_name, failing_type, attempts, changed_at, status_global_position)
+		VALUES ($1, false, true, 'no space left on <device>', 91, 'videoPublishing-1', 'PublishVideo', 9, now(), 1)`, id); err != nil {
+		t.Fatal(err)
+	}
+	adm := f.client(t, f.adminID)
+	st, body, _ := get(t, adm, f.srv.URL+"/admin/subscriber-positions?limit=1&after="+base64.RawURLEncoding.EncodeToString([]byte(id[:len(id)-1])))
+	if st != http.StatusOK {
+		t.Fatalf("positions page: %d", st)
+	}
+	for _, want := range []string{id, "admin-sub--retrying", "<strong>Retrying</strong>", "no space left on &lt;device&gt; (9 attempts by then)",
+		"/admin/messages/91", "PublishVideo at 91"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("positions page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<strong>Parked</strong>") || strings.Contains(body, "not parked") {
+		t.Error("a retrying subscription is shown as parked, or as neither")
+	}
+}
