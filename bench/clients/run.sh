@@ -9,6 +9,8 @@
 # ends with one line per suite. Exit status 0 only when every suite passed.
 #   MDC_VERSION        message-db-connector (npm), default 0.0.10
 #   MESSAGEDB_VERSION  @eventide/message-db (npm), default 1.3.1
+#   SCHEMA=messagedb   control run: the same tests against Message DB's own schema, installed by its own
+#                      install.sh instead of our migrations (default SCHEMA=ours)
 set -euo pipefail
 
 if [ "${1:-}" = "--inside" ]; then
@@ -26,9 +28,16 @@ if [ "${1:-}" = "--inside" ]; then
 	export PGHOST=localhost PGPORT=5432 PGUSER=postgres
 	psql -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE message_store"
 
-	echo "» our migrations (go test ./bench/clients -run TestMigrate)"
-	CLIENTS_MIGRATE_URL="postgres://postgres@localhost:5432/message_store?sslmode=disable" \
-		"$tmp/clients.test" -test.run '^TestMigrate$' -test.v -test.count 1 | grep -E 'message_store|^(ok|FAIL|---)'
+	if [ "$SCHEMA" = messagedb ]; then
+		# The control run: the same tests against Message DB's own schema, made by its own installer.
+		echo "» control run: Message DB $MESSAGEDB_VERSION's own install.sh (not our migrations)"
+		(cd "$tmp/messagedb/package/database" && DATABASE_NAME=message_store CREATE_DATABASE=off bash install.sh) >"$tmp/install.log" 2>&1 ||
+			{ tail -n 20 "$tmp/install.log"; exit 1; }
+	else
+		echo "» our migrations (go test ./bench/clients -run TestMigrate)"
+		CLIENTS_MIGRATE_URL="postgres://postgres@localhost:5432/message_store?sslmode=disable" \
+			"$tmp/clients.test" -test.run '^TestMigrate$' -test.v -test.count 1 | grep -E 'message_store|^(ok|FAIL|---)'
+	fi
 	declare -a summary=()
 	status=0
 
@@ -132,6 +141,12 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "run.sh needs root: it makes a network namespace and runs PostgreSQL as the postgres user" >&2
 	exit 2
 fi
+export SCHEMA=${SCHEMA:-ours}
+case "$SCHEMA" in ours | messagedb) ;; *)
+	echo "SCHEMA must be ours (the default) or messagedb" >&2
+	exit 2
+	;;
+esac
 export MDC_VERSION=${MDC_VERSION:-0.0.10}
 export MESSAGEDB_VERSION=${MESSAGEDB_VERSION:-1.3.1}
 export PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
