@@ -30,13 +30,18 @@ import (
 
 const maxCombined = 256 // messages per combined transaction
 
-// defaultMaxInFlight is how many combined transactions of one category may be under way at once. With
-// two, the next batch is already at the server, waiting for the category lock, when the current one
-// commits: the lock passes straight on instead of waiting for the client to notice the commit, wake
-// up, encode the next batch and send it. Only writes that are under way together (none has returned
-// yet) can land in different in-flight batches, so no caller can see an order between them; each
-// caller's own writes are still sequential.
-const defaultMaxInFlight = 2
+// defaultMaxInFlight is how many combined transactions of one category may be under way at once. One:
+// everything that queues while a batch is at the server goes in the next batch. A second batch in
+// flight would already be at the server, waiting for the category lock, when the current one commits,
+// so the lock would pass on without waiting for this process to notice the commit and send the next;
+// but each batch would then be about half as large, and the statement, lock, version look-ups and
+// commit that every batch costs would be paid twice as often. Where the machine's CPU is what limits
+// (PostgreSQL and the program on the same cores), one in flight carried 1.08-1.21x the viewings of
+// two through the whole program, and 1.08-1.11x the writes in BenchmarkHotCategoryWrites
+// (docs/BENCHMARKS.md, "Hot category"). With more than one, only writes that are under way together
+// (none has returned yet) can land in different in-flight batches, so no caller can see an order
+// between them; each caller's own writes are sequential either way.
+const defaultMaxInFlight = 1
 
 type pendingWrite struct {
 	ctx    context.Context // the caller's
