@@ -53,8 +53,7 @@ func serveStatic(c echo.Context) error {
 	}
 	// ServeContent answers conditional (If-None-Match), range and HEAD
 	// requests correctly.
-	http.ServeContent(c.Response(), c.Request(), asset.Name, time.Time{}, bytes.NewReader(asset.Body))
-	return nil
+	return ServeContent(c, c.Request(), asset.Name, time.Time{}, bytes.NewReader(asset.Body), "That part of the file does not exist.")
 }
 
 // serveFavicon answers the /favicon.ico that browsers ask for on their own, whatever the page's

@@ -190,43 +190,10 @@ func (a *App) serve(c echo.Context, uri string) error {
 	// waiting on the database, done by now); this response gets a write timeout of its own.
 	_ = http.NewResponseController(res).SetWriteDeadline(time.Now().Add(a.downloadTimeout))
 	app.LiftRequestDeadline(c)
-	w := &rangeRefusal{ResponseWriter: res}
-	http.ServeContent(w, withoutForeignRange(c.Request()), "", st.ModTime(), f)
-	if w.refused {
-		res.Header().Del(echo.HeaderContentType) // the error page's own, not the video's or ServeContent's text
-		return app.NewError(http.StatusRequestedRangeNotSatisfiable, msgRangeRefused)
-	}
-	return nil
+	return app.ServeContent(c, withoutForeignRange(c.Request()), "", st.ModTime(), f, msgRangeRefused)
 }
 
 const msgRangeRefused = "That part of the video does not exist. Reload the page to play the video from the start."
-
-// rangeRefusal passes a ServeContent answer through, except a 416 (a Range past the end of the file
-// or one that does not parse): ServeContent writes that as one line of text/plain, and the shell's
-// error page is what every other refusal of the site looks like. The headers ServeContent set for it
-// stay, Content-Range (the file's length) among them; its text is dropped.
-type rangeRefusal struct {
-	http.ResponseWriter
-	refused bool
-}
-
-func (w *rangeRefusal) WriteHeader(code int) {
-	if code == http.StatusRequestedRangeNotSatisfiable {
-		w.refused = true
-		return
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *rangeRefusal) Write(b []byte) (int, error) {
-	if w.refused {
-		return len(b), nil
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection under the answer.
-func (w *rangeRefusal) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // withoutForeignRange drops a Range header whose unit is not bytes: HTTP says a server ignores a
 // range unit it does not know and sends the whole file, and ServeContent would answer 416 instead.
