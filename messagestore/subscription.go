@@ -544,6 +544,15 @@ func (s *Subscription) handle(ctx context.Context, m Message, fn func(context.Co
 		if ctx.Err() != nil {
 			return false
 		}
+		if s.leases != nil && !s.leases.Current() {
+			// Frozen past the lease timeout while the handler ran (the check above, in the next round,
+			// comes too late for this failure): a peer may run the subscription by now, and may be past
+			// the message already, so parking here would announce a park that nobody runs into. Stop
+			// instead; the message is tried again by whoever holds the lease.
+			s.log.Warn("lease not confirmed lately; stopping after a failed message instead of retrying or parking",
+				"stream", m.StreamName, "globalPosition", m.GlobalPosition, "err", err)
+			return false
+		}
 		attempts++
 		if attempts == 1 {
 			failingSince = time.Now()
