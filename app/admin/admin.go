@@ -90,6 +90,16 @@ func pageSize(c echo.Context) (int, error) {
 	return n, nil
 }
 
+// onePage cuts a list fetched with one row more than a page holds (limit+1) to the page, and tells
+// whether more follow: a page that is exactly full has a next page only if that row was there, so
+// the last page of a list that fills its pages exactly does not link to an empty one.
+func onePage[T any](rows []T, limit int) (page []T, more bool) {
+	if len(rows) > limit {
+		return rows[:limit], true
+	}
+	return rows, false
+}
+
 // positionCursor reads a global-position cursor (a positive integer; absent = 0).
 func positionCursor(c echo.Context, name string) (int64, error) {
 	s := c.QueryParam(name)
@@ -194,12 +204,13 @@ func (a *App) messagePage(c echo.Context, f viewdata.MessageFilter, title string
 	if err != nil {
 		return viewdata.AdminMessagesView{}, err
 	}
-	ms, err := viewdata.AdminMessages(c.Request().Context(), a.d.Store, a.d.Views, f, before, false, limit)
+	ms, err := viewdata.AdminMessages(c.Request().Context(), a.d.Store, a.d.Views, f, before, false, limit+1)
 	if err != nil {
 		return viewdata.AdminMessagesView{}, err
 	}
+	ms, more := onePage(ms, limit)
 	v := viewdata.AdminMessagesView{Title: title, Filter: f, Rows: views(ms)}
-	if len(ms) == limit {
+	if more {
 		v.NextURL = nextURL(c, "before", strconv.FormatInt(ms[len(ms)-1].GlobalPosition, 10))
 	}
 	return v, nil
@@ -272,15 +283,16 @@ func (a *App) trace(c echo.Context) error {
 		return err
 	}
 	f := viewdata.MessageFilter{TraceID: id}
-	ms, err := viewdata.AdminMessages(c.Request().Context(), a.d.Store, a.d.Views, f, after, true, limit)
+	ms, err := viewdata.AdminMessages(c.Request().Context(), a.d.Store, a.d.Views, f, after, true, limit+1)
 	if err != nil {
 		return err
 	}
+	ms, more := onePage(ms, limit)
 	v := viewdata.AdminMessagesView{Title: "Trace", Filter: f, Rows: views(ms)}
 	for i := 1; i < len(ms); i++ {
 		v.Rows[i].SincePrevious = "+" + ms[i].Time.Sub(ms[i-1].Time).Round(time.Microsecond).String()
 	}
-	if len(ms) == limit {
+	if more {
 		v.NextURL = nextURL(c, "after", strconv.FormatInt(ms[len(ms)-1].GlobalPosition, 10))
 	}
 	return app.Render(c, http.StatusOK, templates.AdminTracePage(app.PageFor(c, "Trace "+id), v))
@@ -297,12 +309,13 @@ func (a *App) users(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	us, err := viewdata.AdminUsers(c.Request().Context(), a.d.Views, email, id, limit)
+	us, err := viewdata.AdminUsers(c.Request().Context(), a.d.Views, email, id, limit+1)
 	if err != nil {
 		return err
 	}
+	us, more := onePage(us, limit)
 	v := viewdata.AdminUsersView{Users: us}
-	if len(us) == limit {
+	if more {
 		last := us[len(us)-1]
 		v.NextURL = nextURL(c, "after", encodeName(last.Email+"\x00"+last.ID))
 	}
@@ -332,11 +345,11 @@ func (a *App) user(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	viewings, err := viewdata.AdminMessages(ctx, a.d.Store, a.d.Views, viewdata.MessageFilter{UserID: id, Category: "viewing"}, 0, false, n)
+	viewings, err := viewdata.AdminMessages(ctx, a.d.Store, a.d.Views, viewdata.MessageFilter{UserID: id, Category: "viewing"}, 0, false, n+1)
 	if err != nil {
 		return err
 	}
-	all, err := viewdata.AdminMessages(ctx, a.d.Store, a.d.Views, viewdata.MessageFilter{UserID: id}, 0, false, n)
+	all, err := viewdata.AdminMessages(ctx, a.d.Store, a.d.Views, viewdata.MessageFilter{UserID: id}, 0, false, n+1)
 	if err != nil {
 		return err
 	}
@@ -350,11 +363,13 @@ func (a *App) user(c echo.Context) error {
 	if !registered && len(all) == 0 && len(logins) == 0 && len(registration) == 0 {
 		return app.NotFound("No user with that id.")
 	}
+	viewings, moreViewings := onePage(viewings, n)
+	all, moreMessages := onePage(all, n)
 	v.Logins, v.Viewings, v.Messages = views(logins), views(viewings), views(all)
-	if len(viewings) == n {
+	if moreViewings {
 		v.MoreViewingsURL = "/admin/messages?category=viewing&user=" + id
 	}
-	if len(all) == n {
+	if moreMessages {
 		v.MoreMessagesURL = "/admin/messages?user=" + id
 	}
 	title := u.Email
@@ -376,12 +391,13 @@ func (a *App) streamList(c echo.Context, category string) (viewdata.AdminStreams
 	if err != nil {
 		return viewdata.AdminStreamsView{}, err
 	}
-	ss, err := viewdata.AdminStreams(c.Request().Context(), a.d.Views, category, after, limit)
+	ss, err := viewdata.AdminStreams(c.Request().Context(), a.d.Views, category, after, limit+1)
 	if err != nil {
 		return viewdata.AdminStreamsView{}, err
 	}
+	ss, more := onePage(ss, limit)
 	v := viewdata.AdminStreamsView{Streams: ss}
-	if len(ss) == limit {
+	if more {
 		v.NextURL = nextURL(c, "after", encodeName(ss[len(ss)-1].StreamName))
 	}
 	return v, nil
@@ -423,12 +439,13 @@ func (a *App) categories(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cs, err := viewdata.AdminCategories(c.Request().Context(), a.d.Views, after, limit)
+	cs, err := viewdata.AdminCategories(c.Request().Context(), a.d.Views, after, limit+1)
 	if err != nil {
 		return err
 	}
+	cs, more := onePage(cs, limit)
 	v := viewdata.AdminCategoriesView{Categories: cs}
-	if len(cs) == limit {
+	if more {
 		v.NextURL = nextURL(c, "after", encodeName(cs[len(cs)-1].Category))
 	}
 	return app.Render(c, http.StatusOK, templates.AdminCategoriesPage(app.PageFor(c, "Categories"), v))
@@ -468,12 +485,13 @@ func (a *App) positions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ps, err := viewdata.AdminSubscriberPositions(c.Request().Context(), a.d.Views, after, limit)
+	ps, err := viewdata.AdminSubscriberPositions(c.Request().Context(), a.d.Views, after, limit+1)
 	if err != nil {
 		return err
 	}
+	ps, more := onePage(ps, limit)
 	v := viewdata.AdminPositionsView{Positions: ps, CanRetry: a.d.RequestRetry != nil}
-	if len(ps) == limit {
+	if more {
 		v.NextURL = nextURL(c, "after", encodeName(ps[len(ps)-1].SubscriberID))
 	}
 	return app.Render(c, http.StatusOK, templates.AdminPositionsPage(app.PageFor(c, "Subscriber positions"), v))
