@@ -311,10 +311,12 @@ func typedLineBreaks(s string) string {
 	return crlf.Replace(s)
 }
 
-// storableText refuses (400) a value the message store cannot hold: a NUL byte cannot be stored in
-// jsonb, and writing the command would fail with a 500. Everything else is the component's to judge.
+// storableText refuses (400) a value the command cannot carry as it was sent: a NUL byte cannot be
+// stored in jsonb (writing the command would fail with a 500), and bytes that are not UTF-8 would
+// reach the component as U+FFFD, JSON's stand-in, so the component could not refuse them and the
+// video would be named with replacement characters. Everything else is the component's to judge.
 func storableText(field, value string) error {
-	if strings.ContainsRune(value, 0) {
+	if !app.CleanText(value) {
 		return app.BadRequest("The " + field + " contains a character that is not allowed.")
 	}
 	return nil

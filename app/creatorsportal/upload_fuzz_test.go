@@ -37,7 +37,11 @@ func TestStorableTextRefusesNUL(t *testing.T) {
 	if err := storableText("name", "line\x00break"); err == nil {
 		t.Fatal("a NUL byte was accepted")
 	}
-	for _, ok := range []string{"", "Learning Go", "<script>alert(1)</script>", "line\r\nbreak", "\xff\xfe"} {
+	// Not UTF-8: JSON would carry it as U+FFFD (TestNameOrDescriptionThatIsNotUTF8IsRefused).
+	if err := storableText("name", "\xff\xfe"); err == nil {
+		t.Fatal("bytes that are not UTF-8 were accepted")
+	}
+	for _, ok := range []string{"", "Learning Go", "<script>alert(1)</script>", "line\r\nbreak", "\u00e9\U0001F600"} {
 		if err := storableText("name", ok); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
 		}
