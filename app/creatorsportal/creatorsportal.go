@@ -1,6 +1,7 @@
 package creatorsportal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,6 +62,7 @@ type Deps struct {
 // App is the creators-portal application.
 type App struct {
 	writer        *messagestore.Writer
+	store         *messagestore.Store // reads the uploads' commands (uploadedBy)
 	views         viewdata.Querier
 	hub           *live.Hub
 	mediaDir      string
@@ -79,6 +81,7 @@ func New(d Deps) *App {
 	}
 	a := &App{
 		writer:        d.Store.WriterFor(Contract),
+		store:         d.Store,
 		views:         d.Views,
 		hub:           d.Hub,
 		mediaDir:      d.MediaDir,
@@ -165,7 +168,17 @@ func (a *App) dashboard(c echo.Context) error {
 			v, err := viewdata.CreatorsVideoByID(c.Request().Context(), a.views, id)
 			userID, _ := app.CurrentUserID(c)
 			switch {
-			case errors.Is(err, viewdata.ErrNotFound), err == nil && (v.OwnerID == "" || v.OwnerID == userID):
+			case errors.Is(err, viewdata.ErrNotFound):
+				// Not recorded yet, or no upload at all (a made-up or mistyped link, or another
+				// creator's upload): only the creator's own upload is shown as processing.
+				mine, err := a.uploadedBy(c.Request().Context(), id, userID)
+				if err != nil {
+					return err
+				}
+				if mine {
+					view.JustUploaded = id
+				}
+			case err == nil && (v.OwnerID == "" || v.OwnerID == userID):
 				view.JustUploaded = id
 			case err != nil:
 				return err
@@ -177,6 +190,22 @@ func (a *App) dashboard(c echo.Context) error {
 
 // dashboardView fetches what the dashboard shows: a page of the signed-in creator's videos (the
 // latest, or those after the video the after parameter names) and the upload form.
+// uploadedBy reports whether userID uploaded the video videoID: its inbox holds the PublishVideo the
+// portal wrote for the upload, with the user as its owner.
+func (a *App) uploadedBy(ctx context.Context, videoID, userID string) (bool, error) {
+	m, err := a.store.LastMessage(ctx, videopublishingmsg.CommandStreamName(videoID), typePublishVideo)
+	if err != nil || m == nil {
+		return false, err
+	}
+	var cmd videopublishingmsg.PublishVideo
+	if err := m.Decode(&cmd); err != nil {
+		return false, nil // not the portal's command: not an upload of this user
+	}
+	return userID != "" && cmd.OwnerID == userID, nil
+}
+
+var typePublishVideo = messagestore.TypeName(videopublishingmsg.PublishVideo{})
+
 func (a *App) dashboardView(c echo.Context) (templates.CreatorsDashboardView, error) {
 	userID, _ := app.CurrentUserID(c)
 	ctx := c.Request().Context()
