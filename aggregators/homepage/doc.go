@@ -2,9 +2,9 @@
 // viewing category into the pages row 'home' ({"videosWatched", "lastViewProcessed"}), which the home
 // page shows as "Viewers have watched N videos", and tells live pages about the new count.
 //
-// Rules: the aggregator applies each read batch in one transaction. The row's lastViewProcessed is the
-// watermark: only viewings with a greater global position are counted, and the watermark moves in the
-// same transaction as the count, so a batch handed over again after a crash (or overlapping an applied
+// Rules: the aggregator applies each read batch in one statement (one round trip, one transaction).
+// The row's lastViewProcessed is the watermark: only viewings with a greater global position are
+// counted, and the watermark moves in the same statement as the count, so a batch handed over again after a crash (or overlapping an applied
 // one) changes nothing, and dropping the row and reading from position 0 rebuilds the same view. Within
 // one category messages always arrive in global-position order, so one watermark is enough. The row is
 // seeded by a migration and re-created if missing. Live notifications are sent only after the commit

@@ -82,68 +82,58 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 	}}
 }
 
-// HandleViewings counts the VideoViewed events of one batch that are past the watermark, in one
-// transaction with the watermark. Applying a batch twice, or batches that overlap, counts every
-// viewing once.
-func (a *Aggregator) HandleViewings(ctx context.Context, msgs []messagestore.Message) error {
-	tx, err := a.db.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("home page: begin: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+// countSQL counts the batch's viewings ($2, their global positions) that are past the row's
+// watermark and moves the watermark to the batch's last ($3), in one statement: the UPDATE locks the
+// row, and under READ COMMITTED a concurrent update of it makes PostgreSQL evaluate the watermark and
+// the count again on the row as that left it. || keeps any other keys of page_data (the page may grow)
+// and replaces just these two. No row comes back when the watermark is at or past the batch (a
+// redelivery: nothing to change) or when the row is missing.
+const countSQL = `UPDATE pages AS p
+SET page_data = p.page_data || jsonb_build_object(
+	'videosWatched', coalesce((p.page_data->>'videosWatched')::bigint, 0)
+		+ (SELECT count(*) FROM unnest($2::bigint[]) AS g(gp) WHERE g.gp > coalesce((p.page_data->>'lastViewProcessed')::bigint, 0)),
+	'lastViewProcessed', $3::bigint)
+WHERE p.page_name = $1 AND coalesce((p.page_data->>'lastViewProcessed')::bigint, 0) < $3::bigint
+RETURNING (p.page_data->>'videosWatched')::bigint`
 
-	count, watermark, err := a.lockPage(ctx, tx)
-	if err != nil {
-		return err
-	}
-	added, last := int64(0), watermark
+// seedSQL re-creates a missing row (a database whose seed was deleted, a view being rebuilt).
+const seedSQL = `INSERT INTO pages (page_name, page_data)
+VALUES ($1, '{"videosWatched": 0, "lastViewProcessed": 0}'::jsonb)
+ON CONFLICT (page_name) DO NOTHING`
+
+// HandleViewings counts the VideoViewed events of one batch that are past the watermark, in one
+// statement (and so one transaction) with the watermark. Applying a batch twice, or batches that
+// overlap, counts every viewing once.
+func (a *Aggregator) HandleViewings(ctx context.Context, msgs []messagestore.Message) error {
+	gps := make([]int64, 0, len(msgs))
+	last := int64(0)
 	for _, m := range msgs {
-		if m.Type != videoViewed || m.GlobalPosition <= watermark {
-			continue
+		if m.Type == videoViewed {
+			gps = append(gps, m.GlobalPosition)
+			last = max(last, m.GlobalPosition)
 		}
-		added++
-		last = max(last, m.GlobalPosition)
 	}
-	if added == 0 {
-		return nil // everything already counted (a redelivery): nothing to change
+	if len(gps) == 0 {
+		return nil
 	}
-	count += added
-	// || keeps any other keys of page_data (the page may grow) and replaces just these two.
-	if _, err := tx.Exec(ctx, `UPDATE pages
-		SET page_data = page_data || jsonb_build_object('videosWatched', $2::bigint, 'lastViewProcessed', $3::bigint)
-		WHERE page_name = $1`, a.page, count, last); err != nil {
-		return fmt.Errorf("home page: update: %w", err)
+	var count int64
+	err := a.db.QueryRow(ctx, countSQL, a.page, gps, last).Scan(&count)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Nothing new, or no row: make sure of the row, then count again (nothing changes if the
+		// batch was counted already).
+		if _, err = a.db.Exec(ctx, seedSQL, a.page); err == nil {
+			err = a.db.QueryRow(ctx, countSQL, a.page, gps, last).Scan(&count)
+		}
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // everything already counted (a redelivery): nothing to change
+		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("home page: commit: %w", err)
+	if err != nil {
+		return fmt.Errorf("home page: count %d viewings up to %d: %w", len(gps), last, err)
 	}
-	a.log.Debug("viewings counted", "added", added, "videosWatched", count, "lastViewProcessed", last)
+	a.log.Debug("viewings counted", "videosWatched", count, "lastViewProcessed", last)
 	if a.live != nil {
 		a.live.Publish(LiveTopic, LiveEvent, strconv.FormatInt(count, 10))
 	}
 	return nil
-}
-
-// lockPage reads the count and the watermark and locks the row until the transaction ends, creating
-// the row when it is missing (a database whose seed was deleted, a view being rebuilt).
-func (a *Aggregator) lockPage(ctx context.Context, tx pgx.Tx) (count, watermark int64, err error) {
-	const lockSQL = `SELECT
-			coalesce((page_data->>'videosWatched')::bigint, 0),
-			coalesce((page_data->>'lastViewProcessed')::bigint, 0)
-		FROM pages WHERE page_name = $1 FOR UPDATE`
-	for range 2 {
-		err = tx.QueryRow(ctx, lockSQL, a.page).Scan(&count, &watermark)
-		if !errors.Is(err, pgx.ErrNoRows) {
-			break
-		}
-		if _, err = tx.Exec(ctx, `INSERT INTO pages (page_name, page_data)
-			VALUES ($1, '{"videosWatched": 0, "lastViewProcessed": 0}'::jsonb)
-			ON CONFLICT (page_name) DO NOTHING`, a.page); err != nil {
-			break
-		}
-	}
-	if err != nil {
-		return 0, 0, fmt.Errorf("home page: lock row %s: %w", a.page, err)
-	}
-	return count, watermark, nil
 }
