@@ -26,7 +26,10 @@ import (
 // DatabaseName is the database the dev server creates for the program.
 const DatabaseName = "videotutorials"
 
-// ErrNoBinaries is returned when no PostgreSQL server binaries can be found.
+// ErrNoBinaries is returned when no PostgreSQL server binaries can be found. It is the whole help a
+// newcomer without PostgreSQL sees, so it spans lines.
+//
+//lint:ignore ST1005 printed as it is, as help, at the end of the program's output
 var ErrNoBinaries = errors.New(`no PostgreSQL server binaries found (looked at $PG_BIN and /usr/lib/postgresql/*/bin).
 Three ways out:
   1. install the server:            apt-get install -y postgresql   (then run again)
