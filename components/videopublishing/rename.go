@@ -20,11 +20,15 @@ var (
 	ReasonDescriptionBlank   = "The description is blank."
 	ReasonDescriptionTooLong = fmt.Sprintf("The description is longer than %d characters.", videopublishingmsg.MaxDescriptionLength)
 	ReasonDescriptionNotText = "The description contains characters that are not text."
-	ReasonNoSuchVideo        = "There is no such video."
-	ReasonVideoFailed        = "The video could not be published, so it cannot be changed."
-	ReasonNotOwner           = "Only the video's owner can change it."
-	ReasonWrongCommandVideo  = "The request names another video than its stream."
-	ReasonUnreadable         = "The request could not be read."
+	// ReasonDirectionControls refuses the invisible characters that reverse or isolate the direction
+	// of the text after them (U+202A–U+202E, U+2066–U+2069): a name with one reverses the page title
+	// and the admin views' lines around it.
+	ReasonDirectionControls = "The text contains invisible characters that change the direction of the text around it."
+	ReasonNoSuchVideo       = "There is no such video."
+	ReasonVideoFailed       = "The video could not be published, so it cannot be changed."
+	ReasonNotOwner          = "Only the video's owner can change it."
+	ReasonWrongCommandVideo = "The request names another video than its stream."
+	ReasonUnreadable        = "The request could not be read."
 )
 
 // HandleNameVideo handles a NameVideo command: VideoNamed with the trimmed name, or VideoNameRejected
@@ -131,7 +135,7 @@ func (c *Component) check(m messagestore.Message, v video, up upload, decodeErr 
 
 // checkText validates a trimmed name or description: not blank, at most limit characters (runes, as a
 // person counts them), valid UTF-8 without control characters (line breaks and tabs allowed only when
-// multiline).
+// multiline) or direction controls.
 func checkText(s string, limit int, multiline bool, blank, tooLong, notText string) string {
 	switch {
 	case s == "":
@@ -150,8 +154,17 @@ func checkText(s string, limit int, multiline bool, blank, tooLong, notText stri
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return notText
 		}
+		if directionControl(r) {
+			return ReasonDirectionControls
+		}
 	}
 	return ""
+}
+
+// directionControl reports whether r is a bidirectional embedding, override or isolate (U+202A–U+202E,
+// U+2066–U+2069). The marks LRM and RLM (U+200E, U+200F) only nudge the text next to them and stay.
+func directionControl(r rune) bool {
+	return ('\u202a' <= r && r <= '\u202e') || ('\u2066' <= r && r <= '\u2069')
 }
 
 // shows reports whether s has a character that shows on the page. A name made only of zero-width

@@ -477,6 +477,8 @@ func TestNameVideoRejections(t *testing.T) {
 		{"over the limit", videoID, owner, long, ReasonNameTooLong},
 		{"two lines", videoID, owner, "one\ntwo", ReasonNameNotText},
 		{"control characters", videoID, owner, "bell\a", ReasonNameNotText},
+		{"a right-to-left override", videoID, owner, "Intro \u202eto Go", ReasonDirectionControls},
+		{"a first-strong isolate", videoID, owner, "Intro \u2068to Go", ReasonDirectionControls},
 		{"unknown video", uuid.NewString(), owner, "Name", ReasonNoSuchVideo},
 		{"failed video", failedID, owner, "Name", ReasonVideoFailed},
 	}
@@ -527,15 +529,16 @@ func TestDescribeVideo(t *testing.T) {
 	tooLong := f.command(t, videoID, owner, videopublishingmsg.DescribeVideo{
 		Description: strings.Repeat("x", videopublishingmsg.MaxDescriptionLength+1), VideoID: videoID})
 	other := f.command(t, videoID, uuid.NewString(), videopublishingmsg.DescribeVideo{Description: "Hijacked", VideoID: videoID})
+	override := f.command(t, videoID, owner, videopublishingmsg.DescribeVideo{Description: "Line one\n\u202dLine two", VideoID: videoID})
 	for range 2 {
-		for _, m := range []messagestore.Message{cmd, tooLong, other} {
+		for _, m := range []messagestore.Message{cmd, tooLong, other, override} {
 			if err := f.c.HandleDescribeVideo(ctx, m); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	msgs := f.events(t, videoID)
-	want := []string{"VideoPublished", "VideoDescribed", "VideoDescriptionRejected", "VideoDescriptionRejected"}
+	want := []string{"VideoPublished", "VideoDescribed", "VideoDescriptionRejected", "VideoDescriptionRejected", "VideoDescriptionRejected"}
 	if !slices.Equal(testdb.Types(msgs), want) {
 		t.Fatalf("video stream %v, want %v", testdb.Types(msgs), want)
 	}
@@ -546,6 +549,9 @@ func TestDescribeVideo(t *testing.T) {
 		t.Errorf("rejection %+v", e)
 	}
 	if e := decode[videopublishingmsg.VideoDescriptionRejected](t, msgs[3]); e.Reason != ReasonNotOwner {
+		t.Errorf("rejection %+v", e)
+	}
+	if e := decode[videopublishingmsg.VideoDescriptionRejected](t, msgs[4]); e.Reason != ReasonDirectionControls {
 		t.Errorf("rejection %+v", e)
 	}
 }
