@@ -340,7 +340,7 @@ func validateEmail(input string) (email, msg string) {
 		return email, msgEmailMissing
 	}
 	// Checked before normalising: lower-casing turns invalid bytes into U+FFFD, a valid character.
-	if trimmed := strings.TrimSpace(input); !utf8.ValidString(trimmed) || strings.IndexFunc(trimmed, unseenInEmail) >= 0 {
+	if trimmed := strings.TrimSpace(input); !utf8.ValidString(trimmed) || identitymsg.HasUnseenCharacters(trimmed) {
 		return email, msgEmailInvalid
 	}
 	if len(email) > MaxEmailBytes {
@@ -356,16 +356,6 @@ func validateEmail(input string) (email, msg string) {
 		return email, msgEmailInvalid
 	}
 	return email, ""
-}
-
-// unseenInEmail reports whether r has no place in an email address someone types: a control
-// character, a space (those around the address are trimmed; ASCII's inside fail to parse, and net/mail
-// lets the others through: no-break, ideographic, line separators) or a format character (zero-width
-// spaces and joiners, byte-order marks, direction marks and overrides, soft hyphens). Each makes an
-// address look like another, or like one with a space in it, on every page that shows it, and
-// nobody can type it back at the log-in form.
-func unseenInEmail(r rune) bool {
-	return unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r)
 }
 
 // validDomain reports whether domain is a host name mail can be sent to: two labels or more (no

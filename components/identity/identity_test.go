@@ -155,6 +155,12 @@ func TestRegisterRejectsAnInvalidCommand(t *testing.T) {
 		// views keep emails in unique indexes, which refuse a value this long, so registering it would
 		// stop the user-credentials and admin-users aggregators for good.
 		{strings.Repeat("x", 300) + "@example.com", "$2a$10$x", ReasonInvalidEmail},
+		// Invisible characters and odd spaces, which the register form refuses too: such an address
+		// looks like another one (an admin's) wherever it is shown.
+		{"ad\u200bmin-" + freshEmail(), "$2a$10$x", ReasonInvalidEmail},
+		{"\u202e" + freshEmail(), "$2a$10$x", ReasonInvalidEmail},
+		{"a\u00a0b-" + freshEmail(), "$2a$10$x", ReasonInvalidEmail},
+		{"a\u2028b-" + freshEmail(), "$2a$10$x", ReasonInvalidEmail},
 	} {
 		userID := uuid.NewString()
 		cmd := testdb.Write(t, s, identitymsg.CommandStreamName(userID),

@@ -53,9 +53,11 @@ func (c *Component) HandleRegister(ctx context.Context, m messagestore.Message) 
 		return c.writeUser(ctx, cmd.UserID, version, messagestore.NewEvent(
 			identitymsg.RegistrationRejected{UserID: cmd.UserID, Email: email, Reason: reason}, md))
 	}
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > maxEmailBytes {
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > maxEmailBytes ||
+		identitymsg.HasUnseenCharacters(email) {
 		// The application validates emails; this guards the store against other writers, and keeps a
-		// "Name <address>" form from reserving something else than the address. The length matters
+		// "Name <address>" form from reserving something else than the address, and an address with
+		// invisible characters from passing for another (the form's rule). The length matters
 		// to the views: user_credentials and admin_users keep emails in unique indexes, which refuse
 		// a value of a few kilobytes, and a Registered they cannot apply would stop their aggregators.
 		return reject(ReasonInvalidEmail)

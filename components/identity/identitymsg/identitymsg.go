@@ -2,7 +2,12 @@
 // events. Anyone may import it; it imports only the message store.
 package identitymsg
 
-import "videotutorials/messagestore"
+import (
+	"strings"
+	"unicode"
+
+	"videotutorials/messagestore"
+)
 
 // Categories of the identity component.
 const (
@@ -42,6 +47,18 @@ const (
 	ReasonInvalidEmail    = "email is not a valid address"
 	ReasonMissingPassword = "password hash is missing"
 )
+
+// HasUnseenCharacters reports whether email has a character with no place in an address someone
+// types: a control character, a space (ASCII's fail to parse anyway; net/mail lets the others through:
+// no-break, ideographic, line separators) or a format character (zero-width spaces and joiners,
+// byte-order marks, direction marks and overrides, soft hyphens). Each makes an address look like
+// another, or like one with a space in it, on every page that shows it, and nobody can type it back
+// at the log-in form. The register form and identity refuse such an address alike (ReasonInvalidEmail).
+func HasUnseenCharacters(email string) bool {
+	return strings.IndexFunc(email, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r)
+	}) >= 0
+}
 
 // RegistrationRejected says a registration was refused (for example the email is taken); Reason is one
 // of the Reason constants.
