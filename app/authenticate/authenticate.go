@@ -139,7 +139,8 @@ func (a *App) logIn(c echo.Context) error {
 	}
 
 	ip := c.RealIP()
-	if ok, wait := a.limiter.attempt(key, ip); !ok {
+	ticket, ok, wait := a.limiter.attempt(key, ip)
+	if !ok {
 		app.Logger(c).Warn("log-in throttled", "ip", ip)
 		return tooManyAttempts(c, wait)
 	}
@@ -157,7 +158,7 @@ func (a *App) logIn(c echo.Context) error {
 		return a.renderForm(c, http.StatusUnauthorized, f)
 	}
 	if err != nil {
-		a.limiter.abandon(key, ip)
+		a.limiter.abandon(ticket)
 		return err
 	}
 
@@ -175,10 +176,10 @@ func (a *App) logIn(c echo.Context) error {
 	md.UserID = creds.ID // the user is the one acting now
 	loggedIn := messagestore.NewEvent(authenticationmsg.UserLoggedIn{UserID: creds.ID}, md)
 	if _, err := a.writer.Write(ctx, authenticationmsg.StreamName(creds.ID), messagestore.AnyVersion, loggedIn); err != nil {
-		a.limiter.abandon(key, ip)
+		a.limiter.abandon(ticket)
 		return err
 	}
-	a.limiter.succeeded(key, ip)
+	a.limiter.succeeded(ticket)
 	if err := app.SignIn(c, creds.ID); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package authenticate_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -271,10 +272,8 @@ func TestFailedLogInsAreThrottledPerEmail(t *testing.T) {
 			t.Fatalf("attempt %d: status %d", i+1, rec.Code)
 		}
 	}
-	// Now even the right password is refused, from anywhere, before it is checked.
-	elsewhere := apptest.NewBrowser(t, f.srv)
-	elsewhere.RemoteAddr = "198.51.100.7:4321"
-	rec := logIn(elsewhere, strings.ToUpper(u.email), u.password, "")
+	// Now even the right password is refused from that address, before it is checked.
+	rec := logIn(b, strings.ToUpper(u.email), u.password, "")
 	apptest.WantStatus(t, rec, http.StatusTooManyRequests)
 	if !strings.Contains(rec.Body.String(), "Too many failed log-in attempts") || !strings.Contains(rec.Body.String(), "15 minutes") {
 		t.Errorf("no clear message:\n%s", rec.Body.String())
@@ -291,13 +290,59 @@ func TestFailedLogInsAreThrottledPerEmail(t *testing.T) {
 
 	// The window ends.
 	f.clock.Advance(14 * time.Minute)
-	rec = logIn(elsewhere, u.email, u.password, "")
+	rec = logIn(b, u.email, u.password, "")
 	apptest.WantStatus(t, rec, http.StatusTooManyRequests)
 	if ra := rec.Header().Get("Retry-After"); ra != "60" || !strings.Contains(rec.Body.String(), "1 minute.") {
 		t.Errorf("Retry-After %q", ra)
 	}
 	f.clock.Advance(time.Minute)
-	apptest.WantStatus(t, logIn(elsewhere, u.email, u.password, ""), http.StatusSeeOther)
+	apptest.WantStatus(t, logIn(b, u.email, u.password, ""), http.StatusSeeOther)
+}
+
+// Whoever knows an email could otherwise keep its owner out for good with five wrong passwords a
+// quarter of an hour: while the email is throttled, an address with no failed attempt of its own
+// still gets to try (one guess per fresh address, MaxFreshIPFailuresPerEmail in all), so the owner
+// logs in from home while a stranger keeps failing elsewhere.
+func TestALockedEmailsOwnerLogsInFromAFreshAddress(t *testing.T) {
+	f := setup(t, authenticate.Throttle{}) // 5 per email, then 20 from fresh addresses
+	u := f.user(t)
+	attacker := apptest.NewBrowser(t, f.srv)
+	attacker.RemoteAddr = "203.0.113.9:1111"
+	for range authenticate.DefaultMaxFailuresPerEmail {
+		apptest.WantStatus(t, logIn(attacker, u.email, "wrong", ""), http.StatusUnauthorized)
+	}
+	apptest.WantStatus(t, logIn(attacker, u.email, "wrong", ""), http.StatusTooManyRequests)
+
+	// A guesser on a new address gets one try there, then that address is throttled too.
+	second := apptest.NewBrowser(t, f.srv)
+	second.RemoteAddr = "203.0.113.10:1111"
+	apptest.WantStatus(t, logIn(second, u.email, "wrong", ""), http.StatusUnauthorized)
+	apptest.WantStatus(t, logIn(second, u.email, u.password, ""), http.StatusTooManyRequests)
+
+	// The owner, at home.
+	home := apptest.NewBrowser(t, f.srv)
+	home.RemoteAddr = "198.51.100.7:4321"
+	apptest.WantStatus(t, logIn(home, u.email, u.password, ""), http.StatusSeeOther)
+	// Which forgets the email's failures, as any success does: a wrong password is a 401 again.
+	apptest.WantStatus(t, logIn(attacker, u.email, "wrong", ""), http.StatusUnauthorized)
+}
+
+// Fresh addresses have a budget of their own: past it, an email is throttled for everyone until its
+// window ends, so guessing from many addresses gets no further than MaxFailuresPerEmail +
+// MaxFreshIPFailuresPerEmail guesses a window.
+func TestFreshAddressesHaveABudgetPerEmail(t *testing.T) {
+	f := setup(t, authenticate.Throttle{MaxFailuresPerEmail: 2, MaxFreshIPFailuresPerEmail: 3})
+	u := f.user(t)
+	for i := range 2 + 3 {
+		b := apptest.NewBrowser(t, f.srv)
+		b.RemoteAddr = fmt.Sprintf("203.0.113.%d:1111", 20+i)
+		apptest.WantStatus(t, logIn(b, u.email, "wrong", ""), http.StatusUnauthorized)
+	}
+	late := apptest.NewBrowser(t, f.srv)
+	late.RemoteAddr = "198.51.100.7:4321"
+	apptest.WantStatus(t, logIn(late, u.email, u.password, ""), http.StatusTooManyRequests)
+	f.clock.Advance(authenticate.DefaultFailureWindow)
+	apptest.WantStatus(t, logIn(late, u.email, u.password, ""), http.StatusSeeOther)
 }
 
 func TestUnknownEmailsAreThrottledLikeKnownOnes(t *testing.T) {

@@ -16,7 +16,9 @@
 //     next to a bcrypt comparison of tens of milliseconds.)
 //   - Throttling: failed attempts are counted per email and per client IP in fixed windows (by
 //     default 5 per email and 20 per IP in 15 minutes); beyond that the form answers 429 without
-//     checking the password. An attempt is counted when it starts and refunded when it succeeds, so
+//     checking the password. An email at its limit still lets an address with no failure of its own
+//     try, 20 such failures a window in all, so that a stranger cannot keep the owner out with five
+//     wrong passwords, and guessing from many addresses gets no more than 25 guesses a window. An attempt is counted when it starts and refunded when it succeeds, so
 //     concurrent guesses cannot slip past the limit. The counters live in memory, bounded in size:
 //     each process throttles on its own, and a restart forgets them.
 //   - Redirects: after logging in, the browser goes to next only if it is a path on this site

@@ -19,6 +19,13 @@ type Throttle struct {
 	// MaxFailuresPerEmail and MaxFailuresPerIP are the failed attempts allowed per window.
 	MaxFailuresPerEmail int
 	MaxFailuresPerIP    int
+	// MaxFreshIPFailuresPerEmail: once an email is at MaxFailuresPerEmail, an address with no failed
+	// attempt in its own window (a fresh one: its owner at home, say) may still try, until this many
+	// such attempts of the email's window have failed; default 4 × MaxFailuresPerEmail. Without it
+	// anybody who knows an email could keep its owner out with five wrong passwords every quarter of
+	// an hour; with it, that takes MaxFailuresPerEmail + MaxFreshIPFailuresPerEmail addresses, and a
+	// guesser spread over many addresses gets no more guesses than that either.
+	MaxFreshIPFailuresPerEmail int
 	// Window is how long failures count, from the first failure of a window.
 	Window time.Duration
 	// MaxTracked bounds the number of emails (and of IPs) remembered; the oldest are forgotten first.
@@ -31,6 +38,9 @@ func (t Throttle) withDefaults() Throttle {
 	}
 	if t.MaxFailuresPerIP <= 0 {
 		t.MaxFailuresPerIP = DefaultMaxFailuresPerIP
+	}
+	if t.MaxFreshIPFailuresPerEmail <= 0 {
+		t.MaxFreshIPFailuresPerEmail = 4 * t.MaxFailuresPerEmail
 	}
 	if t.Window <= 0 {
 		t.Window = DefaultFailureWindow
@@ -96,6 +106,17 @@ func (f *failureCounter) refund(key string) {
 	}
 }
 
+// failures returns key's attempts in its current window.
+func (f *failureCounter) failures(key string, now time.Time) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expireLocked(now)
+	if el, found := f.keys[key]; found {
+		return el.Value.(*failureWindow).failures
+	}
+	return 0
+}
+
 // reset forgets key's failures.
 func (f *failureCounter) reset(key string) {
 	f.mu.Lock()
@@ -130,42 +151,68 @@ func (f *failureCounter) removeLocked(el *list.Element) {
 // limiter throttles log-in attempts by email and by client IP.
 type limiter struct {
 	byEmail, byIP *failureCounter
-	now           func() time.Time
+	// byEmailFresh counts, per email, the attempts let through from fresh addresses while byEmail is
+	// at its limit (Throttle.MaxFreshIPFailuresPerEmail).
+	byEmailFresh *failureCounter
+	now          func() time.Time
 }
 
 func newLimiter(t Throttle, now func() time.Time) *limiter {
 	t = t.withDefaults()
 	return &limiter{
-		byEmail: newFailureCounter(t.MaxFailuresPerEmail, t.Window, t.MaxTracked),
-		byIP:    newFailureCounter(t.MaxFailuresPerIP, t.Window, t.MaxTracked),
-		now:     now,
+		byEmail:      newFailureCounter(t.MaxFailuresPerEmail, t.Window, t.MaxTracked),
+		byIP:         newFailureCounter(t.MaxFailuresPerIP, t.Window, t.MaxTracked),
+		byEmailFresh: newFailureCounter(t.MaxFreshIPFailuresPerEmail, t.Window, t.MaxTracked),
+		now:          now,
 	}
 }
 
-// attempt counts an attempt for email and ip, or reports how long the caller must wait when either
-// is at its limit. The attempt counts as a failure until succeeded is called.
-func (l *limiter) attempt(email, ip string) (ok bool, retryAfter time.Duration) {
+// attemptTicket is what an attempt counted, for succeeded and abandon to take back.
+type attemptTicket struct {
+	email, ip string
+	fresh     bool // counted on byEmailFresh (the email was at its limit), not on byEmail
+}
+
+// attempt counts an attempt for email and ip, or reports how long the caller must wait. An email at
+// its limit still lets a fresh address try (Throttle.MaxFreshIPFailuresPerEmail). The attempt counts
+// as a failure until succeeded is called.
+func (l *limiter) attempt(email, ip string) (t attemptTicket, ok bool, retryAfter time.Duration) {
 	now := l.now()
+	t = attemptTicket{email: email, ip: ip}
 	if ok, wait := l.byEmail.take(email, now); !ok {
-		return false, wait
+		if l.byIP.failures(ip, now) > 0 {
+			return t, false, wait
+		}
+		if ok, freshWait := l.byEmailFresh.take(email, now); !ok {
+			return t, false, max(wait, freshWait)
+		}
+		t.fresh = true
 	}
 	if ok, wait := l.byIP.take(ip, now); !ok {
-		l.byEmail.refund(email)
-		return false, wait
+		l.emailCounter(t).refund(email)
+		return t, false, wait
 	}
-	return true, 0
+	return t, true, 0
+}
+
+func (l *limiter) emailCounter(t attemptTicket) *failureCounter {
+	if t.fresh {
+		return l.byEmailFresh
+	}
+	return l.byEmail
 }
 
 // succeeded takes back the attempt: the email's failures are forgotten (its owner is back), the IP's
 // count only loses this attempt (a client must not clear its record by logging into its own account
 // between guesses at others).
-func (l *limiter) succeeded(email, ip string) {
-	l.byEmail.reset(email)
-	l.byIP.refund(ip)
+func (l *limiter) succeeded(t attemptTicket) {
+	l.byEmail.reset(t.email)
+	l.byEmailFresh.reset(t.email)
+	l.byIP.refund(t.ip)
 }
 
 // abandon takes back an attempt that was never decided (the server failed).
-func (l *limiter) abandon(email, ip string) {
-	l.byEmail.refund(email)
-	l.byIP.refund(ip)
+func (l *limiter) abandon(t attemptTicket) {
+	l.emailCounter(t).refund(t.email)
+	l.byIP.refund(t.ip)
 }

@@ -58,15 +58,65 @@ func TestFailureCounterWindow(t *testing.T) {
 func TestLimiterRefundsTheEmailWhenTheIPIsBlocked(t *testing.T) {
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	l := newLimiter(Throttle{MaxFailuresPerEmail: 1, MaxFailuresPerIP: 1}, func() time.Time { return now })
-	if ok, _ := l.attempt("a@example.com", "ip"); !ok {
+	if _, ok, _ := l.attempt("a@example.com", "ip"); !ok {
 		t.Fatal("first attempt refused")
 	}
-	if ok, _ := l.attempt("b@example.com", "ip"); ok {
+	if _, ok, _ := l.attempt("b@example.com", "ip"); ok {
 		t.Fatal("IP over its limit")
 	}
-	// b's email was not charged for the refused attempt.
-	if ok, _ := l.attempt("b@example.com", "other-ip"); !ok {
-		t.Fatal("email charged for an attempt the IP limit refused")
+	// b's email was not charged for the refused attempt: the next address is let through on the
+	// email's own budget, not as a fresh address.
+	if tk, ok, _ := l.attempt("b@example.com", "other-ip"); !ok || tk.fresh {
+		t.Fatalf("email charged for an attempt the IP limit refused (ok %v, fresh %v)", ok, tk.fresh)
+	}
+}
+
+// An email at its limit refuses every address that failed lately, but lets a fresh address (one with
+// no failure in its window) try, up to MaxFreshIPFailuresPerEmail failures per window over all of
+// them: a stranger cannot lock the owner out with a handful of wrong passwords, and a guesser who
+// spreads over many addresses gets no more guesses than the two budgets.
+func TestLimiterLetsFreshAddressesTryALockedEmail(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	l := newLimiter(Throttle{MaxFailuresPerEmail: 2, MaxFreshIPFailuresPerEmail: 3, Window: 10 * time.Minute},
+		func() time.Time { return now })
+	const email = "owner@example.com"
+	for range 2 {
+		if _, ok, _ := l.attempt(email, "attacker-1"); !ok {
+			t.Fatal("attempt within the email's limit refused")
+		}
+	}
+	if _, ok, wait := l.attempt(email, "attacker-1"); ok || wait != 10*time.Minute {
+		t.Fatalf("the address that failed: ok %v, wait %v; want refused for the window", ok, wait)
+	}
+	// Fresh addresses get one failed attempt each, three in all.
+	for i := range 3 {
+		tk, ok, _ := l.attempt(email, fmt.Sprint("fresh-", i))
+		if !ok || !tk.fresh {
+			t.Fatalf("fresh address %d: ok %v, fresh %v", i, ok, tk.fresh)
+		}
+		if _, ok, _ := l.attempt(email, fmt.Sprint("fresh-", i)); ok {
+			t.Fatalf("fresh address %d tried twice", i)
+		}
+	}
+	if _, ok, _ := l.attempt(email, "fresh-3"); ok {
+		t.Fatal("a fourth fresh address let through past MaxFreshIPFailuresPerEmail")
+	}
+	// An abandoned fresh attempt gives its place back; a success clears both budgets.
+	l.byEmailFresh.refund(email)
+	tk, ok, _ := l.attempt(email, "owner-home")
+	if !ok || !tk.fresh {
+		t.Fatalf("owner's fresh address after a refund: ok %v, fresh %v", ok, tk.fresh)
+	}
+	l.succeeded(tk)
+	if tk, ok, _ := l.attempt(email, "attacker-1"); !ok || tk.fresh {
+		t.Fatalf("after the owner's success the email has its budget back: ok %v, fresh %v", ok, tk.fresh)
+	}
+	// Another address's failure on another email makes it not fresh.
+	l2 := newLimiter(Throttle{MaxFailuresPerEmail: 1}, func() time.Time { return now })
+	l2.attempt("x@example.com", "ip")
+	l2.attempt("y@example.com", "ip")
+	if _, ok, _ := l2.attempt("x@example.com", "ip"); ok {
+		t.Fatal("an address with failures on other emails counted as fresh")
 	}
 }
 
