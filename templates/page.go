@@ -74,6 +74,8 @@ func (e ErrorInfo) Heading() string {
 		return "Method not allowed"
 	case http.StatusRequestEntityTooLarge:
 		return "That’s too large"
+	case http.StatusRequestedRangeNotSatisfiable:
+		return "That part of the file isn’t there"
 	case http.StatusTooManyRequests:
 		return "Slow down a little"
 	case http.StatusServiceUnavailable:
@@ -110,6 +112,8 @@ func (e ErrorInfo) Lead() string {
 		return "This address doesn’t accept that kind of request."
 	case http.StatusRequestEntityTooLarge:
 		return "What you sent is larger than we accept. Please send something smaller."
+	case http.StatusRequestedRangeNotSatisfiable:
+		return "The part of the file that was asked for lies beyond its end. Reload the page to play or download it from the start."
 	case http.StatusTooManyRequests:
 		return "Too many attempts in a short time. Please wait a minute and try again."
 	case http.StatusServiceUnavailable:

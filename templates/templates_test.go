@@ -54,6 +54,7 @@ func TestErrorPages(t *testing.T) {
 		{403, "", []string{"You can’t do that", "reload the page"}, nil},
 		{404, "", []string{"Page not found", "404"}, []string{"Reference"}},
 		{413, "", []string{"That’s too large"}, nil},
+		{416, "", []string{"That part of the file isn’t there", "beyond its end"}, []string{"Requested Range Not Satisfiable", "on our side"}},
 		{429, "", []string{"Slow down"}, nil},
 		{500, "db password is hunter2", []string{"Something went wrong", "Reference: <code>trace-123</code>"}, []string{"hunter2"}},
 		// A 503 with a message (app.Error: the application says what is unavailable, e.g. room for
