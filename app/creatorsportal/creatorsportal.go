@@ -188,8 +188,6 @@ func (a *App) dashboard(c echo.Context) error {
 	return renderDashboard(c, http.StatusOK, view)
 }
 
-// dashboardView fetches what the dashboard shows: a page of the signed-in creator's videos (the
-// latest, or those after the video the after parameter names) and the upload form.
 // uploadedBy reports whether userID uploaded the video videoID: its inbox holds the PublishVideo the
 // portal wrote for the upload, with the user as its owner.
 func (a *App) uploadedBy(ctx context.Context, videoID, userID string) (bool, error) {
@@ -206,6 +204,8 @@ func (a *App) uploadedBy(ctx context.Context, videoID, userID string) (bool, err
 
 var typePublishVideo = messagestore.TypeName(videopublishingmsg.PublishVideo{})
 
+// dashboardView fetches what the dashboard shows: a page of the signed-in creator's videos (the
+// latest, or those after the video the after parameter names) and the upload form.
 func (a *App) dashboardView(c echo.Context) (templates.CreatorsDashboardView, error) {
 	userID, _ := app.CurrentUserID(c)
 	ctx := c.Request().Context()
