@@ -34,7 +34,7 @@ import (
 
 // The tools of the binary: print, rebuild, populate and retry (see runAdminTool).
 
-// runAdminTool runs print, rebuild or populate against the configured database (DATABASE_URL, or the
+// runAdminTool runs print, rebuild, populate or retry against the configured database (DATABASE_URL, or the
 // private dev PostgreSQL, migrated first) and returns the exit code.
 func runAdminTool(name string, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -119,8 +119,6 @@ func compact(b []byte) string {
 	return out.String()
 }
 
-// toolPopulate writes the book's example data: a few registrations (Register commands, which the
-// identity component turns into users when the system runs) and some viewings.
 // toolRetry asks the process that runs a parked subscription to retry it, wherever that process runs
 // (Store.RequestRetry): the way to retry a worker's subscription, whose process serves no admin page.
 func toolRetry(ctx context.Context, _ *databases, store *messagestore.Store, args []string) error {
@@ -135,6 +133,8 @@ func toolRetry(ctx context.Context, _ *databases, store *messagestore.Store, arg
 	return nil
 }
 
+// toolPopulate writes the book's example data: a few registrations (Register commands, which the
+// identity component turns into users when the system runs) and some viewings.
 func toolPopulate(ctx context.Context, _ *databases, store *messagestore.Store, args []string) error {
 	if len(args) != 0 {
 		fmt.Fprintln(os.Stderr, "usage: videotutorials populate")
