@@ -92,7 +92,7 @@ var errCSRF = &Error{
 }
 
 // checkCSRF rejects state-changing requests without a valid token (403). A
-// request that routing already answers with 404 or 405 (Server.unrouted) needs
+// request that routing already answers with 404 or 405 (Server.routeOf) needs
 // none: no handler of its method will run, so nothing it could change, and its
 // sender learns what is wrong (no such page, or the methods in Allow) rather
 // than that a form expired.

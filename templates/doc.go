@@ -23,7 +23,7 @@
 //     presentation in static/app.css.
 //   - Every page is wrapped in Layout(p Page); a form that POSTs includes
 //     @CSRFField(p.CSRFToken) as its first field (multipart uploads rely on it
-//     being first, see app.CSRFMiddleware).
+//     being first, see peekMultipartToken in app/csrf.go).
 //   - Static files are referenced with AssetPath("app.css"), never with a literal
 //     "/static/..." URL: AssetPath returns a fingerprinted name that can be
 //     cached forever and changes whenever the file does.
