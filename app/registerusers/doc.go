@@ -18,6 +18,7 @@
 //     registration, which identity would ignore: it is refused (409) with the form and a fresh user
 //     id, never thanked for. So is a used user id whose Register cannot be read.
 //   - Emails are checked more strictly than net/mail does: valid UTF-8 without control characters,
+//     odd spaces or invisible characters (identitymsg.HasUnseenCharacters, identity's rule too),
 //     a domain of two labels or more, each 1-63 bytes of letters, digits and inner hyphens (any
 //     script), and at most 254 bytes in all.
 //   - The password is never logged, stored in clear or sent back to the page.

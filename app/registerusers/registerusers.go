@@ -331,7 +331,8 @@ func rejectionText(reason string) string {
 
 // validateEmail normalises the submitted email (viewdata.NormalizeEmail) and returns it with the
 // message for the field, or "". Beyond what net/mail parses, it asks for an address that mail can be
-// delivered to: a bare address, valid UTF-8 without control characters, and a domain name of at least
+// delivered to: a bare address, valid UTF-8 without control characters, odd spaces or invisible
+// characters (identitymsg.HasUnseenCharacters), and a domain name of at least
 // two labels of letters, digits and hyphens (any script: international addresses are welcome), each
 // 1 to 63 bytes, not starting or ending with a hyphen.
 func validateEmail(input string) (email, msg string) {
