@@ -18,7 +18,8 @@ import (
 )
 
 // Config is every setting of the program. Each one is a flag whose default comes from an environment
-// variable of the same name in upper snake case (PORT, DATABASE_URL, …); `-h` lists them all.
+// variable of the same name in upper snake case (PORT, DATABASE_URL, …), except SenderEmail's
+// (SYSTEM_SENDER_EMAIL_ADDRESS), GCPercent's (GOGC) and MemoryLimit's (GOMEMLIMIT); `-h` lists them all.
 type Config struct {
 	Host             string
 	Port             int
