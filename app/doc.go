@@ -16,7 +16,8 @@
 //     generic 500 page.
 //  4. Security headers: a strict Content-Security-Policy (own origin only,
 //     no inline scripts or styles), nosniff, X-Frame-Options DENY, a
-//     referrer policy.
+//     referrer policy, Cross-Origin-Opener-Policy, a Permissions-Policy, and
+//     Strict-Transport-Security on TLS connections.
 //  5. A URL whose path or query is not valid UTF-8 or holds a NUL byte (text
 //     PostgreSQL cannot store) is a 400; then a request body limit (1 MiB by
 //     default, BodyLimit raises it per route).

@@ -42,8 +42,10 @@
 // yet is pending for whoever asks, since nothing says whose it is. That is why the live event carries
 // no outcome: the outcome is told only by the page, after the ownership check.
 //
-// Rules: the portal reads only view data (creators_portal_videos, video_operations) through the
-// read-only pool and writes only commands to video-publishing's inbox, through a writer scoped to its
-// Contract. The component decides everything else — validation, ownership — so the portal passes
-// names and descriptions on as typed.
+// Rules: the portal reads view data (creators_portal_videos, video_operations) through the read-only
+// pool, and its own commands in a video's inbox only to tell whether a just-uploaded video that no
+// view has recorded yet is the signed-in creator's (?uploaded=); it writes only commands to
+// video-publishing's inbox, through a writer scoped to its Contract. The component decides everything
+// else — validation, ownership — so the portal passes names and descriptions on as typed, once they
+// are text PostgreSQL can store (valid UTF-8 without NUL bytes; else 400).
 package creatorsportal

@@ -14,7 +14,7 @@
 //     ffmpeg is not on PATH the upload is published as it is (transcodedUri = sourceUri, no poster).
 //     Input ffmpeg cannot read is VideoPublishingFailed {…, reason}.
 //   - NameVideo / DescribeVideo → validated (not blank after trimming, at most 255 / 5000 characters,
-//     the video exists and has not failed, the acting user — metadata userId — owns it) → VideoNamed /
+//     text without control characters or direction overrides and isolates, the video exists and has not failed, the acting user — metadata userId — owns it) → VideoNamed /
 //     VideoDescribed, or VideoNameRejected / VideoDescriptionRejected with a reason a person can read.
 //     A video exists once published, and also while it is being published: its inbox
 //     videoPublishing:command-<videoId> holds a PublishVideo written before the command, naming that
