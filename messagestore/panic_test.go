@@ -43,11 +43,7 @@ func TestAPanickingHandlerParksItsSubscriptionOnly(t *testing.T) {
 	other := &recorder{}
 	otherSub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
 		Handlers: map[string]messagestore.Handler{"Deposited": other.handle}}, nil)
-	sup := messagestore.NewSupervisor(s, nil, sub, batchSub, otherSub)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- sup.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	supervise(t, s, sub, batchSub, otherSub)
 
 	for _, p := range []*messagestore.Subscription{sub, batchSub} {
 		eventually(t, 10*time.Second, "parked", func() bool { return p.Status().State == messagestore.StateParked })

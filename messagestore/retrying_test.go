@@ -34,11 +34,7 @@ func TestRetryingIsAnnouncedOnceThenResumed(t *testing.T) {
 			return rec.handle(ctx, m)
 		}},
 		MaxAttempts: 2, RetryBackoff: time.Millisecond, AnnounceRetryingAfter: 50 * time.Millisecond}, nil)
-	sup := messagestore.NewSupervisor(s, nil, sub)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- sup.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	sup := supervise(t, s, sub)
 
 	eventually(t, 10*time.Second, "Retrying announced", func() bool { return len(statusMessages(t, s, id)) > 0 })
 	// Keep failing for a while longer: the announcement is not repeated.
@@ -85,11 +81,7 @@ func TestShortRetriesAndParksAreNotAnnouncedAsRetrying(t *testing.T) {
 			return rec.handle(ctx, m)
 		}},
 		MaxAttempts: 3, RetryBackoff: time.Millisecond, AnnounceRetryingAfter: time.Hour}, nil)
-	sup := messagestore.NewSupervisor(s, nil, sub)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- sup.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	supervise(t, s, sub)
 
 	eventually(t, 10*time.Second, "parked", func() bool { return sub.Status().State == messagestore.StateParked })
 	eventually(t, 10*time.Second, "the park announced", func() bool { return len(statusMessages(t, s, id)) > 0 })
@@ -113,11 +105,7 @@ func TestTakeoverAnnouncesTheResumeOfAnotherRunnersRetrying(t *testing.T) {
 	rec := &recorder{}
 	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
 		Handlers: map[string]messagestore.Handler{"Deposited": rec.handle}}, nil)
-	sup := messagestore.NewSupervisor(s, nil, sub)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- sup.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
+	supervise(t, s, sub)
 	eventually(t, 10*time.Second, "Resumed announced", func() bool {
 		st := statusMessages(t, s, id)
 		return len(st) == 2 && st[1].Type == "Resumed"

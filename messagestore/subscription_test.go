@@ -63,6 +63,17 @@ func (r *recorder) count() int {
 	return len(r.gps)
 }
 
+// supervise runs subs under a supervisor of s (no leases) until the test ends.
+func supervise(t *testing.T, s *messagestore.Store, subs ...*messagestore.Subscription) *messagestore.Supervisor {
+	t.Helper()
+	sup := messagestore.NewSupervisor(s, nil, subs...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- sup.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return sup
+}
+
 func run(t *testing.T, sub *messagestore.Subscription) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -152,11 +163,7 @@ func TestPoisonMessageParksThenRetryResumes(t *testing.T) {
 	other := &recorder{}
 	otherSub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
 		Handlers: map[string]messagestore.Handler{"Deposited": other.handle}}, nil)
-	sup := messagestore.NewSupervisor(s, nil, sub, otherSub)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- sup.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	sup := supervise(t, s, sub, otherSub)
 
 	eventually(t, 10*time.Second, "parked", func() bool { return sub.Status().State == messagestore.StateParked })
 	st := sub.Status()
@@ -226,11 +233,7 @@ func TestTakeoverAnnouncesTheResumeOfAnotherRunnersPark(t *testing.T) {
 	rec := &recorder{}
 	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
 		Handlers: map[string]messagestore.Handler{"Deposited": rec.handle}}, nil)
-	sup := messagestore.NewSupervisor(s, nil, sub)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- sup.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
+	supervise(t, s, sub)
 	eventually(t, 10*time.Second, "handled", func() bool { return rec.count() == 2 })
 	eventually(t, 10*time.Second, "Resumed announced", func() bool {
 		st := statusMessages(t, s, id)
@@ -255,11 +258,7 @@ func TestAnUnreadableSavedPositionParks(t *testing.T) {
 	rec := &recorder{}
 	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
 		Handlers: map[string]messagestore.Handler{"Deposited": rec.handle}, RetryBackoff: time.Millisecond}, nil)
-	sup := messagestore.NewSupervisor(s, nil, sub)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- sup.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
+	sup := supervise(t, s, sub)
 
 	eventually(t, 10*time.Second, "parked on the saved position", func() bool { return sub.Status().State == messagestore.StateParked })
 	st := sub.Status()
