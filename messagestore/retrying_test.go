@@ -89,25 +89,3 @@ func TestShortRetriesAndParksAreNotAnnouncedAsRetrying(t *testing.T) {
 		t.Fatalf("status stream %v after %d handled, want Parked only", testdbTypes(status), rec.count())
 	}
 }
-
-// A runner that stopped while the status stream said Retrying (killed, or its lease lost) leaves it
-// there; the runner that takes over announces Resumed once it gets past the message.
-func TestTakeoverAnnouncesTheResumeOfAnotherRunnersRetrying(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t)
-	cat := fresh("sub")
-	gps := writeN(t, s, cat, 1, messagestore.Metadata{})
-	id := "test:" + uuid.NewString()
-	if _, err := s.Write(ctx, messagestore.StatusStreamName(id), messagestore.AnyVersion, messagestore.NewMessage{
-		Type: "Retrying", Data: messagestore.Retrying{GlobalPosition: gps[0], Error: "the other runner's disk was full", Transient: true}}); err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{}
-	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
-		Handlers: map[string]messagestore.Handler{"Deposited": rec.handle}}, nil)
-	supervise(t, s, sub)
-	eventually(t, 10*time.Second, "Resumed announced", func() bool {
-		st := statusMessages(t, s, id)
-		return len(st) == 2 && st[1].Type == "Resumed"
-	})
-}

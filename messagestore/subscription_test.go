@@ -218,27 +218,34 @@ func testdbTypes(msgs []messagestore.Message) []string {
 	return out
 }
 
-// A subscription parked by a runner that then stopped is announced as resumed by the runner that
-// takes it over, once it gets past the message.
-func TestTakeoverAnnouncesTheResumeOfAnotherRunnersPark(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t)
-	cat := fresh("sub")
-	gps := writeN(t, s, cat, 2, messagestore.Metadata{})
-	id := "test:" + uuid.NewString()
-	if _, err := s.Write(ctx, messagestore.StatusStreamName(id), messagestore.AnyVersion, messagestore.NewMessage{
-		Type: "Parked", Data: messagestore.Parked{GlobalPosition: gps[0], Error: "it failed on the other runner"}}); err != nil {
-		t.Fatal(err)
+// A subscription parked by a runner that then stopped, or left retrying by one (killed, or its lease
+// lost), is announced as resumed by the runner that takes it over, once it gets past the message.
+func TestTakeoverAnnouncesTheResumeOfAnotherRunnersParkOrRetrying(t *testing.T) {
+	for typ, announced := range map[string]any{
+		"Parked":   messagestore.Parked{GlobalPosition: 1, Error: "it failed on the other runner"},
+		"Retrying": messagestore.Retrying{GlobalPosition: 1, Error: "the other runner's disk was full", Transient: true},
+	} {
+		t.Run(typ, func(t *testing.T) {
+			ctx := context.Background()
+			s := newStore(t)
+			cat := fresh("sub")
+			writeN(t, s, cat, 2, messagestore.Metadata{})
+			id := "test:" + uuid.NewString()
+			if _, err := s.Write(ctx, messagestore.StatusStreamName(id), messagestore.AnyVersion,
+				messagestore.NewMessage{Type: typ, Data: announced}); err != nil {
+				t.Fatal(err)
+			}
+			rec := &recorder{}
+			sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
+				Handlers: map[string]messagestore.Handler{"Deposited": rec.handle}}, nil)
+			supervise(t, s, sub)
+			eventually(t, 10*time.Second, "handled", func() bool { return rec.count() == 2 })
+			eventually(t, 10*time.Second, "Resumed announced", func() bool {
+				st := statusMessages(t, s, id)
+				return len(st) == 2 && st[1].Type == "Resumed"
+			})
+		})
 	}
-	rec := &recorder{}
-	sub, _ := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: id, Category: cat,
-		Handlers: map[string]messagestore.Handler{"Deposited": rec.handle}}, nil)
-	supervise(t, s, sub)
-	eventually(t, 10*time.Second, "handled", func() bool { return rec.count() == 2 })
-	eventually(t, 10*time.Second, "Resumed announced", func() bool {
-		st := statusMessages(t, s, id)
-		return len(st) == 2 && st[1].Type == "Resumed"
-	})
 }
 
 // A saved position that cannot be read — a Read another Message DB client wrote into the position
