@@ -895,6 +895,62 @@ func TestLingerGathersMessagesIntoOneBatch(t *testing.T) {
 	}
 }
 
+// SteadyLinger waits only after a read that found messages: a message after a quiet spell is read at
+// once (with an hour's linger it would not be handled within the test), and the messages written
+// while the subscription waits after handling it arrive in one batch.
+func TestSteadyLingerWaitsOnlyBetweenBatchesOfASteadyStream(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		linger time.Duration
+		more   int // messages written once the first is handled
+		want   []int
+	}{
+		{"a message after a quiet spell is read at once", time.Hour, 0, []int{1}},
+		{"messages during the linger arrive in one batch", 3 * time.Second, 5, []int{1, 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			cat := fresh("steady")
+			var mu sync.Mutex
+			var batches []int
+			total := func() int {
+				mu.Lock()
+				defer mu.Unlock()
+				n := 0
+				for _, b := range batches {
+					n += b
+				}
+				return n
+			}
+			sub, err := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+				SteadyLinger: tc.linger,
+				HandleBatch: func(_ context.Context, msgs []messagestore.Message) error {
+					mu.Lock()
+					defer mu.Unlock()
+					batches = append(batches, len(msgs))
+					return nil
+				}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := run(t, sub)
+			defer stop()
+			eventually(t, 10*time.Second, "the subscription running", func() bool { return sub.Status().State == messagestore.StateRunning })
+			writeN(t, s, cat, 1, messagestore.Metadata{})
+			eventually(t, 20*time.Second, "the first message handled", func() bool { return total() == 1 })
+			if tc.more > 0 {
+				writeN(t, s, cat, tc.more, messagestore.Metadata{}) // one transaction each
+				eventually(t, 20*time.Second, "every message handled", func() bool { return total() == 1+tc.more })
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(batches, tc.want) {
+				t.Fatalf("batches %v, want %v", batches, tc.want)
+			}
+		})
+	}
+}
+
 // headChecked is a running store that looks at the store's head every 100 ms, with a subscription
 // to a fresh category whose polls are a minute apart, past its first read: only a wake-up makes it
 // read again soon.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -79,8 +80,17 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 		Category:     viewingmsg.Category,
 		HandleBatch:  a.HandleViewings,
 		BatchTypes:   []string{videoViewed},
+		SteadyLinger: steadyLinger,
 	}}
 }
+
+// steadyLinger spaces the reads of a steady stream of viewings (SubscriptionConfig.SteadyLinger): each
+// batch rewrites the one pages row, so under load the count lags by up to this much and the row is
+// rewritten at most about 100 times a second, instead of after nearly every combined write of
+// viewings (some 280 times a second under that load). A viewing after a quiet spell is still counted
+// at once. Side by side under 64 clients recording viewings, 10 ms carried 1.11x the viewings of
+// 3 ms, and 3 ms 1.05x those of none; 25 ms only 1.02x more (docs/BENCHMARKS.md).
+const steadyLinger = 10 * time.Millisecond
 
 // countSQL counts the batch's viewings ($2, their global positions) that are past the row's
 // watermark and moves the watermark to the batch's last ($3), in one statement: the UPDATE locks the
