@@ -103,16 +103,22 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 		{SubscriberID: SubscriberID, Category: videopublishingmsg.Category, HandleBatch: a.HandleMessages, BatchTypes: publishingTypes,
 			CatchUpBatchSize: catchUpBatchSize},
 		{SubscriberID: ViewingsSubscriberID, Category: viewingmsg.Category, HandleBatch: a.HandleMessages, BatchTypes: viewingTypes,
-			Linger: viewingsLinger},
+			Linger: viewingsLinger, SteadyLinger: viewingsSteadyLinger},
 		{SubscriberID: UploadsSubscriberID, Category: videopublishingmsg.CommandCategory, HandleBatch: a.HandleMessages, BatchTypes: uploadTypes,
 			CatchUpBatchSize: catchUpBatchSize},
 	}
 }
 
-// viewingsLinger lets viewings gather for a moment before each read (SubscriptionConfig.Linger): a
-// dashboard's view count may be this late, and under a steady load of viewings the batches get several
-// times larger, each costing the same two statements and one transaction.
-const viewingsLinger = 10 * time.Millisecond
+// viewingsLinger lets viewings gather for a moment before each read (SubscriptionConfig.Linger), and
+// viewingsSteadyLinger for longer between the reads of a steady stream of them
+// (SubscriptionConfig.SteadyLinger): a dashboard's view count may be this late, and under a steady
+// load of viewings the batches get several times larger, each costing the same two statements and one
+// transaction, and one row update per video however many of its viewings the batch holds (the
+// admin-streams aggregator gives the figures).
+const (
+	viewingsLinger       = 10 * time.Millisecond
+	viewingsSteadyLinger = 30 * time.Millisecond
+)
 
 // Every statement creates the row if needed and changes it only past its columns' watermark; it
 // returns the row when it changed it (nothing when the watermark said "applied already"). An outcome
