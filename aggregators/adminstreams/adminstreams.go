@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"videotutorials/messagestore"
@@ -85,58 +86,45 @@ const (
 	steadyLinger = 30 * time.Millisecond
 )
 
-// batchSQL applies a whole batch in one statement, and so in one round trip and one transaction
-// without a BEGIN or COMMIT of its own:
-//   - indexed: the batch's index rows ($1–$6, one per message), set-based; a replay inserts nothing;
-//   - streams: each stream's row ($7–$13, one per stream of the batch, sorted: a fixed lock order)
-//     raised to max(position)+1 with its newest message moved forward. The upsert locks the row and
-//     keeps the count it found in message_count_before, so it returns by how much the stream grew,
-//     against the row as it was when locked: a concurrent or replayed batch (two runners for a moment
-//     during a lease takeover, a crash before the position was saved) grows nothing twice;
-//   - the categories ($14: each stream's category as admin_categories keys it) grow by the sum of
-//     their streams' growth, in category order.
-//
-// The data-modifying CTEs run to completion whether or not the final SELECT reads them; it returns
-// how many streams the upsert touched, which must be all of them.
-const batchSQL = `WITH indexed AS (
-	INSERT INTO admin_message_index (global_position, stream_name, category, type, trace_id, user_id)
-	SELECT gp, s, c, t, nullif(tr, ''), nullif(u, '')
-	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS m(gp, s, c, t, tr, u)
-	ORDER BY gp
-	ON CONFLICT (global_position) DO NOTHING
-),
-batch AS (
-	SELECT * FROM unnest($7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], $12::text[],
-		$13::timestamptz[], $14::text[])
-		AS i(stream_name, category, last_position, id, gp, type, time, counted_category)
-),
-streams AS (
-	INSERT INTO admin_streams AS s (stream_name, category, message_count, message_count_before, last_position,
-		last_message_id, last_message_global_position, last_message_type, last_message_time)
-	SELECT b.stream_name, b.category, b.last_position + 1, 0, b.last_position, b.id::uuid, b.gp, b.type, b.time
-	FROM batch AS b
-	ORDER BY b.stream_name
-	ON CONFLICT (stream_name) DO UPDATE SET
-		message_count_before = s.message_count,
-		message_count = greatest(s.message_count, excluded.message_count),
-		last_position = greatest(s.last_position, excluded.last_position),
-		last_message_id = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_id ELSE s.last_message_id END,
-		last_message_global_position = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_global_position ELSE s.last_message_global_position END,
-		last_message_type = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_type ELSE s.last_message_type END,
-		last_message_time = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_time ELSE s.last_message_time END
-	RETURNING s.stream_name, s.message_count - s.message_count_before AS grown
-),
-categories AS (
-	INSERT INTO admin_categories AS c (category, message_count, last_global_position)
-	SELECT b.counted_category, sum(st.grown)::bigint, max(b.gp)
-	FROM streams AS st JOIN batch AS b ON b.stream_name = st.stream_name
-	GROUP BY b.counted_category
-	ORDER BY b.counted_category
-	ON CONFLICT (category) DO UPDATE SET
-		message_count = c.message_count + excluded.message_count,
-		last_global_position = greatest(c.last_global_position, excluded.last_global_position)
-)
-SELECT count(*) FROM streams`
+// indexSQL indexes a whole batch in one statement (set-based: one executor start for the batch).
+const indexSQL = `INSERT INTO admin_message_index (global_position, stream_name, category, type, trace_id, user_id)
+SELECT gp, s, c, t, nullif(tr, ''), nullif(u, '')
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS m(gp, s, c, t, tr, u)
+ORDER BY gp
+ON CONFLICT (global_position) DO NOTHING`
+
+// lockStreamsSQL locks the batch's stream rows that exist already, in a fixed order, and returns their
+// counts before the batch.
+const lockStreamsSQL = `SELECT stream_name, message_count FROM admin_streams
+WHERE stream_name = ANY($1::text[])
+ORDER BY stream_name
+FOR UPDATE`
+
+// streamsSQL raises each stream's count to max(position)+1 and moves its last message forward, for
+// every stream of the batch in one statement, and returns the counts after, so that each category can
+// grow by exactly the difference.
+const streamsSQL = `INSERT INTO admin_streams AS s (stream_name, category, message_count, last_position, last_message_id,
+	last_message_global_position, last_message_type, last_message_time)
+SELECT i.stream_name, i.category, i.last_position + 1, i.last_position, i.id::uuid, i.gp, i.type, i.time
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::timestamptz[])
+	AS i(stream_name, category, last_position, id, gp, type, time)
+ORDER BY i.stream_name
+ON CONFLICT (stream_name) DO UPDATE SET
+	message_count = greatest(s.message_count, excluded.message_count),
+	last_position = greatest(s.last_position, excluded.last_position),
+	last_message_id = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_id ELSE s.last_message_id END,
+	last_message_global_position = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_global_position ELSE s.last_message_global_position END,
+	last_message_type = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_type ELSE s.last_message_type END,
+	last_message_time = CASE WHEN excluded.last_position > s.last_position THEN excluded.last_message_time ELSE s.last_message_time END
+RETURNING s.stream_name, s.message_count`
+
+const categorySQL = `INSERT INTO admin_categories AS c (category, message_count, last_global_position)
+VALUES ($1, $2, $3)
+ON CONFLICT (category) DO UPDATE SET
+	message_count = c.message_count + excluded.message_count,
+	last_global_position = greatest(c.last_global_position, excluded.last_global_position)`
+
+type catDelta struct{ count, last int64 }
 
 // PostgreSQL refuses a B-tree index entry of more than 2704 bytes (once compressed), and the tables
 // here index text that any Message DB client may have written: message types, trace and user ids from
@@ -181,8 +169,7 @@ func streamCategory(stream string) string {
 	return cut(indexedCategory(stream), max(0, maxStreamKey-len(stream)))
 }
 
-// HandleMessages applies one batch in one statement (batchSQL), and so in one transaction. Applying it
-// twice, or at the same time as an overlapping batch, changes nothing.
+// HandleMessages applies one batch in one transaction. Applying it twice changes nothing.
 func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -198,7 +185,13 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 	for s := range last {
 		streams = append(streams, s)
 	}
-	sort.Strings(streams) // the order batchSQL locks them in
+	sort.Strings(streams) // a fixed lock order
+
+	tx, err := a.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("admin streams: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
 
 	n := len(msgs)
 	gps, streamNames, cats0, types := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
@@ -207,23 +200,92 @@ func (a *Aggregator) HandleMessages(ctx context.Context, msgs []messagestore.Mes
 		gps[i], streamNames[i], cats0[i], types[i] = m.GlobalPosition, m.StreamName, indexedCategory(m.StreamName), cut(m.Type, maxIndexedText)
 		traces[i], users[i] = indexedID(m.Metadata.TraceID), indexedID(m.Metadata.UserID)
 	}
+	cats := map[string]*catDelta{} // by category: how much it grows, its newest message
 	k := len(streams)
 	scats, lastPos, ids := make([]string, k), make([]int64, k), make([]string, k)
 	lastGP, lastType, lastTime := make([]int64, k), make([]string, k), make([]time.Time, k)
-	counted := make([]string, k)
 	for i, st := range streams {
 		m := last[st]
 		scats[i], lastPos[i], ids[i] = streamCategory(st), m.Position, m.ID
 		lastGP[i], lastType[i], lastTime[i] = m.GlobalPosition, m.Type, m.Time
-		counted[i] = indexedCategory(st)
 	}
-	var seen int
-	if err := a.db.QueryRow(ctx, batchSQL, gps, streamNames, cats0, types, traces, users,
-		streams, scats, lastPos, ids, lastGP, lastType, lastTime, counted).Scan(&seen); err != nil {
-		return fmt.Errorf("admin streams: %w", err)
+
+	// The index rows, then the streams: their rows locked first (in the fixed order), then all of them
+	// raised in one statement. One round trip for the three.
+	b := &pgx.Batch{}
+	b.Queue(indexSQL, gps, streamNames, cats0, types, traces, users)
+	b.Queue(lockStreamsSQL, streams)
+	b.Queue(streamsSQL, streams, scats, lastPos, ids, lastGP, lastType, lastTime)
+	br := tx.SendBatch(ctx, b)
+	before := make(map[string]int64, k)
+	err = func() error {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("admin streams: index: %w", err)
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("admin streams: lock streams: %w", err)
+		}
+		var name string
+		var count int64
+		if _, err := pgx.ForEachRow(rows, []any{&name, &count}, func() error {
+			before[name] = count
+			return nil
+		}); err != nil {
+			return fmt.Errorf("admin streams: lock streams: %w", err)
+		}
+		rows, err = br.Query()
+		if err != nil {
+			return fmt.Errorf("admin streams: streams: %w", err)
+		}
+		seen := 0
+		if _, err := pgx.ForEachRow(rows, []any{&name, &count}, func() error {
+			cat := indexedCategory(name)
+			d := cats[cat]
+			if d == nil {
+				d = &catDelta{}
+				cats[cat] = d
+			}
+			d.count += count - before[name]
+			d.last = max(d.last, last[name].GlobalPosition)
+			seen++
+			return nil
+		}); err != nil {
+			return fmt.Errorf("admin streams: streams: %w", err)
+		}
+		if seen != k {
+			return fmt.Errorf("admin streams: %d of %d streams upserted", seen, k)
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("admin streams: %w", cerr)
 	}
-	if seen != k {
-		return fmt.Errorf("admin streams: %d of %d streams upserted", seen, k)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(cats))
+	for c := range cats {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	// One statement per category, all sent in one round trip, in a fixed lock order.
+	cb := &pgx.Batch{}
+	for _, c := range names {
+		cb.Queue(categorySQL, c, cats[c].count, cats[c].last)
+	}
+	cr := tx.SendBatch(ctx, cb)
+	for _, c := range names {
+		if _, err := cr.Exec(); err != nil {
+			cr.Close()
+			return fmt.Errorf("admin streams: category %s: %w", c, err)
+		}
+	}
+	if err := cr.Close(); err != nil {
+		return fmt.Errorf("admin streams: categories: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("admin streams: commit: %w", err)
 	}
 	return nil
 }
