@@ -63,6 +63,44 @@ func (r *recorder) count() int {
 	return len(r.gps)
 }
 
+// batchRecorder records the sizes of the batches a HandleBatch subscription is given.
+type batchRecorder struct {
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (r *batchRecorder) handle(_ context.Context, msgs []messagestore.Message) error {
+	r.mu.Lock()
+	r.sizes = append(r.sizes, len(msgs))
+	r.mu.Unlock()
+	return nil
+}
+
+// batches returns the sizes so far, and how many messages they add up to.
+func (r *batchRecorder) batches() (sizes []int, total int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range r.sizes {
+		total += n
+	}
+	return slices.Clone(r.sizes), total
+}
+
+// runBatches runs a subscription with cfg's settings, recording its batches, until the test ends; it
+// returns once the subscription runs.
+func runBatches(t *testing.T, s *messagestore.Store, cfg messagestore.SubscriptionConfig) *batchRecorder {
+	t.Helper()
+	r := &batchRecorder{}
+	cfg.HandleBatch = r.handle
+	sub, err := s.Subscribe(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(run(t, sub))
+	eventually(t, 10*time.Second, "the subscription running", func() bool { return sub.Status().State == messagestore.StateRunning })
+	return r
+}
+
 // supervise runs subs under a supervisor of s (no leases) until the test ends.
 func supervise(t *testing.T, s *messagestore.Store, subs ...*messagestore.Subscription) *messagestore.Supervisor {
 	t.Helper()
@@ -862,36 +900,12 @@ func TestBatchSubscriptionSavesAfterAThousandMessagesByDefault(t *testing.T) {
 func TestLingerGathersMessagesIntoOneBatch(t *testing.T) {
 	s := newStore(t)
 	cat := fresh("linger")
-	var mu sync.Mutex
-	var batches []int
-	sub, err := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
-		Linger: 3 * time.Second,
-		HandleBatch: func(_ context.Context, msgs []messagestore.Message) error {
-			mu.Lock()
-			defer mu.Unlock()
-			batches = append(batches, len(msgs))
-			return nil
-		}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := run(t, sub)
-	defer stop()
-	eventually(t, 10*time.Second, "the subscription running", func() bool { return sub.Status().State == messagestore.StateRunning })
+	rec := runBatches(t, s, messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+		Linger: 3 * time.Second})
 	writeN(t, s, cat, 5, messagestore.Metadata{}) // five transactions, each waking the subscription
-	eventually(t, 20*time.Second, "all five messages handled", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		n := 0
-		for _, b := range batches {
-			n += b
-		}
-		return n == 5
-	})
-	mu.Lock()
-	defer mu.Unlock()
-	if len(batches) != 1 {
-		t.Fatalf("batches %v, want one batch of 5", batches)
+	eventually(t, 20*time.Second, "all five messages handled", func() bool { _, n := rec.batches(); return n == 5 })
+	if sizes, _ := rec.batches(); len(sizes) != 1 {
+		t.Fatalf("batches %v, want one batch of 5", sizes)
 	}
 }
 
@@ -911,41 +925,16 @@ func TestSteadyLingerWaitsOnlyBetweenBatchesOfASteadyStream(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
 			cat := fresh("steady")
-			var mu sync.Mutex
-			var batches []int
-			total := func() int {
-				mu.Lock()
-				defer mu.Unlock()
-				n := 0
-				for _, b := range batches {
-					n += b
-				}
-				return n
-			}
-			sub, err := s.Subscribe(messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
-				SteadyLinger: tc.linger,
-				HandleBatch: func(_ context.Context, msgs []messagestore.Message) error {
-					mu.Lock()
-					defer mu.Unlock()
-					batches = append(batches, len(msgs))
-					return nil
-				}}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stop := run(t, sub)
-			defer stop()
-			eventually(t, 10*time.Second, "the subscription running", func() bool { return sub.Status().State == messagestore.StateRunning })
+			rec := runBatches(t, s, messagestore.SubscriptionConfig{SubscriberID: "test:" + uuid.NewString(), Category: cat,
+				SteadyLinger: tc.linger})
 			writeN(t, s, cat, 1, messagestore.Metadata{})
-			eventually(t, 20*time.Second, "the first message handled", func() bool { return total() == 1 })
+			eventually(t, 20*time.Second, "the first message handled", func() bool { _, n := rec.batches(); return n == 1 })
 			if tc.more > 0 {
 				writeN(t, s, cat, tc.more, messagestore.Metadata{}) // one transaction each
-				eventually(t, 20*time.Second, "every message handled", func() bool { return total() == 1+tc.more })
+				eventually(t, 20*time.Second, "every message handled", func() bool { _, n := rec.batches(); return n == 1+tc.more })
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if !slices.Equal(batches, tc.want) {
-				t.Fatalf("batches %v, want %v", batches, tc.want)
+			if sizes, _ := rec.batches(); !slices.Equal(sizes, tc.want) {
+				t.Fatalf("batches %v, want %v", sizes, tc.want)
 			}
 		})
 	}
