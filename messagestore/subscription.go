@@ -65,8 +65,8 @@ type SubscriptionConfig struct {
 	// that found messages, while caught up. Under a steady stream the next read then brings more
 	// messages (as with Linger), but a message after a quiet spell is read at once: for a view that a
 	// visitor waits on, such as the home page's count after a viewing, which stays as quick as without
-	// it while the system is quiet, and costs the database far less while it is busy. Linger, if
-	// larger, takes precedence. Never while catching up.
+	// it while the system is quiet, and costs the database far less while it is busy. After such a
+	// read the larger of Linger and SteadyLinger applies. Never while catching up.
 	SteadyLinger time.Duration
 	MaxAttempts  int           // failures of one message before parking; default 5
 	RetryBackoff time.Duration // first retry delay, doubling; default 100ms

@@ -229,8 +229,9 @@ func TestManyStreamBatchTwiceAndOverlapping(t *testing.T) {
 }
 
 // Overlapping batches applied at the same time, as two runners may for a moment during a lease
-// takeover: each stream's upsert sees the count the other left (the row it locked), so every stream
-// and every category is counted exactly once, and neither transaction deadlocks the other.
+// takeover: each locks its streams' rows (in one order) before it reads their counts, so each sees the
+// counts the other left, every stream and every category is counted exactly once, and neither
+// transaction deadlocks the other.
 func TestOverlappingBatchesAtOnceCountEveryMessageOnce(t *testing.T) {
 	ctx := context.Background()
 	agg := adminstreams.New(adminstreams.Deps{DB: testdb.Pool(), Logger: testdb.Quiet})
