@@ -44,6 +44,7 @@ type AdminUserView struct {
 	Logins           []AdminMessageView
 	Viewings         []AdminMessageView
 	Messages         []AdminMessageView
+	MoreLoginsURL    string
 	MoreViewingsURL  string
 	MoreMessagesURL  string
 	AuthenticationID string // the authentication stream of the user

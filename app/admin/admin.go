@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -341,7 +342,8 @@ func (a *App) user(c echo.Context) error {
 		return err
 	}
 	v := viewdata.AdminUserView{User: u}
-	logins, err := viewdata.AdminMessages(ctx, a.d.Store, a.d.Views, viewdata.MessageFilter{Stream: "authentication-" + id}, 0, false, n)
+	authentication := "authentication-" + id
+	logins, err := viewdata.AdminMessages(ctx, a.d.Store, a.d.Views, viewdata.MessageFilter{Stream: authentication}, 0, false, n+1)
 	if err != nil {
 		return err
 	}
@@ -363,9 +365,16 @@ func (a *App) user(c echo.Context) error {
 	if !registered && len(all) == 0 && len(logins) == 0 && len(registration) == 0 {
 		return app.NotFound("No user with that id.")
 	}
+	logins, moreLogins := onePage(logins, n)
 	viewings, moreViewings := onePage(viewings, n)
 	all, moreMessages := onePage(all, n)
 	v.Logins, v.Viewings, v.Messages = views(logins), views(viewings), views(all)
+	if moreLogins {
+		// The older log-ins (and failed ones) are the rest of the authentication stream: the page
+		// after the oldest one shown, as the stream's own page would link to it.
+		v.MoreLoginsURL = "/admin/messages?" + url.Values{"stream": {authentication},
+			"before": {strconv.FormatInt(logins[len(logins)-1].GlobalPosition, 10)}}.Encode()
+	}
 	if moreViewings {
 		v.MoreViewingsURL = "/admin/messages?category=viewing&user=" + id
 	}
