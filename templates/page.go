@@ -23,6 +23,9 @@ type Page struct {
 	// TraceID identifies the request in logs and in the message store metadata;
 	// error pages show it as a reference for support.
 	TraceID string
+	// Notice is a status line under an admin page's heading: what the form that redirected here did
+	// (a retry request leaves the page looking as it did, so without it the click seems lost).
+	Notice string
 }
 
 // SignedIn reports whether the page is rendered for a signed-in user.

@@ -503,7 +503,9 @@ func (a *App) positions(c echo.Context) error {
 	if more {
 		v.NextURL = nextURL(c, "after", encodeName(ps[len(ps)-1].SubscriberID))
 	}
-	return app.Render(c, http.StatusOK, templates.AdminPositionsPage(app.PageFor(c, "Subscriber positions"), v))
+	p := app.PageFor(c, "Subscriber positions")
+	p.Notice = retriedNotice(c, "Asked the process that runs %s to retry it if it is parked.")
+	return app.Render(c, http.StatusOK, templates.AdminPositionsPage(p, v))
 }
 
 // --- subscriptions (this process) ---
@@ -547,8 +549,9 @@ func (a *App) Subscriptions(ctx context.Context) []viewdata.AdminSubscriptionVie
 }
 
 func (a *App) subscriptions(c echo.Context) error {
-	return app.Render(c, http.StatusOK, templates.AdminSubscriptionsPage(app.PageFor(c, "Subscriptions of this process"),
-		a.Subscriptions(c.Request().Context())))
+	p := app.PageFor(c, "Subscriptions of this process")
+	p.Notice = retriedNotice(c, "Asked %s to try its failing message again.")
+	return app.Render(c, http.StatusOK, templates.AdminSubscriptionsPage(p, a.Subscriptions(c.Request().Context())))
 }
 
 func (a *App) subscriptionsLive(c echo.Context) error {
@@ -571,7 +574,23 @@ func (a *App) retry(c echo.Context) error {
 	}
 	sub.Retry()
 	app.Logger(c).Info("admin asked a subscription to retry", "subscriber", sub.SubscriberID())
-	return c.Redirect(http.StatusSeeOther, "/admin/subscriptions")
+	return c.Redirect(http.StatusSeeOther, retriedURL("/admin/subscriptions", sub.SubscriberID()))
+}
+
+// retriedURL is page with the retried parameter that makes it say which subscriber was asked to
+// retry (retriedNotice): the page the admin comes back to looks as before the click otherwise.
+func retriedURL(page, subscriberID string) string {
+	return page + "?" + url.Values{"retried": {subscriberID}}.Encode()
+}
+
+// retriedNotice is the page's notice for its retried parameter, "" without one. Anyone's link can
+// carry it, so it says only what was asked, never that the retry happened or worked.
+func retriedNotice(c echo.Context, format string) string {
+	id := c.QueryParam("retried")
+	if id == "" || !app.CleanText(id) {
+		return ""
+	}
+	return fmt.Sprintf(format, id)
 }
 
 // retryAnywhere asks the process that runs a subscription, whichever it is, to retry it if it is
@@ -589,7 +608,7 @@ func (a *App) retryAnywhere(c echo.Context) error {
 		return err
 	}
 	app.Logger(c).Info("admin asked every process to retry a subscription", "subscriber", id)
-	return c.Redirect(http.StatusSeeOther, "/admin/subscriber-positions")
+	return c.Redirect(http.StatusSeeOther, retriedURL("/admin/subscriber-positions", id))
 }
 
 // RunLive publishes the subscriptions' health to LiveTopic every interval while someone watches.
