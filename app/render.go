@@ -90,6 +90,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 
+	if status == http.StatusNotFound {
+		if to, ok := s.withoutTrailingSlash(c, err); ok {
+			if err := c.Redirect(http.StatusMovedPermanently, to); err != nil {
+				log.Debug("redirect not sent", "error", err)
+			}
+			return
+		}
+	}
+
 	h := c.Response().Header()
 	h.Set(echo.HeaderCacheControl, "no-store")
 	if status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -125,4 +126,36 @@ func allowHead(c echo.Context) func() {
 			h.Set(echo.HeaderAllow, withHead(strings.Join(v, ", ")))
 		}
 	}
+}
+
+// withoutTrailingSlash is where a GET (or HEAD) that routing found no page for goes instead, when
+// its path ends in a slash and the same path without it is a page: /videos/ is /videos, as whoever
+// typed or pasted it expects, rather than "Page not found". Only routing's own 404 qualifies (a
+// handler's 404 is about a record, whatever its path), and only a path that stays local ("//host/"
+// would become "//host", another site).
+func (s *Server) withoutTrailingSlash(c echo.Context, err error) (string, bool) {
+	req := c.Request()
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		return "", false
+	}
+	var httpErr *echo.HTTPError
+	if !errors.As(err, &httpErr) || httpErr.Code != http.StatusNotFound {
+		return "", false
+	}
+	path := echo.GetPath(req) // the path as Echo routes it (escaped, when it has escapes)
+	trimmed := strings.TrimSuffix(path, "/")
+	if trimmed == path || !IsLocalPath(trimmed) {
+		return "", false
+	}
+	// Route the trimmed path as the router would, on a context of its own: the request's context
+	// must keep what routing found for it.
+	probe := s.e.NewContext(req, nil)
+	s.e.Router().Find(http.MethodGet, trimmed, probe)
+	if _, unrouted := s.routeOf(probe); unrouted {
+		return "", false
+	}
+	if req.URL.RawQuery != "" {
+		trimmed += "?" + req.URL.RawQuery
+	}
+	return trimmed, true
 }
