@@ -187,7 +187,12 @@ func (b *limitedBody) Close() error { return b.src.Close() }
 func (s *Server) limitBody(c echo.Context, next echo.HandlerFunc) error {
 	req := c.Request()
 	if !cleanURL(c) {
-		return BadRequest("That address contains a character that is not allowed.")
+		// Refused before anything reads the body, but with the visitor's session, as every other
+		// error page: without it a signed-in visitor's 400 page offered to log in, as if they
+		// had been logged out.
+		return s.loadSession(c, func(echo.Context) error {
+			return BadRequest("That address contains a character that is not allowed.")
+		})
 	}
 	if req.Body == nil || req.Body == http.NoBody {
 		return s.loadSession(c, next)
