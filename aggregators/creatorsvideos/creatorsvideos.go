@@ -103,7 +103,7 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 		{SubscriberID: SubscriberID, Category: videopublishingmsg.Category, HandleBatch: a.HandleMessages, BatchTypes: publishingTypes,
 			CatchUpBatchSize: catchUpBatchSize},
 		{SubscriberID: ViewingsSubscriberID, Category: viewingmsg.Category, HandleBatch: a.HandleMessages, BatchTypes: viewingTypes,
-			Linger: viewingsLinger, SteadyLinger: viewingsSteadyLinger},
+			Linger: viewingsLinger, SteadyLinger: viewingsSteadyLinger, BatchSize: viewingsBatchSize},
 		{SubscriberID: UploadsSubscriberID, Category: videopublishingmsg.CommandCategory, HandleBatch: a.HandleMessages, BatchTypes: uploadTypes,
 			CatchUpBatchSize: catchUpBatchSize},
 	}
@@ -114,10 +114,12 @@ func (a *Aggregator) Subscriptions() []messagestore.SubscriptionConfig {
 // (SubscriptionConfig.SteadyLinger): a dashboard's view count may be this late, and under a steady
 // load of viewings the batches get several times larger, each costing the same two statements and one
 // transaction, and one row update per video however many of its viewings the batch holds (the
-// admin-streams aggregator gives the figures).
+// admin-streams aggregator gives the figures). A read holds up to viewingsBatchSize of them: a full
+// read is followed by the next at once, so it must hold what the steady linger gathers.
 const (
 	viewingsLinger       = 10 * time.Millisecond
-	viewingsSteadyLinger = 30 * time.Millisecond
+	viewingsSteadyLinger = 60 * time.Millisecond
+	viewingsBatchSize    = 1000
 )
 
 // Every statement creates the row if needed and changes it only past its columns' watermark; it
