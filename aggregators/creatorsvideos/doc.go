@@ -6,7 +6,9 @@
 //
 //   - aggregators:creators-videos (videoPublishing: VideoPublished, VideoPublishingFailed, VideoNamed,
 //     VideoDescribed) — status, files, failure reason, name and description;
-//   - aggregators:creators-videos:viewings (viewing: VideoViewed) — the view count;
+//   - aggregators:creators-videos:viewings (viewing: VideoViewed) — the view count. It lingers
+//     before its reads (10 ms, 60 ms between the reads of a steady stream), so a count may be that
+//     late: under load, larger batches cost the database far less per viewing;
 //   - aggregators:creators-videos:uploads (videoPublishing:command: PublishVideo) — the upload as
 //     "processing" as soon as the creators portal asked for it, so the dashboard shows it while the
 //     component is still transcoding. Reading the command changes nothing anywhere but this view.
